@@ -1,0 +1,205 @@
+"""The command line: read -> render -> write, for every bank and format asked for.
+
+Exit codes: 0 ok, 1 an invalid bank or a failed build, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+
+from .importer import ImportError_, article_to_yaml
+from .lint import lint_bank
+from .lock import Lock, lock_path
+from .model import BankError
+from .output import BuildState, atomic_target
+from .reader import load_bank
+from .render import render_bank
+from .writers import WRITERS, BuildOptions
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCE = ROOT / "source"
+DEFAULT_OUT = ROOT / "dist"
+WATCH_INTERVAL_SECONDS = 0.5
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="build.py",
+        description="Compile question banks (YAML) into an Anki deck, a PDF cheat sheet and an EPUB.",
+        epilog="Import an article: build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml]",
+    )
+    parser.add_argument("banks", nargs="*", type=Path, help="bank files (default: every *.yaml in source/)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: dist/)")
+    parser.add_argument(
+        "--format",
+        default=",".join(WRITERS),
+        help=f"comma-separated formats to build (default: all of {', '.join(WRITERS) or 'none yet'})",
+    )
+    parser.add_argument("--check", action="store_true", help="validate and lint only; write nothing")
+    parser.add_argument("--force", action="store_true", help="rebuild outputs even if their inputs are unchanged")
+    parser.add_argument("--watch", action="store_true", help="rebuild whenever a bank or template is saved")
+    parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="paper size of the PDFs")
+    parser.add_argument("--cloze", action="store_true", default=None, help="add the 'recall the key points' cloze card")
+    parser.add_argument(
+        "--shift-backs", type=float, default=0.0, metavar="MM",
+        help="flashcards: shift the back pages horizontally by MM millimetres to match a duplex printer",
+    )
+    return parser
+
+
+def _import_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build.py import", description="Turn a Markdown article into a bank YAML.")
+    parser.add_argument("article", type=Path)
+    parser.add_argument("--id", required=True, help="the bank's id (a slug, e.g. ai-startup-interview)")
+    parser.add_argument("--lang", required=True, help="BCP 47 language of the article, e.g. zh-CN")
+    parser.add_argument("-o", "--output", type=Path, help="where to write the YAML (default: standard output)")
+    args = parser.parse_args(argv)
+    try:
+        text = article_to_yaml(args.article, args.id, args.lang)
+    except (ImportError_, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.output:
+        with atomic_target(args.output) as temporary:
+            temporary.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _formats(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in WRITERS]
+    if unknown or not names:
+        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}; available: {', '.join(WRITERS)}")
+    return names
+
+
+def _banks(paths: list[Path]) -> list[Path]:
+    if paths:
+        return paths
+    found = sorted(DEFAULT_SOURCE.glob("*.yaml"))
+    if not found:
+        raise UsageError(f"no banks given and none in {DEFAULT_SOURCE}")
+    return found
+
+
+def _report(problems: list, kind: str) -> None:
+    for problem in problems:
+        print(f"{kind}: {problem}", file=sys.stderr)
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1024:,.1f} KB" if nbytes < 1024 * 1024 else f"{nbytes / 1024 / 1024:,.2f} MB"
+
+
+def check_bank(path: Path) -> int:
+    bank = load_bank(path)
+    render_bank(bank, Lock.open(path))  # vets links and images; the lock is not saved
+    warnings = lint_bank(bank)
+    _report(warnings, "warning")
+    print(f"{path}: {len(bank.items)} items, valid ({len(warnings)} warnings)")
+    return 0
+
+
+def build_bank(path: Path, formats: list[str], out: Path, options: BuildOptions, force: bool) -> None:
+    """Build the requested outputs of one bank; unchanged outputs are left alone.
+
+    All outputs are written to temporary files first and moved into place together at the
+    end, so a failure in any of them leaves every previous output of the bank as it was.
+    """
+    state = BuildState(out)
+    bank = load_bank(path)
+    stale = []
+    for name in formats:
+        target = out / WRITERS[name].output_name(bank.id)
+        if force or not state.is_current(target, state.key(path, lock_path(path), name, options)):
+            stale.append((name, target))
+        else:
+            print(f"{target}  unchanged")
+    if not stale:
+        return
+    started = time.perf_counter()
+    lock = Lock.open(path)
+    doc = render_bank(bank, lock)
+    print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s")
+    written = []
+    with ExitStack() as moves:
+        for name, target in stale:
+            started = time.perf_counter()
+            temporary = moves.enter_context(atomic_target(target))
+            WRITERS[name].write(doc, temporary, options)
+            written.append((name, target, temporary.stat().st_size, time.perf_counter() - started))
+    lock.save()
+    for name, target, size, seconds in written:
+        state.record(target, state.key(path, lock_path(path), name, options), list(doc.media.values()))
+        print(f"{target}  {len(doc.items)} items  {_size(size)}  {seconds:.2f} s")
+
+
+def _run(args: argparse.Namespace) -> int:
+    formats = [] if args.check else _formats(args.format)
+    banks = _banks(args.banks)
+    options = BuildOptions(paper=args.paper, cloze=args.cloze, shift_backs_mm=args.shift_backs)
+    status = 0
+    for path in banks:
+        try:
+            if args.check:
+                check_bank(path)
+            else:
+                args.out.mkdir(parents=True, exist_ok=True)
+                build_bank(path, formats, args.out, options, args.force)
+        except BankError as error:
+            _report(error.problems, "error")
+            print(f"{path}: {len(error.problems)} error(s); nothing was written for this bank", file=sys.stderr)
+            status = 1
+        except Exception:  # a fault of ours or of a tool, not of the bank: keep the details
+            traceback.print_exc()
+            print(f"{path}: the build failed; previous outputs are unchanged", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _watched_files(banks: list[Path]) -> dict[Path, float]:
+    files = [*banks, *(ROOT / "templates").rglob("*")]
+    return {f: f.stat().st_mtime_ns for f in files if f.is_file()}
+
+
+def _watch(args: argparse.Namespace) -> int:
+    banks = _banks(args.banks)
+    seen = _watched_files(banks)
+    _run(args)
+    print("watching for changes (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(WATCH_INTERVAL_SECONDS)
+            now = _watched_files(banks)
+            if now != seen:
+                seen = now
+                _run(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:
+        return _import_command(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        return _watch(args) if args.watch else _run(args)
+    except UsageError as error:
+        print(f"build.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; outputs already written are complete, the rest are unchanged", file=sys.stderr)
+        return 130

@@ -1,0 +1,89 @@
+"""Which font files the printed and e-book outputs use, and whether they cover the bank's text.
+
+Both the PDF (which embeds a subset through WeasyPrint) and the EPUB (which embeds a subset
+we make) need the same answer, so it is found here once. Fonts are located with fontconfig,
+which WeasyPrint itself uses, so the file we check is the file that gets rendered.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+from fontTools.ttLib import TTFont
+
+from .render import RenderedBank, plain_text
+from .templating import TEMPLATES
+
+
+@dataclass(frozen=True)
+class FontFace:
+    family: str
+    path: Path
+    index: int  # the face's number inside a .ttc collection (0 for a plain .otf/.ttf)
+    bold: bool
+
+    def open(self) -> TTFont:
+        return TTFont(self.path, fontNumber=self.index, lazy=True)
+
+
+class FontMissing(Exception):
+    """None of the bank's font families is installed (the setup step installs the first)."""
+
+
+@cache
+def families_for(lang: str) -> tuple[str, ...]:
+    table = yaml.safe_load((TEMPLATES / "fonts.yaml").read_text(encoding="utf-8"))
+    for key in (lang, lang.split("-")[0].lower(), "default"):
+        if key in table:
+            return tuple(table[key])
+    raise AssertionError("fonts.yaml has no 'default' entry")
+
+
+@cache
+def _match(family: str, bold: bool) -> FontFace | None:
+    if shutil.which("fc-match") is None:
+        raise FontMissing("fontconfig's fc-match is not installed; run the project's setup step")
+    pattern = f"{family}:weight={'bold' if bold else 'regular'}"
+    found = subprocess.run(
+        ["fc-match", "--format=%{file}\n%{index}\n%{family}", pattern], capture_output=True, text=True, check=False
+    ).stdout.split("\n")
+    if len(found) < 3 or family not in found[2].split(","):
+        return None  # fontconfig substituted another family: this one is not installed
+    return FontFace(family, Path(found[0]), int(found[1] or 0), bold)
+
+
+def font_faces(lang: str) -> tuple[FontFace, FontFace]:
+    """The regular and bold faces of the first installed family for `lang`."""
+    for family in families_for(lang):
+        regular = _match(family, bold=False)
+        if regular:
+            return regular, _match(family, bold=True) or regular
+    raise FontMissing(
+        f"no font for language {lang} is installed (tried {', '.join(families_for(lang))}); run the project's setup step"
+    )
+
+
+@cache
+def covered_characters(face: FontFace) -> frozenset[str]:
+    cmap = face.open().getBestCmap()
+    return frozenset(chr(code) for code in cmap)
+
+
+def used_characters(doc: RenderedBank) -> set[str]:
+    return {ch for _, html in doc.html_fragments() for ch in plain_text(html)}
+
+
+def uncovered_characters(doc: RenderedBank, faces: tuple[FontFace, ...]) -> dict[str | None, str]:
+    """Characters no face covers, by the item that uses them (None: bank-level text)."""
+    covered = set().union(*(covered_characters(face) for face in faces))
+    missing: dict[str | None, set[str]] = {}
+    for item_id, html in doc.html_fragments():
+        absent = {ch for ch in plain_text(html) if ch not in covered and not ch.isspace()}
+        if absent:
+            missing.setdefault(item_id, set()).update(absent)
+    return {item_id: "".join(sorted(chars)) for item_id, chars in missing.items()}

@@ -1,0 +1,143 @@
+"""Import an interview-question article in the common Markdown shape into a bank YAML.
+
+The shape (many such articles share it)::
+
+    ### Article title
+    preface paragraphs
+    #### 1. Item title
+    **面试题：** question
+    **答案：** lead sentence
+    - **term：** text
+    **解析：** explanation
+    ### 总结
+    closing paragraphs
+
+The import is a one-off: its YAML is committed and becomes the source of truth, so item ids
+are given by position (q01, q02, ...) and a maintainer may rename them before the first build.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+# Label words per role; the colon may be full-width (Chinese) or ASCII.
+LABELS = {
+    "question": ("面试题", "题目", "问题", "Question", "Interview question"),
+    "answer": ("答案", "参考答案", "Answer"),
+    "explanation": ("解析", "Explanation", "Analysis"),
+}
+_LABEL = re.compile(r"^\*\*(?P<label>[^*]+?)\s*[：:]\s*\*\*\s*(?P<rest>.*)$")
+_BULLET = re.compile(r"^[-*+]\s+\*\*(?P<term>[^*]+?)\s*[：:]?\s*\*\*\s*(?P<text>.*)$")
+_ITEM_HEADING = re.compile(r"^#{2,6}\s+(?P<number>\d+)[.、．)]\s*(?P<title>.+?)\s*$")
+_HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*$")
+
+
+class ImportError_(ValueError):
+    """The article does not have the expected shape; the message names the line."""
+
+
+@dataclass
+class _Item:
+    title: str
+    line: int
+    parts: dict[str, list[str]] = field(default_factory=dict)
+    points: list[dict[str, str]] = field(default_factory=list)
+
+
+def _role(label: str) -> str | None:
+    for role, words in LABELS.items():
+        if label.strip().lower() in (w.lower() for w in words):
+            return role
+    return None
+
+
+def parse_article(text: str, source: str = "<article>") -> dict:
+    """Parse the article into the bank's plain structure (dicts and lists, in YAML order)."""
+    title = ""
+    preface: list[str] = []
+    closing_title = ""
+    closing: list[str] = []
+    items: list[_Item] = []
+    section = "preface"  # preface -> items -> closing
+    current_role = None
+    for line_number, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if heading := _ITEM_HEADING.match(line):
+            items.append(_Item(heading["title"], line_number))
+            section, current_role = "items", None
+            continue
+        if heading := _HEADING.match(line):
+            if not title:
+                title = heading["title"]
+            else:
+                closing_title, section = heading["title"], "closing"
+            continue
+        if section == "preface":
+            preface.append(line)
+        elif section == "closing":
+            closing.append(line)
+        else:
+            item = items[-1]
+            if label := _LABEL.match(line):
+                current_role = _role(label["label"])
+                if current_role is None:
+                    raise ImportError_(f"{source}:{line_number}: unknown label '{label['label']}' in item '{item.title}'")
+                item.parts.setdefault(current_role, []).append(label["rest"])
+            elif bullet := _BULLET.match(line):
+                if current_role != "answer":
+                    raise ImportError_(f"{source}:{line_number}: a bullet outside an answer in item '{item.title}'")
+                item.points.append({"term": bullet["term"], "text": bullet["text"]})
+            elif current_role:
+                item.parts[current_role].append(line)
+            else:
+                raise ImportError_(f"{source}:{line_number}: text before any label in item '{item.title}'")
+    if not items:
+        raise ImportError_(f"{source}: no numbered item headings ('#### 1. Title') found")
+    bank_items = []
+    for number, item in enumerate(items, start=1):
+        for role in ("question", "answer"):
+            if role not in item.parts:
+                raise ImportError_(f"{source}:{item.line}: item '{item.title}' has no {role} label")
+        answer: dict = {"lead": "\n\n".join(p for p in item.parts["answer"] if p)}
+        if item.points:
+            answer["points"] = item.points
+        entry = {
+            "id": f"q{number:02d}",
+            "title": item.title,
+            "question": "\n\n".join(item.parts["question"]),
+            "answer": answer,
+        }
+        if "explanation" in item.parts:
+            entry["explanation"] = "\n\n".join(item.parts["explanation"])
+        bank_items.append(entry)
+    bank: dict = {"title": title, "description": "\n\n".join(preface)}
+    if closing:
+        bank["closing"] = {"title": closing_title, "text": "\n\n".join(closing)}
+    bank["items"] = bank_items
+    return bank
+
+
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Multi-line text as literal blocks, so the committed bank diffs line by line."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockStyleDumper.add_representer(str, _represent_str)
+
+
+def article_to_yaml(path: Path, bank_id: str, lang: str) -> str:
+    parsed = parse_article(path.read_text(encoding="utf-8-sig"), str(path))
+    bank = {"id": bank_id, "lang": lang, **parsed}
+    order = ["id", "title", "lang", "description", "closing", "items"]
+    bank = {key: bank[key] for key in order if key in bank}
+    return yaml.dump(bank, Dumper=_BlockStyleDumper, allow_unicode=True, sort_keys=False, width=4096)

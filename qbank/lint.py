@@ -1,0 +1,111 @@
+"""Warnings a bank maintainer wants before publishing: repeats, untagged items, overlong answers.
+
+Lint reads the bank's Markdown (no rendering needed), so `build.py --check` stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+
+from .model import Bank, Item, Problem
+
+SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of character bigrams
+MAX_ANSWER_CHARS = 600  # more than fits on a phone screen without scrolling far
+# A bigram found in more than this share of items says nothing about which items repeat.
+COMMON_BIGRAM_SHARE = 0.2
+
+_MARKUP = re.compile(r"[*_`#>\[\]()!~|-]")
+
+
+@dataclass(frozen=True)
+class DuplicateCluster:
+    items: tuple[Item, ...]
+    similarity: float  # the highest pairwise similarity within the cluster
+
+
+def _normalized(text: str) -> str:
+    text = unicodedata.normalize("NFKC", _MARKUP.sub(" ", text)).lower()
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "Z", "C")))
+
+
+def _bigrams(item: Item) -> set[str]:
+    parts = [item.title, item.question, item.answer.lead]
+    parts += [f"{point.term} {point.text}" for point in item.answer.points]
+    text = _normalized(" ".join(parts))
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def _answer_length(item: Item) -> int:
+    text = item.answer.lead + "".join(point.term + point.text for point in item.answer.points)
+    return len(_normalized(text))
+
+
+def duplicate_clusters(items: tuple[Item, ...], threshold: float = SIMILARITY_THRESHOLD) -> list[DuplicateCluster]:
+    """Groups of items whose texts are near-duplicates (single-linkage over pairs >= threshold).
+
+    Candidate pairs come from an inverted index of the rarer bigrams, so a bank of thousands of
+    items is not compared pair by pair.
+    """
+    grams = [_bigrams(item) for item in items]
+    index: dict[str, list[int]] = defaultdict(list)
+    for position, item_grams in enumerate(grams):
+        for gram in item_grams:
+            index[gram].append(position)
+    limit = max(2, int(len(items) * COMMON_BIGRAM_SHARE))
+    candidates: set[tuple[int, int]] = set()
+    for positions in index.values():
+        if len(positions) <= limit:
+            candidates.update(combinations(positions, 2))
+    parent = list(range(len(items)))
+
+    def root(position: int) -> int:
+        while parent[position] != position:
+            parent[position] = parent[parent[position]]
+            position = parent[position]
+        return position
+
+    best: dict[int, float] = defaultdict(float)
+    pairs = []
+    for a, b in candidates:
+        union = len(grams[a] | grams[b])
+        similarity = len(grams[a] & grams[b]) / union if union else 0.0
+        if similarity >= threshold:
+            pairs.append((a, b, similarity))
+    for a, b, similarity in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[rb] = ra
+    for a, _, similarity in pairs:
+        best[root(a)] = max(best[root(a)], similarity)
+    members: dict[int, list[int]] = defaultdict(list)
+    for position in range(len(items)):
+        members[root(position)].append(position)
+    clusters = [
+        DuplicateCluster(tuple(items[p] for p in sorted(group)), round(best[key], 2))
+        for key, group in members.items()
+        if len(group) > 1
+    ]
+    return sorted(clusters, key=lambda cluster: cluster.items[0].number)
+
+
+def lint_bank(bank: Bank) -> list[Problem]:
+    warnings = []
+    for cluster in duplicate_clusters(bank.items):
+        first, *others = cluster.items
+        names = ", ".join(f"{item.id} (#{item.number}, line {item.location.line})" for item in cluster.items)
+        warnings.append(
+            Problem(first.location, f"near-duplicate items (similarity up to {cluster.similarity:.0%}): {names}", first.id)
+        )
+    for item in bank.items:
+        if not item.tags:
+            warnings.append(Problem(item.location, "item has no tags", item.id))
+        length = _answer_length(item)
+        if length > MAX_ANSWER_CHARS:
+            warnings.append(
+                Problem(item.location, f"answer is {length} characters; over {MAX_ANSWER_CHARS} is hard to review on a card", item.id)
+            )
+    return warnings

@@ -1,0 +1,109 @@
+"""The bank as plain typed objects: what the reader produces and every later step consumes.
+
+Text fields hold the bank's Markdown exactly as written; the render step turns them into HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something stands in a bank file (1-based line and column)."""
+
+    path: Path
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{_shown(self.path)}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One bullet of an answer: a short term, shown emphasized, and its explanation."""
+
+    term: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    lead: str
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    number: int  # 1-based position in the bank, as printed
+    title: str
+    question: str
+    answer: Answer
+    explanation: str
+    tags: tuple[str, ...]
+    location: Location
+    # Where each Markdown field starts, so later steps (render, lint) can point at it.
+    field_locations: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Closing:
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-bank build switches; the command line can turn them on for one build."""
+
+    cloze: bool = False
+
+
+@dataclass(frozen=True)
+class Bank:
+    id: str
+    title: str
+    lang: str
+    author: str
+    description: str
+    closing: Closing | None
+    options: Options
+    items: tuple[Item, ...]
+    path: Path  # the bank file; images are resolved relative to its folder
+    field_locations: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or, for lint, doubtful) in a bank, pointing at its place."""
+
+    location: Location
+    message: str
+    item_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f" [item {self.item_id}]" if self.item_id else ""
+        return f"{self.location}:{where} {self.message}"
+
+
+class BankError(Exception):
+    """A user's mistake in a bank: reported as a list of problems, never as a traceback."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems

@@ -1,0 +1,85 @@
+"""Writing outputs safely: atomic replacement, and skipping outputs whose inputs did not change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterator
+
+from . import __version__
+from .templating import TEMPLATES
+
+STATE_FILE = ".qbank-state.json"
+CODE = Path(__file__).resolve().parent
+
+
+@contextmanager
+def atomic_target(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; move it into place only if the block succeeds.
+
+    On any failure (including Ctrl-C) the temporary file is removed and `target` keeps its
+    previous content, so a failed build never leaves a half-written or missing output.
+    """
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _digest_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _code_and_templates_digest() -> str:
+    files = sorted(p for root in (CODE, TEMPLATES) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return _digest_files(files)
+
+
+class BuildState:
+    """What each output in a folder was last built from (dist/.qbank-state.json).
+
+    The key covers the bank file and its lock, this package's code and templates, the options
+    and SOURCE_DATE_EPOCH; the images a build used are recorded and re-hashed on the next run.
+    It is computed before the render step, so a no-op rebuild never starts pandoc.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = folder / STATE_FILE
+        try:
+            self.entries: dict[str, dict] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+        self._shared = _code_and_templates_digest()
+
+    def key(self, bank_path: Path, lock_path: Path, writer_name: str, options: object) -> str:
+        parts = [
+            __version__, self._shared, writer_name, json.dumps(asdict(options), sort_keys=True),
+            os.environ.get("SOURCE_DATE_EPOCH", ""), _digest_files([bank_path]),
+            _digest_files([lock_path]) if lock_path.exists() else "",
+        ]
+        return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+    def is_current(self, output: Path, key: str) -> bool:
+        entry = self.entries.get(output.name)
+        if not entry or entry["key"] != key or not output.exists() or output.stat().st_size != entry["size"]:
+            return False
+        media = [Path(p) for p in entry["media"]]
+        return all(p.exists() for p in media) and _digest_files(media) == entry["media_digest"]
+
+    def record(self, output: Path, key: str, media: list[Path]) -> None:
+        media = sorted(media)
+        self.entries[output.name] = {
+            "key": key, "size": output.stat().st_size,
+            "media": [str(p) for p in media], "media_digest": _digest_files(media),
+        }
+        with atomic_target(self.path) as temporary:
+            temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True), encoding="utf-8")

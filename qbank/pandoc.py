@@ -1,0 +1,24 @@
+"""The one way this project runs pandoc: the binary that pypandoc-binary ships."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import cache
+
+import pypandoc
+
+
+@cache
+def pandoc_path() -> str:
+    return pypandoc.get_pandoc_path()
+
+
+def run_pandoc(args: list[str], stdin: bytes, env: dict[str, str] | None = None, cwd: str | None = None) -> bytes:
+    """Run pandoc with `args`, feeding `stdin`; raises RuntimeError with pandoc's message."""
+    completed = subprocess.run(
+        [pandoc_path(), *args], input=stdin, capture_output=True, env=env, cwd=cwd, check=False
+    )
+    if completed.returncode != 0:
+        message = completed.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(f"pandoc {' '.join(args[:2])} failed: {message}")
+    return completed.stdout

@@ -1,0 +1,321 @@
+"""Read a bank file: safe YAML, strict schema, every problem reported with its place.
+
+PyYAML's SafeLoader builds a node tree that still knows each value's line and column;
+we walk that tree ourselves instead of calling ``yaml.safe_load`` so that every message
+can point at the exact place, and so that one pass collects all problems at once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .model import Answer, Bank, BankError, Closing, Item, Location, Options, Point, Problem
+
+# A bank is text written by people; anything larger than this is a mistake or an attack.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_FIELD_CHARS = 100_000
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX = 64
+# BCP 47, simplified: language, then optional subtags (zh-CN, en, pt-BR, zh-Hant-TW).
+LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+TAG = re.compile(r"^[^\s\"']+$")
+
+STR = "tag:yaml.org,2002:str"
+BOOL = "tag:yaml.org,2002:bool"
+
+_TYPE_NAMES = {
+    "tag:yaml.org,2002:str": "text",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true/false",
+    "tag:yaml.org,2002:null": "nothing (null)",
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:seq": "a list",
+    "tag:yaml.org,2002:map": "a mapping",
+}
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases: a bank never needs them, and they are how a
+    small file expands into gigabytes ("billion laughs")."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                problem="aliases (*name) are not allowed in a bank", problem_mark=event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _type_name(node: yaml.Node) -> str:
+    return _TYPE_NAMES.get(node.tag, node.tag)
+
+
+class _Walker:
+    """Turns the node tree into model objects, collecting problems instead of stopping."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def at(self, node: yaml.Node) -> Location:
+        return Location(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def problem(self, node: yaml.Node, message: str, item_id: str | None = None) -> None:
+        self.problems.append(Problem(self.at(node), message, item_id))
+
+    def mapping(
+        self, node: yaml.Node, what: str, required: set[str], optional: set[str], item_id: str | None = None
+    ) -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{what} must be a mapping (key: value), not {_type_name(node)}", item_id)
+            return None
+        fields: dict[str, yaml.Node] = {}
+        allowed = required | optional
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None or key_node.tag != STR:
+                self.problem(key_node, f"{what}: keys must be plain words", item_id)
+                continue
+            if key not in allowed:
+                hint = _closest(key, allowed)
+                suggestion = f" (did you mean '{hint}'?)" if hint else ""
+                self.problem(
+                    key_node,
+                    f"{what}: unknown key '{key}'{suggestion}; allowed: {', '.join(sorted(allowed))}",
+                    item_id,
+                )
+                continue
+            if key in fields:
+                self.problem(key_node, f"{what}: key '{key}' appears twice", item_id)
+                continue
+            fields[key] = value_node
+        for key in sorted(required - fields.keys()):
+            self.problem(node, f"{what}: required key '{key}' is missing", item_id)
+        return fields
+
+    def text(
+        self, fields: dict[str, yaml.Node], key: str, what: str, item_id: str | None = None, required: bool = True
+    ) -> str:
+        node = fields.get(key)
+        if node is None:
+            return ""
+        if not isinstance(node, yaml.ScalarNode) or node.tag != STR:
+            if node.tag == "tag:yaml.org,2002:null" and not required:
+                return ""
+            self.problem(node, f"{what}.{key} must be text, not {_type_name(node)}", item_id)
+            return ""
+        value = node.value
+        if required and not value.strip():
+            self.problem(node, f"{what}.{key} is empty", item_id)
+        if len(value) > MAX_FIELD_CHARS:
+            self.problem(node, f"{what}.{key} is {len(value):,} characters; the limit is {MAX_FIELD_CHARS:,}", item_id)
+            return ""
+        return value.strip()
+
+    def sequence(self, node: yaml.Node, what: str, item_id: str | None = None) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, f"{what} must be a list, not {_type_name(node)}", item_id)
+            return []
+        return node.value
+
+    def slug(self, fields: dict[str, yaml.Node], key: str, what: str, item_id: str | None = None) -> str:
+        value = self.text(fields, key, what, item_id)
+        if value and (not SLUG.match(value) or len(value) > SLUG_MAX):
+            self.problem(
+                fields[key],
+                f"{what}.{key} '{value}' is not a slug: use lowercase letters, digits and single hyphens "
+                f"(at most {SLUG_MAX} characters), e.g. 'gradient-clipping'",
+                item_id,
+            )
+            return ""
+        return value
+
+    # -- the schema ---------------------------------------------------------------------------
+
+    def bank(self, root: yaml.Node) -> Bank | None:
+        fields = self.mapping(
+            root, "bank", {"id", "title", "lang", "items"}, {"author", "description", "closing", "options"}
+        )
+        if fields is None:
+            return None
+        bank_id = self.slug(fields, "id", "bank")
+        lang = self.text(fields, "lang", "bank")
+        if lang and not LANG.match(lang):
+            self.problem(fields["lang"], f"bank.lang '{lang}' is not a BCP 47 language tag such as zh-CN or en")
+        closing = None
+        if "closing" in fields:
+            closing_fields = self.mapping(fields["closing"], "bank.closing", {"title", "text"}, set())
+            if closing_fields is not None:
+                closing = Closing(
+                    self.text(closing_fields, "title", "bank.closing"), self.text(closing_fields, "text", "bank.closing")
+                )
+        options = Options()
+        if "options" in fields:
+            option_fields = self.mapping(fields["options"], "bank.options", set(), {"cloze"})
+            if option_fields and "cloze" in option_fields:
+                options = Options(cloze=self.flag(option_fields["cloze"], "bank.options.cloze"))
+        items = self.items(fields["items"]) if "items" in fields else []
+        if "items" in fields and not items and not self.problems:
+            self.problem(fields["items"], "bank.items is empty: a bank needs at least one item")
+        return Bank(
+            id=bank_id,
+            title=self.text(fields, "title", "bank"),
+            lang=lang,
+            author=self.text(fields, "author", "bank", required=False),
+            description=self.text(fields, "description", "bank", required=False),
+            closing=closing,
+            options=options,
+            items=tuple(items),
+            path=self.path,
+            field_locations={key: self.at(node) for key, node in fields.items()},
+        )
+
+    def flag(self, node: yaml.Node, what: str) -> bool:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != BOOL:
+            self.problem(node, f"{what} must be true or false, not {_type_name(node)}")
+            return False
+        return node.value.lower() in {"true", "yes", "on"}
+
+    def items(self, node: yaml.Node) -> list[Item]:
+        items: list[Item] = []
+        first_seen: dict[str, Location] = {}
+        for number, item_node in enumerate(self.sequence(node, "bank.items"), start=1):
+            item = self.item(item_node, number)
+            if item is None:
+                continue
+            if item.id in first_seen:
+                self.problem(
+                    item_node,
+                    f"item id '{item.id}' is used twice (first at line {first_seen[item.id].line}); "
+                    "ids must be unique within a bank",
+                    item.id,
+                )
+            elif item.id:
+                first_seen[item.id] = item.location
+            items.append(item)
+        return items
+
+    def item(self, node: yaml.Node, number: int) -> Item | None:
+        # Name the item in messages by its id when it has a usable one, else by its position.
+        provisional = f"#{number}"
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == "id" and isinstance(value_node, yaml.ScalarNode) and value_node.value.strip():
+                    provisional = value_node.value.strip()
+        what = f"item {number}"
+        fields = self.mapping(
+            node, what, {"id", "title", "question", "answer"}, {"explanation", "tags"}, provisional
+        )
+        if fields is None:
+            return None
+        item_id = self.slug(fields, "id", what, provisional)
+        answer = self.answer(fields["answer"], what, provisional) if "answer" in fields else Answer("", ())
+        tags: list[str] = []
+        if "tags" in fields:
+            for tag_node in self.sequence(fields["tags"], f"{what}.tags", provisional):
+                if not isinstance(tag_node, yaml.ScalarNode) or tag_node.tag != STR or not TAG.match(tag_node.value):
+                    self.problem(tag_node, f"{what}.tags: each tag is one word without spaces or quotes", provisional)
+                    continue
+                tags.append(tag_node.value)
+        field_locations = {key: self.at(value) for key, value in fields.items()}
+        if isinstance(fields.get("answer"), yaml.MappingNode):
+            for key_node, value_node in fields["answer"].value:
+                field_locations[f"answer.{key_node.value}"] = self.at(value_node)
+        return Item(
+            id=item_id or provisional,
+            number=number,
+            title=self.text(fields, "title", what, provisional),
+            question=self.text(fields, "question", what, provisional),
+            answer=answer,
+            explanation=self.text(fields, "explanation", what, provisional, required=False),
+            tags=tuple(tags),
+            location=self.at(node),
+            field_locations=field_locations,
+        )
+
+    def answer(self, node: yaml.Node, what: str, item_id: str) -> Answer:
+        what = f"{what}.answer"
+        fields = self.mapping(node, what, set(), {"lead", "points"}, item_id)
+        if fields is None:
+            return Answer("", ())
+        lead = self.text(fields, "lead", what, item_id, required=False)
+        points: list[Point] = []
+        for point_node in self.sequence(fields["points"], f"{what}.points", item_id) if "points" in fields else []:
+            point_fields = self.mapping(point_node, f"{what}.points[]", {"term", "text"}, set(), item_id)
+            if point_fields is not None:
+                points.append(
+                    Point(
+                        self.text(point_fields, "term", f"{what}.points[]", item_id),
+                        self.text(point_fields, "text", f"{what}.points[]", item_id),
+                    )
+                )
+        if not lead and not points:
+            self.problem(node, f"{what} needs a lead, points, or both", item_id)
+        return Answer(lead, tuple(points))
+
+
+def _closest(word: str, choices: set[str]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """UTF-8 (a leading BOM is accepted); a bad byte is reported at its line and column."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise BankError(
+            [Problem(Location(path, line, column), f"not valid UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8")]
+        ) from None
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        raise BankError([Problem(Location(path, line, column), "contains a NUL character; is this a text file?")])
+    return text.replace("\r\n", "\n")
+
+
+def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Bank:
+    """Read and validate one bank file. Raises BankError listing every problem found."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise BankError([Problem(Location(path, 1, 1), f"cannot read the bank: {error.strerror}")]) from None
+    if size > MAX_FILE_BYTES:
+        raise BankError(
+            [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
+        )
+    text = _decode(path, read(path))
+    loader = _NoAliasLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        location = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
+        raise BankError([Problem(location, f"YAML syntax: {message}")]) from None
+    except yaml.YAMLError as error:
+        raise BankError([Problem(Location(path, 1, 1), f"YAML syntax: {error}")]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
+    walker = _Walker(path)
+    bank = walker.bank(root)
+    # Images are checked by the render step: only pandoc knows where the Markdown puts them.
+    if walker.problems or bank is None:
+        raise BankError(walker.problems)
+    return bank

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The project's two entry points on a fresh machine (see README.md):
+#   bash tasks.sh build   install what the outputs need, then build every bank into dist/
+#   bash tasks.sh test    the same set-up plus the test extras (Anki's engine, epubcheck + Java), then pytest
+#   bash tasks.sh bench   the benchmark (see bench/benchmark.py)
+# Both are idempotent: a second run installs nothing and goes straight to the work.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+# What WeasyPrint's install guide asks of Debian/Ubuntu, plus fontconfig's fc-match (we locate
+# fonts with it) and a CJK font: a fresh machine has none, and Chinese would print as boxes.
+# libharfbuzz-subset0 makes WeasyPrint's font subsetting fast (~3 s instead of ~20 s per page set).
+SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk)
+TEST_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
+
+say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+
+missing_debian_packages() {
+  local package
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || echo "$package"
+  done
+}
+
+install_system_packages() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "Not a Debian/Ubuntu machine: install Pango, HarfBuzz, fontconfig and a CJK font yourself (README.md, 'Other systems')."
+    return 0
+  fi
+  local wanted=("${SYSTEM_PACKAGES[@]}")
+  if [ "${1:-}" = test ] && ! command -v java >/dev/null 2>&1; then
+    wanted+=("${TEST_PACKAGES[@]}")
+  fi
+  local missing
+  missing=$(missing_debian_packages "${wanted[@]}")
+  [ -z "$missing" ] && return 0
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  say "Installing system packages: $(echo $missing)"
+  "${sudo[@]}" apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+pick_python() {
+  local candidate
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  say "Python 3.11 or newer with venv is needed."; exit 1
+}
+
+install_python_packages() {
+  local extras=$1 stamp="$VENV/.installed"
+  # A virtual environment: system Pythons refuse `pip install` (PEP 668), and this keeps the
+  # project's pinned tools apart from the machine's.
+  [ -x "$VENV/bin/python" ] || "$(pick_python)" -m venv "$VENV"
+  local wanted
+  wanted="$extras $(cat pyproject.toml | sha256sum | cut -c1-16)"
+  # The test extra includes everything a plain build needs.
+  if [ -f "$stamp" ] && { grep -qxF "$wanted" "$stamp" || grep -qxF "[test]${wanted#"$extras"}" "$stamp"; }; then
+    return 0
+  fi
+  say "Installing Python packages ($extras)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  # Editable, so build.py and the console script read templates/ from this checkout.
+  "$VENV/bin/python" -m pip install -q -e ".$extras"
+  echo "$wanted" >> "$stamp"
+}
+
+case "${1:-}" in
+  build)
+    shift
+    install_system_packages
+    install_python_packages ""
+    exec "$VENV/bin/python" build.py "$@"
+    ;;
+  test)
+    shift
+    install_system_packages test
+    install_python_packages "[test]"
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  bench)
+    shift
+    install_system_packages
+    install_python_packages ""
+    exec "$VENV/bin/python" bench/benchmark.py "$@"
+    ;;
+  *)
+    echo "usage: bash tasks.sh build|test|bench [arguments for build.py, pytest or the benchmark]" >&2
+    exit 2
+    ;;
+esac
