@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from fontTools.ttLib import TTFont
 
+from .model import BankError, Problem
 from .render import RenderedBank, plain_text
 from .templating import TEMPLATES
 
@@ -87,3 +88,22 @@ def uncovered_characters(doc: RenderedBank, faces: tuple[FontFace, ...]) -> dict
         if absent:
             missing.setdefault(item_id, set()).update(absent)
     return {item_id: "".join(sorted(chars)) for item_id, chars in missing.items()}
+
+
+def require_coverage(doc: RenderedBank, faces: tuple[FontFace, ...]) -> None:
+    """Fail the build, naming each item and its characters, if the fonts cannot show them all.
+
+    A character without a glyph would print as an empty box (.notdef), which a reader may
+    take for real content; better no output than a silently wrong one.
+    """
+    missing = uncovered_characters(doc, faces)
+    if not missing:
+        return
+    families = ", ".join(sorted({face.family for face in faces}))
+    items = {item.id: item for item in doc.items}
+    problems = []
+    for item_id, chars in missing.items():
+        location = items[item_id].source.location if item_id else doc.source.field_locations["title"]
+        shown = " ".join(f"{ch} (U+{ord(ch):04X})" for ch in chars)
+        problems.append(Problem(location, f"no glyph in {families} for: {shown}", item_id))
+    raise BankError(problems)
