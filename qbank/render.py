@@ -175,6 +175,16 @@ def _fields(bank: Bank) -> list[_Field]:
 
 def _vet_image(folder: Path, src: str) -> Path | str:
     """The image file for `src`, or the reason it is refused."""
+    try:
+        return _image_file(folder, src)
+    # A malformed URL, a NUL byte, an over-long name, a symlink loop, an unreadable file: the
+    # bank is at fault, so it is reported like any other refused image, never as a crash.
+    except (OSError, ValueError, RuntimeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return f"image '{src}' cannot be used: {reason}"
+
+
+def _image_file(folder: Path, src: str) -> Path | str:
     parts = urlsplit(src)
     if parts.scheme or parts.netloc:
         return f"image '{src}' is not a file in the bank's folder (remote and absolute URLs are not fetched)"
@@ -224,11 +234,14 @@ def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list
 
 
 def _template_stamps(lock: Lock) -> dict[str, int]:
-    """Each templates/ folder gets a time that moves when any file in it changes."""
+    """Each templates/ folder gets a time that moves when any file in it changes, or any file
+    beside the folders (labels.yaml, fonts.yaml), which every output shows too."""
     stamps = {}
+    shared = {f"../{f.name}": hashlib.sha256(f.read_bytes()).hexdigest()
+              for f in sorted(TEMPLATES.iterdir()) if f.is_file()}
     for folder in sorted(path for path in TEMPLATES.iterdir() if path.is_dir()):
         files = {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
-                 for f in sorted(folder.rglob("*")) if f.is_file()}
+                 for f in sorted(folder.rglob("*")) if f.is_file()} | shared
         stamps[folder.name] = lock.stamp(f"templates:{folder.name}", content_hash(files))
     return stamps
 
