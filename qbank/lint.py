@@ -5,9 +5,10 @@ Lint reads the bank's Markdown (no rendering needed), so `build.py --check` stay
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -15,8 +16,6 @@ from .model import Bank, Item, Problem
 
 SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of character bigrams
 MAX_ANSWER_CHARS = 600  # more than fits on a phone screen without scrolling far
-# A bigram found in more than this share of items says nothing about which items repeat.
-COMMON_BIGRAM_SHARE = 0.2
 
 _MARKUP = re.compile(r"[*_`#>\[\]()!~|-]")
 
@@ -47,19 +46,23 @@ def _answer_length(item: Item) -> int:
 def duplicate_clusters(items: tuple[Item, ...], threshold: float = SIMILARITY_THRESHOLD) -> list[DuplicateCluster]:
     """Groups of items whose texts are near-duplicates (single-linkage over pairs >= threshold).
 
-    Candidate pairs come from an inverted index of the rarer bigrams, so a bank of thousands of
-    items is not compared pair by pair.
+    Candidate pairs come from an inverted index of each item's rarest bigrams (prefix
+    filtering): two sets with Jaccard similarity >= t must share one of the first
+    |x| - ceil(t * |x|) + 1 elements of each, in any fixed global order. Rarest-first keeps the
+    index lists short, so a bank of thousands of items is not compared pair by pair, and no
+    pair is missed however many copies of an item there are.
     """
     grams = [_bigrams(item) for item in items]
+    frequency = Counter(gram for item_grams in grams for gram in item_grams)
     index: dict[str, list[int]] = defaultdict(list)
     for position, item_grams in enumerate(grams):
-        for gram in item_grams:
+        rarest_first = sorted(item_grams, key=lambda gram: (frequency[gram], gram))
+        prefix = len(rarest_first) - math.ceil(threshold * len(rarest_first)) + 1
+        for gram in rarest_first[:prefix]:
             index[gram].append(position)
-    limit = max(2, int(len(items) * COMMON_BIGRAM_SHARE))
     candidates: set[tuple[int, int]] = set()
     for positions in index.values():
-        if len(positions) <= limit:
-            candidates.update(combinations(positions, 2))
+        candidates.update(combinations(positions, 2))
     parent = list(range(len(items)))
 
     def root(position: int) -> int:
