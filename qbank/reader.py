@@ -7,6 +7,7 @@ can point at the exact place, and so that one pass collects all problems at once
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 from typing import Callable
@@ -270,21 +271,34 @@ def _closest(word: str, choices: set[str]) -> str | None:
 
 def _decode(path: Path, data: bytes) -> str:
     """UTF-8 (a leading BOM is accepted); a bad byte is reported at its line and column."""
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        before = data[: error.start]
-        line = before.count(b"\n") + 1
-        column = error.start - (before.rfind(b"\n") + 1) + 1
+        # Everything before the bad byte decoded; count characters there, as editors do.
+        before = data[: error.start].decode("utf-8")
         raise BankError(
-            [Problem(Location(path, line, column), f"not valid UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8")]
+            [Problem(_location_of(path, before, len(before)),
+                     f"not valid UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8")]
         ) from None
     if "\x00" in text:
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        raise BankError([Problem(Location(path, line, column), "contains a NUL character; is this a text file?")])
+        location = _location_of(path, text, text.index("\x00"))
+        raise BankError([Problem(location, "contains a NUL character; is this a text file?")])
     return text.replace("\r\n", "\n")
+
+
+def _location_of(path: Path, text: str, offset: int) -> Location:
+    """The 1-based line and column of character `offset` in `text`."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Location(path, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _NoAliasLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Bank:
@@ -299,18 +313,19 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
             [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
         )
     text = _decode(path, read(path))
-    loader = _NoAliasLoader(text)
     try:
-        root = loader.get_single_node()
+        root = _compose(text)
+    except yaml.reader.ReaderError as error:
+        # YAML refuses control characters before parsing; the first one is where it stopped.
+        location = _location_of(path, text, text.index(chr(error.character)))
+        raise BankError(
+            [Problem(location, f"contains the character U+{error.character:04X}, which YAML does not allow (a control character?)")]
+        ) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = " ".join(part for part in (error.context, error.problem) if part)
         location = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
         raise BankError([Problem(location, f"YAML syntax: {message}")]) from None
-    except yaml.YAMLError as error:
-        raise BankError([Problem(Location(path, 1, 1), f"YAML syntax: {error}")]) from None
-    finally:
-        loader.dispose()
     if root is None:
         raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
     walker = _Walker(path)
