@@ -28,6 +28,7 @@ TAG = re.compile(r"^[^\s\"']+$")
 
 STR = "tag:yaml.org,2002:str"
 BOOL = "tag:yaml.org,2002:bool"
+NULL = "tag:yaml.org,2002:null"
 
 _TYPE_NAMES = {
     "tag:yaml.org,2002:str": "text",
@@ -122,9 +123,13 @@ class _Walker:
         if node is None:
             return ""
         if not isinstance(node, yaml.ScalarNode) or node.tag != STR:
-            if node.tag == "tag:yaml.org,2002:null" and not required:
+            if node.tag == NULL:  # `key:` with nothing after it
+                if required:
+                    self.problem(node, f"{what}.{key} is empty", item_id)
                 return ""
-            self.problem(node, f"{what}.{key} must be text, not {_type_name(node)}", item_id)
+            # YAML reads `42`, `yes` or `2024-01-01` as numbers, booleans and dates: say how to keep them text.
+            hint = " (put it in quotes to keep it as text)" if isinstance(node, yaml.ScalarNode) else ""
+            self.problem(node, f"{what}.{key} must be text, not {_type_name(node)}{hint}", item_id)
             return ""
         value = node.value
         if required and not value.strip():
@@ -346,5 +351,7 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
     bank = walker.bank(root)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
     if walker.problems or bank is None:
-        raise BankError(walker.problems)
+        # In file order, as an editor's error list shows them, not in the order they were found.
+        in_file_order = sorted(walker.problems, key=lambda problem: (problem.location.line, problem.location.column))
+        raise BankError(in_file_order)
     return bank
