@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from .reader import LANG, SLUG, SLUG_MAX
+
 # Label words per role; the colon may be full-width (Chinese) or ASCII.
 LABELS = {
     "question": ("面试题", "题目", "问题", "Question", "Interview question"),
@@ -136,7 +138,19 @@ _BlockStyleDumper.add_representer(str, _represent_str)
 
 
 def article_to_yaml(path: Path, bank_id: str, lang: str) -> str:
-    parsed = parse_article(path.read_text(encoding="utf-8-sig"), str(path))
+    # Checked here because the YAML is written once and edited by hand afterwards: a bad id
+    # would only surface at the first build, after the maintainer started rewording items.
+    if not SLUG.match(bank_id) or len(bank_id) > SLUG_MAX:
+        raise ImportError_(f"--id '{bank_id}' is not a slug: use lowercase letters, digits and single hyphens")
+    if not LANG.match(lang):
+        raise ImportError_(f"--lang '{lang}' is not a BCP 47 language tag such as zh-CN or en")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ImportError_(f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x}); save it as UTF-8") from None
+    parsed = parse_article(text, str(path))
     bank = {"id": bank_id, "lang": lang, **parsed}
     order = ["id", "title", "lang", "description", "closing", "items"]
     bank = {key: bank[key] for key in order if key in bank}
