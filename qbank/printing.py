@@ -1,0 +1,159 @@
+"""What both printed outputs (the cheat sheet and the flashcards) need from WeasyPrint.
+
+A restricted URL fetcher (only the print templates and the bank's vetted images), the font
+check before anything is laid out, the page sizes, CSS values made from the bank's labels,
+and one way to turn HTML into a tagged, deterministic PDF that never shows an empty box.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from markupsafe import Markup
+from weasyprint import CSS, HTML, Document
+from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from .fonts import families_for, font_faces, require_coverage
+from .model import BankError, Problem
+from .render import RenderedBank
+from .templating import TEMPLATES, render_template
+
+PRINT_TEMPLATES = TEMPLATES / "print"
+BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve below this folder
+
+# PDF/UA-1 (tagged, with a language and a title) validates with CJK text and keeps the
+# text extractable; it also fixes the PDF version, so two builds differ in nothing.
+PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "pdf_tags": True, "pdf_identifier": True}
+
+
+@dataclass(frozen=True)
+class Paper:
+    name: str  # the CSS page size keyword
+    width_mm: float
+    height_mm: float
+
+
+PAPERS = {"a4": Paper("A4", 210.0, 297.0), "letter": Paper("letter", 215.9, 279.4)}
+
+
+class RefusedURL(Exception):
+    """The document asked for a resource outside the print templates and the bank's images."""
+
+
+class PrintFetcher(URLFetcher):
+    """Serves only templates/print/ and the bank's vetted images: no network, no other file.
+
+    The render step already renamed every image to a flat content-hash name, and the HTML is
+    parsed with templates/print/ as its base, so an image reaches us as a file URL in that
+    folder whose name is a key of `doc.media`.
+    """
+
+    def __init__(self, media: dict[str, Path]):
+        # fail_on_errors: a refused URL stops the build instead of leaving a silent gap.
+        super().__init__(allowed_protocols={"file"}, allow_redirects=False, fail_on_errors=True)
+        self._media = media
+        self._root = PRINT_TEMPLATES.resolve()
+
+    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            raise RefusedURL(f"refused to fetch {url}: only the print templates and the bank's images are served")
+        path = Path(url2pathname(parts.path))
+        if path.parent == self._root and path.name in self._media:
+            return URLFetcherResponse(url, self._media[path.name].read_bytes())
+        resolved = path.resolve()
+        if resolved.is_relative_to(self._root) and resolved.is_file():
+            return URLFetcherResponse(url, resolved.read_bytes())
+        raise RefusedURL(f"refused to fetch {url}: only the print templates and the bank's images are served")
+
+
+def checked_font_stack(doc: RenderedBank) -> Markup:
+    """The CSS font-family value for the bank, after checking its fonts cover every character.
+
+    Raises BankError naming each item and the characters no glyph exists for.
+    """
+    require_coverage(doc, font_faces(doc.lang))
+    return Markup(", ".join(css_string(family) for family in families_for(doc.lang)))
+
+
+def css_string(text: str) -> Markup:
+    """`text` as a quoted CSS string, safe inside a stylesheet (no quote, backslash or tag escapes)."""
+    escaped = "".join(ch if ch.isalnum() or ch in " -_.,:;!?/()[]{}%+=*#@&~^|'" or ord(ch) > 0x7F
+                      else f"\\{ord(ch):x} " for ch in text)
+    return Markup(f'"{escaped}"')
+
+
+def page_counter_content(label: str) -> Markup:
+    """A label like '第 {page} 页 / 共 {pages} 页' as a CSS `content` value with page counters."""
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(label):
+        if literal:
+            parts.append(css_string(literal))
+        if field in ("page", "pages"):
+            parts.append(f"counter({field})")
+        elif field is not None:
+            raise ValueError(f"unknown field {{{field}}} in page label {label!r}")
+    return Markup(" ".join(parts))
+
+
+def w3c_date(epoch_seconds: int) -> str:
+    """The W3C date-time WeasyPrint reads from <meta name=dcterms.created> (always UTC)."""
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _NotdefRecorder(logging.Handler):
+    """Collects WeasyPrint's warnings about glyphs no font has (drawn as .notdef boxes)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if ".notdef" in message:
+            self.messages.append(message)
+
+
+@contextmanager
+def _no_notdef(doc: RenderedBank) -> Iterator[None]:
+    """Fail the build if WeasyPrint drew any .notdef glyph (an empty box) while in the block.
+
+    The coverage check before rendering should make this impossible; this catches what it
+    cannot see, e.g. fontconfig choosing another face than the one that was checked.
+    """
+    recorder = _NotdefRecorder()
+    WEASYPRINT_LOGGER.addHandler(recorder)
+    try:
+        yield
+    finally:
+        WEASYPRINT_LOGGER.removeHandler(recorder)
+    if recorder.messages:
+        location = doc.source.field_locations["title"]
+        problems = [Problem(location, f"the PDF would show an empty box: {message}") for message in recorder.messages]
+        raise BankError(problems)
+
+
+def render_document(doc: RenderedBank, template: str, stylesheet: str, **context: object) -> Document:
+    """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given `context`."""
+    fetcher = PrintFetcher(doc.media)
+    html = render_template(f"print/{template}", doc=doc, **context)
+    css = render_template(f"print/{stylesheet}", doc=doc, **context)
+    with _no_notdef(doc):
+        return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
+            stylesheets=[CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)], **PDF_OPTIONS
+        )
+
+
+def write_document(doc: RenderedBank, document: Document, target: Path) -> None:
+    """Write a laid-out document as a tagged PDF with its fonts subset and embedded."""
+    with _no_notdef(doc):
+        document.write_pdf(target, **PDF_OPTIONS)

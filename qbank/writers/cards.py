@@ -1,0 +1,285 @@
+"""Flashcards to print on both sides of the paper and cut out.
+
+Each sheet is two pages: a grid of fronts (number, title, question), then the backs (answer
+and explanation) in the mirrored grid, so that after long-edge duplex printing every back
+lies behind its own front. A face whose text does not fit its card at the normal size gets
+a smaller one; an answer too long even at the smallest size continues on a further card.
+Sizes are first estimated from the text, then checked against WeasyPrint's actual layout
+and corrected, so no text is ever cut off.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from itertools import groupby
+from dataclasses import dataclass, replace
+from math import ceil
+from pathlib import Path
+
+from markupsafe import Markup
+from weasyprint import Document
+
+from ..model import BankError, Problem
+from ..printing import PAPERS, Paper, checked_font_stack, page_counter_content, render_document, w3c_date, write_document
+from ..render import RenderedBank, RenderedItem, RenderedPoint, plain_text
+from . import BuildOptions, Writer
+
+COLUMNS, ROWS = 2, 3
+CARD_WIDTH_MM, CARD_HEIGHT_MM = 92.0, 84.0  # 2 x 3 fit both A4 and US Letter with room for crop marks
+PADDING_MM = 4.5
+FONT_SIZES_PT = (8.5, 7.5, 6.5)  # a face takes the largest that fits
+TITLE_SCALE = 1.5  # the front's title, relative to the face's text size
+LINE_HEIGHT = 1.35
+CROP_GAP_MM, CROP_LENGTH_MM = 1.5, 5.0  # crop marks start this far outside the grid
+
+MM_PER_PT = 25.4 / 72
+PX_PER_MM = 96 / 25.4  # WeasyPrint reports positions in CSS pixels
+TEXT_WIDTH_PT = (CARD_WIDTH_MM - 2 * PADDING_MM) / MM_PER_PT
+TEXT_HEIGHT_PT = (CARD_HEIGHT_MM - 2 * PADDING_MM) / MM_PER_PT
+SMALLEST = len(FONT_SIZES_PT) - 1
+
+Block = tuple[str, object]  # ("lead" | "point" | "explanation", its HTML or RenderedPoint)
+Paragraph = tuple[str, float, float]  # plain text, indent in em, size relative to the face's
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card: its item's front, and the item's answer (or a share of it) on the back."""
+
+    item: RenderedItem
+    lead: Markup | None
+    points: tuple[RenderedPoint, ...]
+    explanation: Markup | None
+    front_size: int = 0  # index into FONT_SIZES_PT
+    back_size: int = 0
+    part: int = 1  # for an answer continued on more cards: this card's place among them
+    parts: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.item.number}-{self.part}"
+
+    def blocks(self) -> list[Block]:
+        blocks: list[Block] = [("lead", self.lead)] if self.lead else []
+        blocks += [("point", point) for point in self.points]
+        return blocks + ([("explanation", self.explanation)] if self.explanation else [])
+
+
+@dataclass(frozen=True)
+class Slot:
+    card: Card
+    row: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Sheet:
+    fronts: tuple[Slot, ...]
+    backs: tuple[Slot, ...]  # the same cards, columns mirrored for long-edge duplex
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the grid sits on the paper, in millimetres (what the stylesheet is made from)."""
+
+    paper: Paper
+    left: float
+    top: float
+    shift_backs: float
+    columns: int = COLUMNS
+    rows: int = ROWS
+    card_width: float = CARD_WIDTH_MM
+    card_height: float = CARD_HEIGHT_MM
+    padding: float = PADDING_MM
+    crop_gap: float = CROP_GAP_MM
+    crop_length: float = CROP_LENGTH_MM
+
+    @classmethod
+    def centred(cls, paper: Paper, shift_backs: float) -> "Geometry":
+        return cls(paper, (paper.width_mm - COLUMNS * CARD_WIDTH_MM) / 2,
+                   (paper.height_mm - ROWS * CARD_HEIGHT_MM) / 2, shift_backs)
+
+
+def _card_from_blocks(item: RenderedItem, blocks: list[Block]) -> Card:
+    kinds = dict(blocks)
+    points = tuple(value for kind, value in blocks if kind == "point")
+    return Card(item, kinds.get("lead"), points, kinds.get("explanation"))
+
+
+def _text_width_em(text: str) -> float:
+    """About how wide `text` sets, in em: CJK characters are square, Latin about half as wide."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.55 for ch in text)
+
+
+def _estimated_height_pt(paragraphs: list[Paragraph], size_pt: float) -> float:
+    height = 0.0
+    for text, indent_em, scale in paragraphs:
+        line_em = TEXT_WIDTH_PT / (size_pt * scale) - indent_em
+        lines = max(1, ceil(_text_width_em(text) / line_em))
+        height += lines * size_pt * scale * LINE_HEIGHT + 0.3 * size_pt  # + the gap below it
+    return height
+
+
+def _front_paragraphs(item: RenderedItem, labels: dict[str, str]) -> list[Paragraph]:
+    return [(labels["question"], 0.0, 1.0), (plain_text(item.title), 0.0, TITLE_SCALE),
+            (plain_text(item.question), 0.0, 1.0)]
+
+
+def _back_paragraphs(blocks: list[Block], labels: dict[str, str]) -> list[Paragraph]:
+    paragraphs: list[Paragraph] = [(labels["answer"], 0.0, 1.0)]
+    for kind, value in blocks:
+        if kind == "point":
+            assert isinstance(value, RenderedPoint)
+            paragraphs.append((plain_text(value.term) + labels["term_separator"] + plain_text(value.text), 1.0, 1.0))
+        elif kind == "explanation":
+            paragraphs.append((labels["explanation"] + labels["term_separator"] + plain_text(str(value)), 0.5, 1.0))
+        else:
+            paragraphs.append((plain_text(str(value)), 0.0, 1.0))
+    return paragraphs
+
+
+def _fitting_size(paragraphs: list[Paragraph]) -> int:
+    """The largest size class at which the paragraphs are estimated to fit (else the smallest)."""
+    for index, size in enumerate(FONT_SIZES_PT):
+        if _estimated_height_pt(paragraphs, size) <= TEXT_HEIGHT_PT:
+            return index
+    return SMALLEST
+
+
+def _block_heights(blocks: list[Block], labels: dict[str, str]) -> list[float]:
+    return [_estimated_height_pt(_back_paragraphs([block], labels), FONT_SIZES_PT[SMALLEST]) for block in blocks]
+
+
+def _groups_needed(blocks: list[Block], labels: dict[str, str]) -> int:
+    """How many backs the blocks need at the smallest size, filling each back in turn."""
+    count, group = 1, []
+    for block in blocks:
+        candidate = group + [block]
+        if group and _estimated_height_pt(_back_paragraphs(candidate, labels), FONT_SIZES_PT[SMALLEST]) > TEXT_HEIGHT_PT:
+            count, group = count + 1, [block]
+        else:
+            group = candidate
+    return count
+
+
+def _balanced(blocks: list[Block], count: int, labels: dict[str, str]) -> list[list[Block]]:
+    """The blocks, in order, cut into `count` groups of about equal estimated height."""
+    heights = _block_heights(blocks, labels)
+    total, running = sum(heights), 0.0
+    groups: list[list[Block]] = [[]]
+    for block, height in zip(blocks, heights):
+        # Start the next group once this one holds its share, keeping every group non-empty.
+        if groups[-1] and len(groups) < count and running + height / 2 > total * len(groups) / count:
+            groups.append([])
+        groups[-1].append(block)
+        running += height
+    return groups
+
+
+Face = tuple[list[Block], int, int]  # a card's share of the answer, its front size, its back size
+
+
+def _numbered(item: RenderedItem, faces: list[Face]) -> list[Card]:
+    return [
+        replace(_card_from_blocks(item, blocks), front_size=front_size, back_size=back_size, part=part, parts=len(faces))
+        for part, (blocks, front_size, back_size) in enumerate(faces, start=1)
+    ]
+
+
+def planned_cards(doc: RenderedBank) -> list[Card]:
+    """Every item's cards, sized by estimate: one card each unless the answer is very long."""
+    cards = []
+    for item in doc.items:
+        front_size = _fitting_size(_front_paragraphs(item, doc.labels))
+        whole = Card(item, item.lead or None, item.points, item.explanation or None)
+        blocks = whole.blocks()
+        groups = _balanced(blocks, _groups_needed(blocks, doc.labels), doc.labels)
+        cards += _numbered(item, [(group, front_size, _fitting_size(_back_paragraphs(group, doc.labels)))
+                                  for group in groups])
+    return cards
+
+
+def sheets(cards: list[Card]) -> list[Sheet]:
+    """Cards in reading order on the fronts; each back slot mirrors its front (long-edge duplex)."""
+    per_sheet = COLUMNS * ROWS
+    result = []
+    for start in range(0, len(cards), per_sheet):
+        fronts = tuple(Slot(card, index // COLUMNS, index % COLUMNS)
+                       for index, card in enumerate(cards[start:start + per_sheet]))
+        backs = tuple(Slot(slot.card, slot.row, COLUMNS - 1 - slot.column) for slot in fronts)
+        result.append(Sheet(fronts, backs))
+    return result
+
+
+def _overflowing(document: Document, cards: list[Card]) -> set[tuple[str, str]]:
+    """(card key, "front" | "back") of every face whose text runs past its card's padding."""
+    anchors = {name: box for page in document.pages for name, box in page.anchors.items()}
+    tolerance_px = 0.5
+    found = set()
+    for card in cards:
+        for side in ("front", "back"):
+            face_bottom = anchors[f"{side}-{card.key}"][3]
+            text_bottom = anchors[f"{side}-text-{card.key}"][3]
+            if text_bottom > face_bottom - PADDING_MM * PX_PER_MM + tolerance_px:
+                found.add((card.key, side))
+    return found
+
+
+def _too_long(card: Card, what: str) -> BankError:
+    smallest = FONT_SIZES_PT[SMALLEST]
+    return BankError([Problem(card.item.source.location,
+                              f"{what} does not fit on a flashcard even at {smallest:g} pt; shorten it", card.item.id)])
+
+
+def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict[str, str]) -> list[Card]:
+    """The cards with each overflowing face made smaller, or its answer continued on another card."""
+    refitted: list[Card] = []
+    for item, item_cards in groupby(cards, key=lambda card: card.item):
+        faces: list[Face] = []
+        for card in item_cards:
+            front_size, blocks = card.front_size, card.blocks()
+            if (card.key, "front") in overflowing:
+                if front_size == SMALLEST:
+                    raise _too_long(card, "the title and question")
+                front_size += 1
+            if (card.key, "back") not in overflowing:
+                faces.append((blocks, front_size, card.back_size))
+            elif card.back_size < SMALLEST:
+                faces.append((blocks, front_size, card.back_size + 1))
+            elif len(blocks) > 1:
+                faces += [(half, front_size, SMALLEST) for half in _balanced(blocks, 2, labels)]
+            else:
+                raise _too_long(card, "one paragraph of the answer")
+        refitted += _numbered(item, faces)
+    return refitted
+
+
+class FlashcardWriter(Writer):
+    name = "cards"
+    suffix = ".cards.pdf"
+    order = 21
+    template_folder = "print"
+
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+        font_stack = checked_font_stack(doc)
+        context = dict(
+            geometry=Geometry.centred(PAPERS[options.paper], options.shift_backs_mm),
+            font_sizes=FONT_SIZES_PT,
+            title_scale=TITLE_SCALE,
+            line_height=LINE_HEIGHT,
+            font_stack=font_stack,
+            page_label=page_counter_content(doc.labels["page"]),
+            plain_text=plain_text,
+            date=w3c_date(doc.modified),
+        )
+        cards = planned_cards(doc)
+        while True:
+            document = render_document(doc, "cards.html", "cards.css", sheets=sheets(cards), **context)
+            overflowing = _overflowing(document, cards)
+            if not overflowing:
+                break
+            cards = _refitted(cards, overflowing, doc.labels)
+        write_document(doc, document, target)
+
+
+WRITER = FlashcardWriter()
