@@ -1,0 +1,131 @@
+"""The EPUB writer: an EPUB 3 book for e-readers, made by pandoc from the rendered bank.
+
+The book is one HTML document from templates/epub/book.html that pandoc splits into pages:
+a title page with the preface, then per item a question page and an answer page linked to
+each other (so a reader can test themselves before turning the page), then the closing.
+
+pandoc reads images, the stylesheet and fonts from disk, and a bank must not be able to make
+it read anything else (an image pointing at /etc/passwd would otherwise be packed into the
+book). pandoc's --sandbox would also block the book's own images and stylesheet, so instead
+pandoc runs in a fresh folder that holds only what we put there: the vetted media files under
+their flat names, the stylesheet and the font subsets. It reads its input from stdin and gets
+an empty data folder, so neither the machine's pandoc settings nor its clock change the book.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fontTools import subset
+
+from ..fonts import FontFace, families_for, font_faces, require_coverage
+from ..pandoc import run_pandoc
+from ..render import RenderedBank, plain_text
+from ..templating import render_template
+from . import BuildOptions, Writer
+
+# What the working folder holds besides the media files (whose names are content hashes).
+STYLESHEET = "book.css"
+FONT_FOLDER = "fonts"  # pandoc packs embedded fonts under EPUB/fonts/, next to EPUB/styles/
+PANDOC_DATA = "pandoc-data"  # empty: pandoc uses its built-in templates, not the user's
+# Stable across builds and machines, so a reader recognises a rebuilt book as the same book.
+IDENTIFIER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qbank.invalid/epub")
+
+# schema.org accessibility vocabulary (EPUB Accessibility 1.1). The book is text with real
+# headings, a navigation document and a reading order; images add a visual mode.
+ACCESSIBILITY_FEATURES = ("structuralNavigation", "tableOfContents", "readingOrder", "displayTransformability")
+
+
+def book_identifier(bank_id: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(IDENTIFIER_NAMESPACE, bank_id)}"
+
+
+def _accessibility_arguments(has_images: bool) -> list[str]:
+    modes = ["textual", "visual"] if has_images else ["textual"]
+    features = [*ACCESSIBILITY_FEATURES, *(["alternativeText"] if has_images else [])]
+    values = [
+        *(("accessModes", mode) for mode in modes),
+        ("accessModeSufficient", ",".join(modes)),
+        *(("accessibilityFeatures", feature) for feature in features),
+        ("accessibilityHazards", "none"),
+    ]
+    # pandoc collects a key given several times into a list.
+    return [f"--metadata={key}={value}" for key, value in values]
+
+
+def _write_subset(face: FontFace, text: str, folder: Path) -> str:
+    """Save the glyphs `face` needs for `text` (and nothing else) into `folder`; returns the file name.
+
+    fontTools would stamp the current time into head.modified on saving; keeping the original
+    font's time makes the subset, and so the book, byte-identical across builds.
+    """
+    font = face.open()
+    font.recalcTimestamp = False
+    subsetter = subset.Subsetter(subset.Options())
+    subsetter.populate(text=text)
+    subsetter.subset(font)
+    outlines = ".otf" if "CFF " in font or "CFF2" in font else ".ttf"
+    name = f"{re.sub(r'[^A-Za-z0-9]', '', face.family)}-{'Bold' if face.bold else 'Regular'}{outlines}"
+    font.save(folder / name)
+    return name
+
+
+def _pandoc_arguments(doc: RenderedBank, target: Path, fonts: list[str]) -> list[str]:
+    date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
+    return [
+        "--from=html", "--to=epub3", f"--output={target.resolve()}",
+        f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
+        *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
+        "--epub-title-page=false",  # the template's title page also holds the preface
+        "--split-level=1", "--toc-depth=1",
+        # Values we control; bank text (title, author) reaches pandoc through the HTML <head>.
+        f"--metadata=lang={doc.lang}",
+        f"--metadata=identifier={book_identifier(doc.id)}",
+        f"--metadata=date={date}",
+        *_accessibility_arguments(bool(doc.media)),
+    ]
+
+
+class EpubWriter(Writer):
+    name = "epub"
+    suffix = ".epub"
+    order = 4
+    template_folder = "epub"
+
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+        regular, bold = faces = font_faces(doc.lang)
+        require_coverage(doc, faces)
+        book = render_template(
+            f"{self.template_folder}/book.html", doc=doc, labels=doc.labels, author=doc.source.author
+        )
+        # Everything a reader shows comes from the book's HTML, except the contents title pandoc writes.
+        shown_text = plain_text(book) + doc.labels["contents"]
+        with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder:
+            work = Path(folder)
+            (work / FONT_FOLDER).mkdir()
+            (work / PANDOC_DATA).mkdir()
+            fonts = [_write_subset(regular, shown_text, work / FONT_FOLDER)]
+            if bold != regular:  # without a bold face, readers embolden the regular one themselves
+                fonts.append(_write_subset(bold, shown_text, work / FONT_FOLDER))
+            stylesheet = render_template(
+                f"{self.template_folder}/book.css",
+                embedded_family=f"{regular.family} (qbank subset)",
+                regular_font=fonts[0],
+                bold_font=fonts[1] if len(fonts) > 1 else None,
+                families=families_for(doc.lang),
+            )
+            (work / STYLESHEET).write_text(stylesheet, encoding="utf-8")
+            for name, source in doc.media.items():
+                shutil.copyfile(source, work / name)
+            # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
+            # dcterms:modified; nothing else from the user's environment reaches pandoc.
+            environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
+            run_pandoc(_pandoc_arguments(doc, target, fonts), book.encode("utf-8"), env=environment, cwd=str(work))
+
+
+WRITER = EpubWriter()

