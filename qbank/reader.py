@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -295,14 +296,13 @@ def _decode(path: Path, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         # Everything before the bad byte decoded; count characters there, as editors do.
-        before = data[: error.start].decode("utf-8")
-        raise BankError(
-            [Problem(_location_of(path, before, len(before)),
-                     f"not valid UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8")]
+        offset = len(data[: error.start].decode("utf-8"))
+        raise _error_at(
+            path, data.decode("utf-8", errors="replace"), offset,
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8",
         ) from None
     if "\x00" in text:
-        location = _location_of(path, text, text.index("\x00"))
-        raise BankError([Problem(location, "contains a NUL character; is this a text file?")])
+        raise _error_at(path, text, text.index("\x00"), "contains a NUL character; is this a text file?")
     return text.replace("\r\n", "\n")
 
 
@@ -312,12 +312,99 @@ def _location_of(path: Path, text: str, offset: int) -> Location:
     return Location(path, text.count("\n", 0, offset) + 1, offset - line_start + 1)
 
 
+def _error_at(path: Path, text: str, offset: int, message: str) -> BankError:
+    location = _location_of(path, text, offset)
+    return BankError([Problem(location, message, _item_at(text, location.line))])
+
+
+# Characters YAML refuses to read (YAML 1.1, "printable"); replaced before _item_at parses.
+_NOT_YAML_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass
+class _OpenCollection:
+    path: tuple  # keys and indexes from the root, e.g. ("items", 3)
+    is_mapping: bool
+    key: object = None  # mappings: the key whose value is being read
+    expects_key: bool = True
+    next_index: int = 0  # sequences: the index of the next element
+
+
+def _item_at(text: str, line: int) -> str | None:
+    """The id of the item whose lines include `line`, as far as the YAML can be read.
+
+    Errors in the bytes or the syntax stop the reader before there is a node tree; the parser's
+    events up to the error still show which item the place lies in, so the message can name it.
+    """
+    spans: list[list] = []  # per item: [first line, last line (None while open), id]
+    stack: list[_OpenCollection] = []
+    try:
+        for event in yaml.parse(_NOT_YAML_PRINTABLE.sub("\ufffd", text), Loader=_NoAliasLoader):
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                closed = stack.pop()
+                if closed.is_mapping and _is_item_path(closed.path):
+                    spans[-1][1] = event.end_mark.line + 1
+                if stack and stack[-1].is_mapping:
+                    stack[-1].expects_key = True
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            parent = stack[-1] if stack else None
+            if parent and parent.is_mapping and parent.expects_key:
+                parent.key = event.value if isinstance(event, yaml.ScalarEvent) else None
+                parent.expects_key = False
+                if isinstance(event, yaml.CollectionStartEvent):  # a mapping or list as a key: no bank has one
+                    stack.append(_OpenCollection(("?",), isinstance(event, yaml.MappingStartEvent)))
+                continue
+            if parent is None:
+                path: tuple = ()
+            elif parent.is_mapping:
+                path = (*parent.path, parent.key)
+            else:
+                path = (*parent.path, parent.next_index)
+                parent.next_index += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append(_OpenCollection(path, isinstance(event, yaml.MappingStartEvent)))
+                if isinstance(event, yaml.MappingStartEvent) and _is_item_path(path):
+                    spans.append([event.start_mark.line + 1, None, None])
+                continue
+            if isinstance(event, yaml.ScalarEvent) and len(path) == 3 and _is_item_path(path[:2]) and path[2] == "id":
+                spans[-1][2] = event.value.strip() or None
+            if parent and parent.is_mapping:
+                parent.expects_key = True
+    except yaml.YAMLError:
+        pass  # the events before the error are all this needs
+    found = [item_id for first, last, item_id in spans if first <= line and (last is None or line <= last)]
+    return found[-1] if found else None
+
+
+def _is_item_path(path: tuple) -> bool:
+    return len(path) == 2 and path[0] == "items" and isinstance(path[1], int)
+
+
 def _compose(text: str) -> yaml.Node | None:
     loader = _NoAliasLoader(text)
     try:
         return loader.get_single_node()
     finally:
         loader.dispose()
+
+
+def _syntax_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    context = error.context_mark
+    # Running into the end of the file means something opened earlier was never closed
+    # (a quote, a bracket): where it was opened is the place to look.
+    if context and (mark is None or mark.index >= len(text) - 1):
+        mark = context
+    message = error.problem or ""
+    if error.context and context and context is not mark:
+        message = f"{error.context} (line {context.line + 1}, column {context.column + 1}): {message}"
+    elif error.context:
+        message = f"{error.context}: {message}"
+    if mark is None:
+        return Problem(Location(path, 1, 1), f"YAML syntax: {message}")
+    return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML syntax: {message}", _item_at(text, mark.line + 1))
 
 
 def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Bank:
@@ -336,15 +423,12 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         root = _compose(text)
     except yaml.reader.ReaderError as error:
         # YAML refuses control characters before parsing; the first one is where it stopped.
-        location = _location_of(path, text, text.index(chr(error.character)))
-        raise BankError(
-            [Problem(location, f"contains the character U+{error.character:04X}, which YAML does not allow (a control character?)")]
+        raise _error_at(
+            path, text, text.index(chr(error.character)),
+            f"contains the character U+{error.character:04X}, which YAML does not allow (a control character?)",
         ) from None
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        message = " ".join(part for part in (error.context, error.problem) if part)
-        location = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-        raise BankError([Problem(location, f"YAML syntax: {message}")]) from None
+        raise BankError([_syntax_problem(path, text, error)]) from None
     if root is None:
         raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
     walker = _Walker(path)
