@@ -133,6 +133,7 @@ def build_bank(path: Path, formats: list[str], out: Path, options: BuildOptions,
     lock = Lock.open(path)
     doc = render_bank(bank, lock)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s")
+    out.mkdir(parents=True, exist_ok=True)  # only now: an invalid bank leaves no trace, not even the folder
     written = []
     with ExitStack() as moves:
         for name, target in stale:
@@ -156,7 +157,6 @@ def _run(args: argparse.Namespace) -> int:
             if args.check:
                 check_bank(path)
             else:
-                args.out.mkdir(parents=True, exist_ok=True)
                 build_bank(path, formats, args.out, options, args.force)
         except BankError as error:
             _report(error.problems, "error")
