@@ -1,0 +1,260 @@
+"""Every kind of invalid bank is refused the same way: each problem as `file:line:col: [item ID]
+message` on stderr, exit code 1, no traceback, and nothing written - no output, no lock file,
+not even the output folder's previous files touched.
+
+One fixture bank per kind lives in tests/fixtures/broken/. All of them go through ONE build
+and ONE `--check` run (the command line accepts many banks), so the whole table costs two
+process starts; each kind is still its own test, reading its own lines from stderr.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, copy_bank, run_build
+from qbank.model import BankError
+from qbank.reader import load_bank
+from qbank.writers import WRITERS
+
+BROKEN = FIXTURES / "broken"
+A_REAL_PNG = FIXTURES / "hostile" / "images" / "pixel.png"
+
+
+@dataclass(frozen=True)
+class Expected:
+    line: int
+    column: int
+    item: str | None  # the item the message must name; None: a bank-level problem
+    says: str  # a fragment of the message
+
+
+# Each fixture's lines and columns, read off the fixture files by hand.
+CASES: dict[str, list[Expected]] = {
+    "unknown-key": [
+        Expected(11, 5, "second-item", "required key 'answer' is missing"),
+        Expected(14, 5, "second-item", "unknown key 'anwser' (did you mean 'answer'?)"),
+    ],
+    "missing-field": [Expected(11, 5, "no-question", "required key 'question' is missing")],
+    "empty-field": [
+        Expected(7, 12, "blank-title", "item 1.title is empty"),
+        Expected(13, 14, "null-question", "item 2.question is empty"),
+    ],
+    "wrong-type": [
+        Expected(8, 15, "number-question", "item 1.question must be text, not a number (put it in quotes"),
+        Expected(12, 12, "list-title", "item 2.title must be text, not a list"),
+    ],
+    "duplicate-id": [Expected(16, 5, "same-id", "item id 'same-id' is used twice (first at line 6)")],
+    "bad-item-id": [Expected(6, 9, "Gradient_Clipping", "item 1.id 'Gradient_Clipping' is not a slug")],
+    "bad-bank-id": [Expected(2, 5, None, "bank.id 'AI Startup Interview' is not a slug")],
+    "bad-lang": [Expected(4, 7, None, "bank.lang 'zh_CN' is not a BCP 47 language tag")],
+    # Image problems are found by the render step; they point at the field holding the image.
+    "image-missing": [Expected(13, 15, "missing-image", "image 'images/does-not-exist.png' does not exist")],
+    "image-outside": [Expected(12, 9, "first-item", "image '../outside.png' lies outside the bank's folder")],
+    "image-absolute": [
+        Expected(11, 18, "absolute-image", "image '/usr/share/pixmaps/debian-logo.png' is an absolute path")
+    ],
+    "image-remote": [
+        Expected(8, 15, "remote-image", "image 'https://example.com/pixel.png' is not a file in the bank's folder")
+    ],
+    "image-not-an-image": [Expected(10, 13, "fake-image", "image 'images/not-a-picture.png' is not really a PNG")],
+    # Line 13 is `    question: 请解释梯度<GBK bytes>的作用。`: the column counts characters, not bytes.
+    "invalid-utf8": [Expected(13, 20, "gbk-text", "not valid UTF-8 (byte 0xb2)")],
+    # The quote opened on line 12 is never closed: reported where it opens, not at the end of the file.
+    "yaml-syntax": [Expected(12, 12, "second-item", "YAML syntax: while scanning a quoted scalar")],
+    "several-errors": [
+        Expected(11, 5, "first-item", "unknown key 'tgas' (did you mean 'tags'?)"),
+        Expected(12, 9, "Second Item", "item 2.id 'Second Item' is not a slug"),
+        Expected(15, 13, "Second Item", "item 2.answer needs a lead, points, or both"),
+        Expected(16, 5, "third-item", "required key 'question' is missing"),
+    ],
+}
+
+
+def test_every_broken_fixture_has_a_case() -> None:
+    assert sorted(path.stem for path in BROKEN.glob("*.yaml")) == sorted(CASES)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too) with its bytes; {} if the folder does not exist."""
+    if not folder.exists():
+        return {}
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@dataclass
+class BrokenRun:
+    banks: dict[str, Path]  # case -> the copy that was built
+    result: subprocess.CompletedProcess[str]
+    folders_before: dict[str, dict[str, bytes]]
+    out: Path
+    out_before: dict[str, bytes]
+
+    def errors_of(self, case: str) -> list[str]:
+        prefix = f"error: {self.banks[case]}:"
+        return [line for line in self.result.stderr.splitlines() if line.startswith(prefix)]
+
+
+def _run_all(tmp_path: Path, *options: str) -> BrokenRun:
+    # A real PNG just outside the bank folders, where image-outside.yaml points: refused for its
+    # place alone, not because it is missing or broken.
+    shutil.copy(A_REAL_PNG, tmp_path / "outside.png")
+    banks = {case: copy_bank(BROKEN / f"{case}.yaml", tmp_path / case) for case in CASES}
+    # Outputs of an earlier, good build: a failed build must leave them exactly as they were.
+    out = tmp_path / "out"
+    out.mkdir()
+    for writer in WRITERS.values():
+        (out / writer.output_name("broken")).write_bytes(f"previous {writer.name} output".encode())
+    (out / "unrelated.txt").write_text("not ours", encoding="utf-8")
+    folders_before = {case: _snapshot(bank.parent) for case, bank in banks.items()}
+    out_before = _snapshot(out)
+    result = run_build(*banks.values(), "--out", out, *options)
+    return BrokenRun(banks, result, folders_before, out, out_before)
+
+
+@pytest.fixture(scope="module")
+def broken_build(tmp_path_factory: pytest.TempPathFactory) -> BrokenRun:
+    return _run_all(tmp_path_factory.mktemp("broken-build"))
+
+
+@pytest.fixture(scope="module")
+def broken_check(tmp_path_factory: pytest.TempPathFactory) -> BrokenRun:
+    return _run_all(tmp_path_factory.mktemp("broken-check"), "--check")
+
+
+@pytest.fixture(params=["build", "check"])
+def broken_run(request: pytest.FixtureRequest) -> BrokenRun:
+    return request.getfixturevalue(f"broken_{request.param}")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_problem_is_reported_at_its_line_and_item(broken_run: BrokenRun, case: str) -> None:
+    errors = broken_run.errors_of(case)
+    bank = broken_run.banks[case]
+    for expected in CASES[case]:
+        where = f"error: {bank}:{expected.line}:{expected.column}:"
+        named = f" [item {expected.item}] " if expected.item else " "
+        matching = [line for line in errors if line.startswith(where + named) and expected.says in line]
+        assert matching, f"no '{where + named}...{expected.says}' in:\n" + "\n".join(errors)
+    # Exactly the expected problems: no duplicates, nothing unexpected, and bank-level problems
+    # do not invent an item.
+    assert len(errors) == len(CASES[case]), "\n".join(errors)
+    summary = f"{bank}: {len(CASES[case])} error(s); nothing was written for this bank"
+    assert summary in broken_run.result.stderr
+
+
+def test_invalid_banks_exit_1_without_a_traceback(broken_run: BrokenRun) -> None:
+    assert broken_run.result.returncode == 1, broken_run.result.stderr
+    assert "Traceback" not in broken_run.result.stderr
+    assert "the build failed" not in broken_run.result.stderr  # that line is for faults of ours
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_nothing_is_written_beside_the_bank(broken_run: BrokenRun, case: str) -> None:
+    # In particular no lock file: a refused bank has no content whose changes could be dated.
+    assert _snapshot(broken_run.banks[case].parent) == broken_run.folders_before[case]
+
+
+def test_previous_outputs_are_untouched(broken_run: BrokenRun) -> None:
+    assert WRITERS, "no output format exists, so 'nothing written' would be checked against nothing"
+    assert _snapshot(broken_run.out) == broken_run.out_before
+
+
+def test_no_output_folder_is_created_for_an_invalid_bank(tmp_path: Path) -> None:
+    bank = copy_bank(BROKEN / "bad-lang.yaml", tmp_path / "bank")
+    result = run_build(bank, "--out", tmp_path / "dist")
+    assert result.returncode == 1, result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+# -- the reader on its own: details that need no process of their own ----------------------------
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(BankError) as raised:
+        load_bank(path)
+    return [str(problem) for problem in raised.value.problems]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bank.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+MINIMAL = """\
+id: minimal
+title: Minimal
+lang: en
+items:
+  - id: only-item
+    title: Only
+    question: What?
+    answer:
+      lead: This.
+"""
+
+
+def test_a_minimal_bank_loads(tmp_path: Path) -> None:
+    bank = load_bank(_write(tmp_path, MINIMAL))
+    assert [item.id for item in bank.items] == ["only-item"]
+    assert bank.items[0].answer.lead == "This."
+    assert bank.items[0].answer.points == ()
+    assert bank.closing is None and bank.description == "" and bank.items[0].tags == ()
+
+
+def test_optional_fields_may_be_left_blank(tmp_path: Path) -> None:
+    bank = load_bank(_write(tmp_path, MINIMAL.replace("id: minimal\n", "id: minimal\nauthor:\ndescription:\n")
+                            + "    explanation:\n"))
+    assert bank.author == "" and bank.description == "" and bank.items[0].explanation == ""
+
+
+def test_problems_are_listed_in_file_order(tmp_path: Path) -> None:
+    # The walker meets the items before the bank's title; the user reads top to bottom.
+    path = _write(tmp_path, MINIMAL.replace("title: Minimal", "title:").replace("question: What?", "question: 7"))
+    problems = _problems(path)
+    assert [p.split(": ", 1)[0].rsplit(":", 2)[1] for p in problems] == ["2", "7"]
+
+
+def test_an_empty_file_and_an_empty_item_list_are_refused(tmp_path: Path) -> None:
+    assert _problems(_write(tmp_path, "# nothing but a comment\n")) == [f"{tmp_path / 'bank.yaml'}:1:1: the file is empty"]
+    problems = _problems(_write(tmp_path, MINIMAL.split("items:")[0] + "items: []\n"))
+    assert len(problems) == 1 and "bank.items is empty" in problems[0]
+
+
+def test_a_bank_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    problems = _problems(_write(tmp_path, "- just\n- a list\n"))
+    assert problems == [f"{tmp_path / 'bank.yaml'}:1:1: bank must be a mapping (key: value), not a list"]
+
+
+def test_a_point_without_its_term_is_refused(tmp_path: Path) -> None:
+    text = MINIMAL.replace("      lead: This.\n", "      points:\n        - text: only the text\n")
+    problems = _problems(_write(tmp_path, text))
+    assert len(problems) == 1
+    assert ":10:11: [item only-item] item 1.answer.points[]: required key 'term' is missing" in problems[0]
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    problems = _problems(_write(tmp_path, MINIMAL.replace("    title: Only\n", "    title: Only\n    title: Again\n")))
+    assert len(problems) == 1 and ":7:5: [item only-item] item 1: key 'title' appears twice" in problems[0]
+
+
+def test_options_cloze_must_be_a_boolean(tmp_path: Path) -> None:
+    assert load_bank(_write(tmp_path, MINIMAL + "options: {cloze: true}\n")).options.cloze is True
+    problems = _problems(_write(tmp_path, MINIMAL + "options: {cloze: sometimes}\n"))
+    assert len(problems) == 1 and ":10:18: bank.options.cloze must be true or false, not text" in problems[0]
+
+
+def test_tags_are_single_words(tmp_path: Path) -> None:
+    text = MINIMAL + "    tags: [ok, two words]\n"
+    problems = _problems(_write(tmp_path, text))
+    assert len(problems) == 1 and ":10:16: [item only-item] item 1.tags: each tag is one word" in problems[0]
+
+
+def test_an_unreadable_path_is_a_bank_error_not_a_crash(tmp_path: Path) -> None:
+    problems = _problems(tmp_path / "missing.yaml")
+    assert problems == [f"{tmp_path / 'missing.yaml'}:1:1: cannot read the bank: No such file or directory"]
