@@ -3,35 +3,24 @@ message` on stderr, exit code 1, no traceback, and nothing written - no output, 
 not even the output folder's previous files touched.
 
 One fixture bank per kind lives in tests/fixtures/broken/. All of them go through ONE build
-and ONE `--check` run (the command line accepts many banks), so the whole table costs two
-process starts; each kind is still its own test, reading its own lines from stderr.
+and ONE `--check` run, so the whole table costs two process starts; each kind is still its
+own test, reading its own lines from stderr.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, copy_bank, run_build
+from refusals import Expected, RefusedRun, refuse_all
+
 from qbank.model import BankError
 from qbank.reader import load_bank
-from qbank.writers import WRITERS
 
 BROKEN = FIXTURES / "broken"
 A_REAL_PNG = FIXTURES / "hostile" / "images" / "pixel.png"
-
-
-@dataclass(frozen=True)
-class Expected:
-    line: int
-    column: int
-    item: str | None  # the item the message must name; None: a bank-level problem
-    says: str  # a fragment of the message
-
 
 # Each fixture's lines and columns, read off the fixture files by hand.
 CASES: dict[str, list[Expected]] = {
@@ -79,89 +68,40 @@ def test_every_broken_fixture_has_a_case() -> None:
     assert sorted(path.stem for path in BROKEN.glob("*.yaml")) == sorted(CASES)
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` (hidden ones too) with its bytes; {} if the folder does not exist."""
-    if not folder.exists():
-        return {}
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-@dataclass
-class BrokenRun:
-    banks: dict[str, Path]  # case -> the copy that was built
-    result: subprocess.CompletedProcess[str]
-    folders_before: dict[str, dict[str, bytes]]
-    out: Path
-    out_before: dict[str, bytes]
-
-    def errors_of(self, case: str) -> list[str]:
-        prefix = f"error: {self.banks[case]}:"
-        return [line for line in self.result.stderr.splitlines() if line.startswith(prefix)]
-
-
-def _run_all(tmp_path: Path, *options: str) -> BrokenRun:
+def _refuse_all(tmp_path: Path, *options: str) -> RefusedRun:
     # A real PNG just outside the bank folders, where image-outside.yaml points: refused for its
     # place alone, not because it is missing or broken.
     shutil.copy(A_REAL_PNG, tmp_path / "outside.png")
     banks = {case: copy_bank(BROKEN / f"{case}.yaml", tmp_path / case) for case in CASES}
-    # Outputs of an earlier, good build: a failed build must leave them exactly as they were.
-    out = tmp_path / "out"
-    out.mkdir()
-    for writer in WRITERS.values():
-        (out / writer.output_name("broken")).write_bytes(f"previous {writer.name} output".encode())
-    (out / "unrelated.txt").write_text("not ours", encoding="utf-8")
-    folders_before = {case: _snapshot(bank.parent) for case, bank in banks.items()}
-    out_before = _snapshot(out)
-    result = run_build(*banks.values(), "--out", out, *options)
-    return BrokenRun(banks, result, folders_before, out, out_before)
+    return refuse_all(banks, tmp_path / "out", ["broken"], *options)
 
 
 @pytest.fixture(scope="module")
-def broken_build(tmp_path_factory: pytest.TempPathFactory) -> BrokenRun:
-    return _run_all(tmp_path_factory.mktemp("broken-build"))
+def broken_build(tmp_path_factory: pytest.TempPathFactory) -> RefusedRun:
+    return _refuse_all(tmp_path_factory.mktemp("broken-build"))
 
 
 @pytest.fixture(scope="module")
-def broken_check(tmp_path_factory: pytest.TempPathFactory) -> BrokenRun:
-    return _run_all(tmp_path_factory.mktemp("broken-check"), "--check")
+def broken_check(tmp_path_factory: pytest.TempPathFactory) -> RefusedRun:
+    return _refuse_all(tmp_path_factory.mktemp("broken-check"), "--check")
 
 
 @pytest.fixture(params=["build", "check"])
-def broken_run(request: pytest.FixtureRequest) -> BrokenRun:
+def broken_run(request: pytest.FixtureRequest) -> RefusedRun:
     return request.getfixturevalue(f"broken_{request.param}")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_each_problem_is_reported_at_its_line_and_item(broken_run: BrokenRun, case: str) -> None:
-    errors = broken_run.errors_of(case)
-    bank = broken_run.banks[case]
-    for expected in CASES[case]:
-        where = f"error: {bank}:{expected.line}:{expected.column}:"
-        named = f" [item {expected.item}] " if expected.item else " "
-        matching = [line for line in errors if line.startswith(where + named) and expected.says in line]
-        assert matching, f"no '{where + named}...{expected.says}' in:\n" + "\n".join(errors)
-    # Exactly the expected problems: no duplicates, nothing unexpected, and bank-level problems
-    # do not invent an item.
-    assert len(errors) == len(CASES[case]), "\n".join(errors)
-    summary = f"{bank}: {len(CASES[case])} error(s); nothing was written for this bank"
-    assert summary in broken_run.result.stderr
+def test_each_problem_is_reported_at_its_line_and_item(broken_run: RefusedRun, case: str) -> None:
+    broken_run.assert_reported(case, CASES[case])
 
 
-def test_invalid_banks_exit_1_without_a_traceback(broken_run: BrokenRun) -> None:
-    assert broken_run.result.returncode == 1, broken_run.result.stderr
-    assert "Traceback" not in broken_run.result.stderr
-    assert "the build failed" not in broken_run.result.stderr  # that line is for faults of ours
+def test_invalid_banks_exit_1_without_a_traceback(broken_run: RefusedRun) -> None:
+    broken_run.assert_failed_cleanly()
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_nothing_is_written_beside_the_bank(broken_run: BrokenRun, case: str) -> None:
-    # In particular no lock file: a refused bank has no content whose changes could be dated.
-    assert _snapshot(broken_run.banks[case].parent) == broken_run.folders_before[case]
-
-
-def test_previous_outputs_are_untouched(broken_run: BrokenRun) -> None:
-    assert WRITERS, "no output format exists, so 'nothing written' would be checked against nothing"
-    assert _snapshot(broken_run.out) == broken_run.out_before
+def test_nothing_is_written(broken_run: RefusedRun) -> None:
+    broken_run.assert_nothing_written()
 
 
 def test_no_output_folder_is_created_for_an_invalid_bank(tmp_path: Path) -> None:
