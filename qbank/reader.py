@@ -20,6 +20,7 @@ from .model import Answer, Bank, BankError, Closing, Item, Location, Options, Po
 # A bank is text written by people; anything larger than this is a mistake or an attack.
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_FIELD_CHARS = 100_000
+MAX_NESTING = 20
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 64
@@ -57,17 +58,26 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
         _Parser.__init__(self, text)
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
+        self.depth = 0
 
     # libyaml's own composer (in C) would expand aliases before we could refuse them.
     get_single_node = yaml.composer.Composer.get_single_node
 
     def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.MarkedYAMLError(problem="aliases (*name) are not allowed in a bank", problem_mark=event.start_mark)
+        # The composer recurses once per level: a few hundred nested brackets would end in a
+        # RecursionError. A bank nests six levels deep (bank, items, item, answer, points, point).
+        if self.depth >= MAX_NESTING:
             raise yaml.MarkedYAMLError(
-                problem="aliases (*name) are not allowed in a bank", problem_mark=event.start_mark
+                problem=f"nested more than {MAX_NESTING} levels deep; a bank needs six", problem_mark=event.start_mark
             )
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _type_name(node: yaml.Node) -> str:
