@@ -124,7 +124,7 @@ class _NotdefRecorder(logging.Handler):
 
 
 @contextmanager
-def _no_notdef(doc: RenderedBank) -> Iterator[None]:
+def refuse_notdef(doc: RenderedBank) -> Iterator[None]:
     """Fail the build if WeasyPrint drew any .notdef glyph (an empty box) while in the block.
 
     The coverage check before rendering should make this impossible; this catches what it
@@ -147,7 +147,7 @@ def render_document(doc: RenderedBank, template: str, stylesheet: str, **context
     fetcher = PrintFetcher(doc.media)
     html = render_template(f"print/{template}", doc=doc, **context)
     css = render_template(f"print/{stylesheet}", doc=doc, **context)
-    with _no_notdef(doc):
+    with refuse_notdef(doc):
         return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
             stylesheets=[CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)], **PDF_OPTIONS
         )
@@ -155,5 +155,5 @@ def render_document(doc: RenderedBank, template: str, stylesheet: str, **context
 
 def write_document(doc: RenderedBank, document: Document, target: Path) -> None:
     """Write a laid-out document as a tagged PDF with its fonts subset and embedded."""
-    with _no_notdef(doc):
+    with refuse_notdef(doc):
         document.write_pdf(target, **PDF_OPTIONS)
