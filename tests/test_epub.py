@@ -44,7 +44,7 @@ def _png(width: int = 2, height: int = 2) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def _small_bank(folder: Path, image_src: str = "pictures/diagram.png") -> Path:
+def _small_bank(folder: Path, image: str = "![A pipeline diagram](pictures/diagram.png)") -> Path:
     """A two-item English bank with an author, an image and no closing."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pictures").mkdir(exist_ok=True)
@@ -59,7 +59,7 @@ def _small_bank(folder: Path, image_src: str = "pictures/diagram.png") -> Path:
             {
                 "id": "first",
                 "title": "What is a pipeline?",
-                "question": f"Describe a data pipeline.\n\n![A pipeline diagram]({image_src})",
+                "question": f"Describe a data pipeline.\n\n{image}",
                 "answer": {"lead": "Three stages:", "points": [
                     {"term": "Extract", "text": "read the raw data"},
                     {"term": "Load", "text": "store it for training"},
@@ -290,9 +290,24 @@ def test_small_bank_book_is_valid_and_in_english(small_epub: Path):
     assert "".join(nav_title.itertext()) == "Contents"
     assert "Ada Lovelace" in book.text(book.spine[0])
     assert sorted(book.metadata("schema:accessMode")) == ["textual", "visual"]
+    # The image has alt text, so text alone is enough to read the book.
+    assert book.metadata("schema:accessModeSufficient") == ["textual"]
+    images = [image for path in book.spine for image in book.xhtml(path).iter(f"{{{NS['xhtml']}}}img")]
+    assert [image.get("alt") for image in images] == ["A pipeline diagram"]
     assert "alternativeText" in book.metadata("schema:accessibilityFeature")
     answer = book.text(book.spine[2])
     assert "Extract: read the raw data" in answer and "Back to the question" in answer
+
+
+def test_an_image_without_alt_text_is_decorative_and_claims_no_alternative_text(tmp_path: Path):
+    bank = _small_bank(tmp_path / "bank", image="![](pictures/diagram.png)")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "epub")
+    assert result.returncode == 0, result.stderr
+    book = Book(tmp_path / "dist" / "small-bank.epub")
+    images = [image for path in book.spine for image in book.xhtml(path).iter(f"{{{NS['xhtml']}}}img")]
+    assert [image.get("alt") for image in images] == [""]
+    assert sorted(book.metadata("schema:accessMode")) == ["textual", "visual"]
+    assert "alternativeText" not in book.metadata("schema:accessibilityFeature")
 
 
 def test_book_holds_only_the_files_we_put_there(small_epub: Path):
@@ -318,10 +333,22 @@ def test_book_holds_only_the_files_we_put_there(small_epub: Path):
 @pytest.mark.parametrize("src", ["/etc/passwd", "../outside.png", "http://example.com/x.png", "file:///etc/passwd"])
 def test_an_image_outside_the_bank_fails_the_build_and_writes_no_book(tmp_path: Path, src: str):
     (tmp_path / "outside.png").write_bytes(_png())
-    bank = _small_bank(tmp_path / "bank", image_src=src)
+    bank = _small_bank(tmp_path / "bank", image=f"![A diagram]({src})")
     out = tmp_path / "dist"
     result = run_build(bank, "--out", out, "--format", "epub")
     assert result.returncode == 1
     assert "[item first]" in result.stderr and src in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(out.glob("*.epub")) and not list(out.glob(".*.tmp"))
+
+
+def test_a_character_the_font_lacks_fails_the_build_and_writes_no_book(tmp_path: Path):
+    bank = _small_bank(tmp_path / "bank")
+    text = bank.read_text(encoding="utf-8")
+    bank.write_text(text.replace("Why would you quantize a model?", "Why would you quantize a model? \U0001F600"),
+                    encoding="utf-8")
+    out = tmp_path / "dist"
+    result = run_build(bank, "--out", out, "--format", "epub")
+    assert result.returncode == 1
+    assert "[item second]" in result.stderr and "U+1F600" in result.stderr
+    assert not list(out.glob("*.epub"))

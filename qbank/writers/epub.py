@@ -37,21 +37,30 @@ PANDOC_DATA = "pandoc-data"  # empty: pandoc uses its built-in templates, not th
 IDENTIFIER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qbank.invalid/epub")
 
 # schema.org accessibility vocabulary (EPUB Accessibility 1.1). The book is text with real
-# headings, a navigation document and a reading order; images add a visual mode.
+# headings, a navigation document and a reading order; images add a visual mode, and the
+# alternativeText feature when every image has alt text (from the bank's Markdown).
 ACCESSIBILITY_FEATURES = ("structuralNavigation", "tableOfContents", "readingOrder", "displayTransformability")
+IMAGE_TAG = re.compile(r"<img\b[^>]*>")
+ALT_TEXT = re.compile(r'\balt="[^"]*\S[^"]*"')
 
 
-def book_identifier(bank_id: str) -> str:
+def _book_identifier(bank_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(IDENTIFIER_NAMESPACE, bank_id)}"
 
 
-def _accessibility_arguments(has_images: bool) -> list[str]:
-    modes = ["textual", "visual"] if has_images else ["textual"]
-    features = [*ACCESSIBILITY_FEATURES, *(["alternativeText"] if has_images else [])]
+def _accessibility_arguments(book: str) -> list[str]:
+    """pandoc options declaring how the book can be read (EPUB Accessibility 1.1 metadata).
+
+    pandoc itself always declares text alone sufficient (schema:accessModeSufficient). That
+    holds: an image without alt text is written with alt="", i.e. as decorative.
+    """
+    images = IMAGE_TAG.findall(book)
+    described = bool(images) and all(ALT_TEXT.search(tag) for tag in images)
+    modes = ["textual", "visual"] if images else ["textual"]
     values = [
         *(("accessModes", mode) for mode in modes),
-        ("accessModeSufficient", ",".join(modes)),
-        *(("accessibilityFeatures", feature) for feature in features),
+        *(("accessibilityFeatures", feature) for feature in ACCESSIBILITY_FEATURES),
+        *([("accessibilityFeatures", "alternativeText")] if described else []),
         ("accessibilityHazards", "none"),
     ]
     # pandoc collects a key given several times into a list.
@@ -75,7 +84,7 @@ def _write_subset(face: FontFace, text: str, folder: Path) -> str:
     return name
 
 
-def _pandoc_arguments(doc: RenderedBank, target: Path, fonts: list[str]) -> list[str]:
+def _pandoc_arguments(doc: RenderedBank, book: str, target: Path, fonts: list[str]) -> list[str]:
     date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
     return [
         "--from=html", "--to=epub3", f"--output={target.resolve()}",
@@ -85,9 +94,9 @@ def _pandoc_arguments(doc: RenderedBank, target: Path, fonts: list[str]) -> list
         "--split-level=1", "--toc-depth=1",
         # Values we control; bank text (title, author) reaches pandoc through the HTML <head>.
         f"--metadata=lang={doc.lang}",
-        f"--metadata=identifier={book_identifier(doc.id)}",
+        f"--metadata=identifier={_book_identifier(doc.id)}",
         f"--metadata=date={date}",
-        *_accessibility_arguments(bool(doc.media)),
+        *_accessibility_arguments(book),
     ]
 
 
@@ -125,7 +134,8 @@ class EpubWriter(Writer):
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
-            run_pandoc(_pandoc_arguments(doc, target, fonts), book.encode("utf-8"), env=environment, cwd=str(work))
+            arguments = _pandoc_arguments(doc, book, target, fonts)
+            run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
 
 
 WRITER = EpubWriter()
