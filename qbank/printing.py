@@ -24,14 +24,15 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .fonts import families_for, font_faces, require_coverage
 from .model import BankError, Problem
-from .render import RenderedBank
+from .render import RenderedBank, plain_text
 from .templating import TEMPLATES, render_template
 
 PRINT_TEMPLATES = TEMPLATES / "print"
 BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve below this folder
 
-# PDF/UA-1 (tagged, with a language and a title) validates with CJK text and keeps the
-# text extractable; it also fixes the PDF version, so two builds differ in nothing.
+# WeasyPrint's PDF/UA-1 variant: a tagged PDF whose metadata names its title and language
+# (CJK text still copies out as the original characters). The file identifier is a hash of
+# the content, so two builds of the same bank are byte-identical.
 PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "pdf_tags": True, "pdf_identifier": True}
 
 
@@ -76,13 +77,19 @@ class PrintFetcher(URLFetcher):
         raise RefusedURL(f"refused to fetch {url}: only the print templates and the bank's images are served")
 
 
-def checked_font_stack(doc: RenderedBank) -> Markup:
-    """The CSS font-family value for the bank, after checking its fonts cover every character.
+def print_context(doc: RenderedBank, paper: str) -> dict[str, object]:
+    """What both printed outputs' templates use; checks first that the fonts cover the bank.
 
     Raises BankError naming each item and the characters no glyph exists for.
     """
     require_coverage(doc, font_faces(doc.lang))
-    return Markup(", ".join(css_string(family) for family in families_for(doc.lang)))
+    return {
+        "paper": PAPERS[paper],
+        "font_stack": Markup(", ".join(css_string(family) for family in families_for(doc.lang))),
+        "page_label": page_counter_content(doc.labels["page"]),
+        "date": w3c_date(doc.modified),
+        "plain_text": plain_text,
+    }
 
 
 def css_string(text: str) -> Markup:

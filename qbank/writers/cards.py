@@ -11,8 +11,8 @@ and corrected, so no text is ever cut off.
 from __future__ import annotations
 
 import unicodedata
-from itertools import groupby
 from dataclasses import dataclass, replace
+from itertools import groupby
 from math import ceil
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from markupsafe import Markup
 from weasyprint import Document
 
 from ..model import BankError, Problem
-from ..printing import PAPERS, Paper, checked_font_stack, page_counter_content, render_document, w3c_date, write_document
+from ..printing import Paper, print_context, render_document, write_document
 from ..render import RenderedBank, RenderedItem, RenderedPoint, plain_text
 from . import BuildOptions, Writer
 
@@ -261,18 +261,16 @@ class FlashcardWriter(Writer):
     template_folder = "print"
 
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        font_stack = checked_font_stack(doc)
-        context = dict(
-            geometry=Geometry.centred(PAPERS[options.paper], options.shift_backs_mm),
+        context = print_context(doc, options.paper)
+        context.update(
+            geometry=Geometry.centred(context["paper"], options.shift_backs_mm),
             font_sizes=FONT_SIZES_PT,
             title_scale=TITLE_SCALE,
             line_height=LINE_HEIGHT,
-            font_stack=font_stack,
-            page_label=page_counter_content(doc.labels["page"]),
-            plain_text=plain_text,
-            date=w3c_date(doc.modified),
         )
         cards = planned_cards(doc)
+        # Usually one pass. Each further pass shrinks a face or splits an answer, and
+        # _refitted raises when it can do neither, so this always ends.
         while True:
             document = render_document(doc, "cards.html", "cards.css", sheets=sheets(cards), **context)
             overflowing = _overflowing(document, cards)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..printing import PAPERS, checked_font_stack, page_counter_content, render_document, w3c_date, write_document
-from ..render import RenderedBank, plain_text
+from ..printing import print_context, render_document, write_document
+from ..render import RenderedBank
 from . import BuildOptions, Writer
 
 
@@ -16,15 +16,7 @@ class CheatSheetWriter(Writer):
     template_folder = "print"
 
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        font_stack = checked_font_stack(doc)
-        document = render_document(
-            doc, "cheatsheet.html", "cheatsheet.css",
-            paper=PAPERS[options.paper],
-            font_stack=font_stack,
-            page_label=page_counter_content(doc.labels["page"]),
-            plain_text=plain_text,
-            date=w3c_date(doc.modified),
-        )
+        document = render_document(doc, "cheatsheet.html", "cheatsheet.css", **print_context(doc, options.paper))
         write_document(doc, document, target)
 
 
