@@ -139,11 +139,12 @@ def _small_bank(folder: Path, edit: object) -> Path:
     return path
 
 
-def test_the_banks_images_are_printed(tmp_path: Path) -> None:
-    def add_image(data: dict) -> None:
+def test_the_banks_images_are_printed_and_its_author_named(tmp_path: Path) -> None:
+    def add_image_and_author(data: dict) -> None:
         data["items"][0]["explanation"] += "\n\n![示意图](images/diagram.png)"
+        data["author"] = "王小明"
 
-    bank = _small_bank(tmp_path / "bank", add_image)
+    bank = _small_bank(tmp_path / "bank", add_image_and_author)
     (bank.parent / "images").mkdir()
     (bank.parent / "images" / "diagram.png").write_bytes(_png(40, 20))
     result = run_build(bank, "--out", tmp_path / "dist", "--format", "pdf")
@@ -152,6 +153,7 @@ def test_the_banks_images_are_printed(tmp_path: Path) -> None:
     xobjects = reader.pages[0]["/Resources"].get("/XObject", {})
     images = [x.get_object() for x in xobjects.values() if x.get_object()["/Subtype"] == "/Image"]
     assert [(image["/Width"], image["/Height"]) for image in images] == [(40, 20)]
+    assert reader.metadata.author == "王小明"
 
 
 @pytest.mark.parametrize("output_format", ["pdf", "cards"])
