@@ -1,0 +1,191 @@
+"""The Anki deck (.apkg): one note per item, built to be re-imported for weeks.
+
+Every rebuild is imported into collections that already hold review history, so identity
+never depends on the text or on the clock:
+
+- the deck and note-type ids are derived from the bank id, each note's GUID from the bank id
+  and the item id (never from its text);
+- field and card-template names are frozen (Anki forks a note type whose names change);
+- a note's modification time is when its item last changed (the lock file), so Anki's
+  importer ("update if newer") takes an edited note and leaves every other note alone, a
+  learner's own edit included; the note type's time is when templates/anki/ last changed;
+- the package itself is byte-identical for the same source: the SQLite file is made in
+  memory and zipped with fixed entry dates, order and compression.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import sqlite3
+import time
+import zipfile
+from pathlib import Path
+
+import genanki
+
+from ..fonts import families_for
+from ..render import RenderedBank, RenderedItem
+from ..templating import render_template
+from . import BuildOptions, Writer
+
+NOTE_TYPE_FOLDER = "anki"  # card templates and CSS: their changes update the note type
+FIELDS_FOLDER = "anki-fields"  # how fields are assembled: their changes update every note
+
+# FROZEN: these names are the note type's schema in every learner's collection. Renaming,
+# reordering, removing or adding one makes Anki's default import create a second note type,
+# and the notes already studied stop receiving updates (docs/anki.md).
+FIELD_NAMES = ("ItemId", "Title", "Question", "Answer", "Explanation", "KeyPoints")
+CARD_TEMPLATES = (  # FROZEN names, with the templates/anki/ files for front and back
+    ("Question", "front.html", "back.html"),
+    ("Key points", "key_points_front.html", "key_points_back.html"),
+)
+
+# Zip entries carry DOS dates, which cannot go before 1980.
+ZIP_EPOCH = 315532800
+
+
+def _hashed(*names: str) -> int:
+    """A positive 63-bit number that depends only on `names`."""
+    digest = hashlib.sha256("\x1f".join(("qbank", *names)).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def stable_id(kind: str, bank_id: str) -> int:
+    """A deck or note-type id, in the range genanki recommends (Anki's own ids are larger).
+
+    FROZEN like the names below: a different derivation gives every bank a new note type.
+    """
+    return (1 << 30) + _hashed(kind, bank_id) % (1 << 30)
+
+
+def _schema_id(kind: str, name: str) -> int:
+    """A field or card-template id: Anki 23.10+ matches them by id when it merges note types."""
+    return _hashed(kind, name)
+
+
+def anki_tags(bank_id: str, tags: tuple[str, ...]) -> list[str]:
+    """The bank's own tag, then each item tag under it (Anki's `::` hierarchy)."""
+    return [bank_id, *(f"{bank_id}::{tag}" for tag in tags)]
+
+
+def key_points_enabled(doc: RenderedBank, options: BuildOptions) -> bool:
+    return options.cloze if options.cloze is not None else doc.source.options.cloze
+
+
+def _note_type(doc: RenderedBank) -> genanki.Model:
+    context = {"lang": doc.lang, "labels": doc.labels, "families": families_for(doc.lang)}
+    templates = [
+        {
+            "name": name,
+            "id": _schema_id("template", name),
+            "qfmt": render_template(f"{NOTE_TYPE_FOLDER}/{front}", **context).strip() + "\n",
+            "afmt": render_template(f"{NOTE_TYPE_FOLDER}/{back}", **context).strip() + "\n",
+        }
+        for name, front, back in CARD_TEMPLATES
+    ]
+    fields = [
+        {"name": name, "id": _schema_id("field", name), "font": families_for(doc.lang)[0]}
+        for name in FIELD_NAMES
+    ]
+    return genanki.Model(
+        model_id=stable_id("notetype", doc.id),
+        name=f"qbank: {doc.id}",
+        fields=fields,
+        templates=templates,
+        css=render_template(f"{NOTE_TYPE_FOLDER}/card.css", **context),
+        sort_field_index=FIELD_NAMES.index("ItemId"),
+    )
+
+
+def _fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> list[str]:
+    context = {"item": item, "labels": doc.labels}
+    values = {
+        "ItemId": item.id,  # a slug (the reader checks), so already plain HTML
+        "Title": str(item.title),
+        "Question": str(item.question),
+        "Answer": render_template(f"{FIELDS_FOLDER}/answer.html", **context).strip(),
+        "Explanation": str(item.explanation),
+        # Anki makes the key-points card only for notes whose KeyPoints field is filled.
+        "KeyPoints": render_template(f"{FIELDS_FOLDER}/key_points.html", **context).strip()
+        if key_points and item.points else "",
+    }
+    return [values[name] for name in FIELD_NAMES]
+
+
+def note_modified(doc: RenderedBank, item: RenderedItem, key_points: bool) -> int:
+    """When this note last changed, as Anki compares it on import.
+
+    The item's own time, unless the field templates changed later. Switching the key-points
+    card on fills a field without changing the item, so it adds one second: the note is then
+    newer than the copy a collection holds and is updated (switching it off again subtracts
+    the second, so collections keep the cards they already study).
+    """
+    return max(item.modified, doc.template_stamps[FIELDS_FOLDER]) + (1 if key_points else 0)
+
+
+def _deck_name(doc: RenderedBank) -> str:
+    # "::" would make Anki nest decks; a bank title is one deck.
+    return doc.plain_title.replace("::", ":")
+
+
+def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
+    """The package's collection.anki2 (SQLite), made in memory so no file date leaks in."""
+    model = _note_type(doc)
+    deck = genanki.Deck(deck_id=stable_id("deck", doc.id), name=_deck_name(doc), description=str(doc.description))
+    deck.add_model(model)
+    # Ids matter only for notes a collection does not hold yet (existing ones are found by
+    # GUID). Counting up from the document's date makes them unique and reproducible, and
+    # ascending in source order, which is the order Anki's importer gives new cards.
+    ids = itertools.count(doc.modified * 1000)
+    connection = sqlite3.connect(":memory:")
+    try:
+        cursor = connection.cursor()
+        genanki.Package(deck).write_to_db(cursor, doc.template_stamps[NOTE_TYPE_FOLDER], ids)
+        for item in doc.items:
+            note = genanki.Note(
+                model=model,
+                fields=_fields(doc, item, key_points),
+                tags=anki_tags(doc.id, item.tags),
+                guid=genanki.guid_for(doc.id, item.id),
+                due=item.number,  # new cards come up in source order
+            )
+            note.write_to_db(cursor, note_modified(doc, item, key_points), deck.deck_id, ids)
+        connection.commit()
+        return connection.serialize()
+    finally:
+        connection.close()
+
+
+def _zip_entry(name: str, stamp: int) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, time.gmtime(max(stamp, ZIP_EPOCH))[:6])
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.create_system = 3  # as written on Unix, whatever the build machine
+    entry.external_attr = 0o644 << 16
+    return entry
+
+
+def write_package(target: Path, collection: bytes, media: dict[str, Path], stamp: int) -> None:
+    """An .apkg: the collection, the media index, then each media file under its number."""
+    names = sorted(media)
+    index = {str(number): name for number, name in enumerate(names)}
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr(_zip_entry("collection.anki2", stamp), collection)
+        archive.writestr(_zip_entry("media", stamp), json.dumps(index, ensure_ascii=False))
+        for number, name in index.items():
+            archive.writestr(_zip_entry(number, stamp), media[name].read_bytes())
+
+
+class AnkiWriter(Writer):
+    name = "apkg"
+    suffix = ".apkg"
+    order = 10
+    template_folder = NOTE_TYPE_FOLDER
+
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+        collection = collection_bytes(doc, key_points_enabled(doc, options))
+        write_package(target, collection, doc.media, doc.modified)
+
+
+WRITER = AnkiWriter()
