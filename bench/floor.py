@@ -1,0 +1,55 @@
+"""The floor for the benchmark: each bare tool run once on the same bank's own HTML.
+
+Each function returns the seconds of the tool's call alone, with no checks, fonts subset or
+templates of ours around it: what the build could never beat.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import genanki
+from weasyprint import CSS, HTML
+
+from qbank.pandoc import pandoc_path
+from qbank.printing import BASE_URL, print_context
+from qbank.render import RenderedBank
+from qbank.templating import render_template
+
+
+def bare_genanki(doc: RenderedBank, out: Path) -> float:
+    """One genanki package of the bank's notes: a plain model, the rendered HTML as fields."""
+    model = genanki.Model(
+        1607392319, "bare", fields=[{"name": "Front"}, {"name": "Back"}],
+        templates=[{"name": "Card", "qfmt": "{{Front}}", "afmt": "{{Back}}"}],
+    )
+    started = time.perf_counter()
+    deck = genanki.Deck(2059400110, "bare")
+    for item in doc.items:
+        back = item.lead + "".join(f"<b>{p.term}</b>{p.text}" for p in item.points) + item.explanation
+        deck.add_note(genanki.Note(model=model, fields=[item.title + item.question, back]))
+    genanki.Package(deck).write_to_file(out / "bare.apkg")
+    return time.perf_counter() - started
+
+
+def bare_weasyprint(doc: RenderedBank, out: Path) -> float:
+    """One WeasyPrint render of the cheat sheet's own HTML and CSS, default fetcher and options."""
+    context = print_context(doc, "a4")
+    html = render_template("print/cheatsheet.html", doc=doc, **context)
+    css = render_template("print/cheatsheet.css", doc=doc, **context)
+    started = time.perf_counter()
+    HTML(string=html, base_url=BASE_URL).write_pdf(out / "bare.pdf", stylesheets=[CSS(string=css)])
+    return time.perf_counter() - started
+
+
+def bare_pandoc_epub(doc: RenderedBank, out: Path) -> float:
+    """One pandoc EPUB call on the EPUB writer's own HTML, without our fonts or options."""
+    book = render_template("epub/book.html", doc=doc, labels=doc.labels, author=doc.source.author)
+    started = time.perf_counter()
+    subprocess.run(
+        [pandoc_path(), "--from=html", "--to=epub3", f"--output={out / 'bare.epub'}"],
+        input=book.encode("utf-8"), check=True,
+    )
+    return time.perf_counter() - started
