@@ -45,7 +45,7 @@ def _png(width: int = 2, height: int = 2) -> bytes:
 
 
 def _small_bank(folder: Path, image: str = "![A pipeline diagram](pictures/diagram.png)") -> Path:
-    """A two-item English bank with an author, an image and no closing."""
+    """A two-item English bank with an author, no closing, and `image` (any Markdown) in a question."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pictures").mkdir(exist_ok=True)
     (folder / "pictures" / "diagram.png").write_bytes(_png())
@@ -308,6 +308,17 @@ def test_an_image_without_alt_text_is_decorative_and_claims_no_alternative_text(
     assert [image.get("alt") for image in images] == [""]
     assert sorted(book.metadata("schema:accessMode")) == ["textual", "visual"]
     assert "alternativeText" not in book.metadata("schema:accessibilityFeature")
+
+
+def test_a_heading_in_the_bank_starts_no_page_and_no_navigation_entry(tmp_path: Path):
+    bank = _small_bank(tmp_path / "bank", image="# Injected heading\n\nMore text.")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "epub")
+    assert result.returncode == 0, result.stderr
+    book = Book(tmp_path / "dist" / "small-bank.epub")
+    assert [text for text, _ in book.toc_entries()] == ["1. What is a pipeline?", "2. Why quantize?"]
+    assert len(book.spine) == 1 + 2 * 2
+    question_page = book.xhtml(book.spine[1])
+    assert ["".join(h.itertext()) for h in question_page.iter(f"{{{NS['xhtml']}}}h3")] == ["Injected heading"]
 
 
 def test_book_holds_only_the_files_we_put_there(small_epub: Path):

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fontTools import subset
+from markupsafe import Markup
 
 from ..fonts import FontFace, families_for, font_faces, require_coverage
 from ..pandoc import run_pandoc
@@ -42,6 +43,17 @@ IDENTIFIER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qbank.invalid/epu
 ACCESSIBILITY_FEATURES = ("structuralNavigation", "tableOfContents", "readingOrder", "displayTransformability")
 IMAGE_TAG = re.compile(r"<img\b[^>]*>")
 ALT_TEXT = re.compile(r'\balt="[^"]*\S[^"]*"')
+BANK_HEADING = re.compile(r"<(/?)h([1-6])\b")
+
+
+def _demoted(html: Markup) -> Markup:
+    """Bank HTML with its headings moved below the book's own two levels.
+
+    The book's <h1>s make its pages and navigation, so a Markdown heading in a question must
+    not start a page of its own. Raw HTML is disabled in the render step, so every "<hN" in
+    its output is a real heading tag (text would read "&lt;h1").
+    """
+    return Markup(BANK_HEADING.sub(lambda tag: f"<{tag[1]}h{min(int(tag[2]) + 2, 6)}", html))
 
 
 def _book_identifier(bank_id: str) -> str:
@@ -113,7 +125,8 @@ class EpubWriter(Writer):
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
         book = render_template(
-            f"{self.template_folder}/book.html", doc=doc, labels=doc.labels, author=doc.source.author
+            f"{self.template_folder}/book.html",
+            doc=doc, labels=doc.labels, author=doc.source.author, demoted=_demoted,
         )
         # Everything a reader shows comes from the book's HTML, except the contents title pandoc writes.
         shown_text = plain_text(book) + doc.labels["contents"]
