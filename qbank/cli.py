@@ -15,7 +15,7 @@ from pathlib import Path
 from .importer import ImportError_, article_to_yaml
 from .lint import lint_bank
 from .lock import Lock, lock_path
-from .model import BankError
+from .model import BankError, MissingTool
 from .output import BuildState, atomic_target
 from .reader import load_bank
 from .render import render_bank
@@ -119,32 +119,35 @@ def build_bank(path: Path, formats: list[str], out: Path, options: BuildOptions,
     end, so a failure in any of them leaves every previous output of the bank as it was.
     """
     state = BuildState(out)
-    bank = load_bank(path)
     stale = []
     for name in formats:
-        target = out / WRITERS[name].output_name(bank.id)
-        if force or not state.is_current(target, state.key(path, lock_path(path), name, options)):
-            stale.append((name, target))
+        current = None if force else state.current_output(path, name, state.key(path, lock_path(path), name, options))
+        if current:
+            print(f"{current}  unchanged")
         else:
-            print(f"{target}  unchanged")
+            stale.append(name)
     if not stale:
         return
     started = time.perf_counter()
+    bank = load_bank(path)
     lock = Lock.open(path)
     doc = render_bank(bank, lock)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s")
     out.mkdir(parents=True, exist_ok=True)  # only now: an invalid bank leaves no trace, not even the folder
     written = []
     with ExitStack() as moves:
-        for name, target in stale:
+        for name in stale:
             started = time.perf_counter()
+            target = out / WRITERS[name].output_name(bank.id)
             temporary = moves.enter_context(atomic_target(target))
             WRITERS[name].write(doc, temporary, options)
             written.append((name, target, temporary.stat().st_size, time.perf_counter() - started))
     lock.save()
     for name, target, size, seconds in written:
-        state.record(target, state.key(path, lock_path(path), name, options), list(doc.media.values()))
+        key = state.key(path, lock_path(path), name, options)  # after the lock was saved
+        state.record(path, name, key, target, list(doc.media.values()))
         print(f"{target}  {len(doc.items)} items  {_size(size)}  {seconds:.2f} s")
+    state.save()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -161,6 +164,9 @@ def _run(args: argparse.Namespace) -> int:
         except BankError as error:
             _report(error.problems, "error")
             print(f"{path}: {len(error.problems)} error(s); nothing was written for this bank", file=sys.stderr)
+            status = 1
+        except MissingTool as error:
+            print(f"error: {error}", file=sys.stderr)
             status = 1
         except Exception:  # a fault of ours or of a tool, not of the bank: keep the details
             traceback.print_exc()

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from fontTools.ttLib import TTFont
 
-from .model import BankError, Problem
+from .model import BankError, MissingTool, Problem
 from .render import RenderedBank, plain_text
 from .templating import TEMPLATES
 
@@ -32,7 +32,7 @@ class FontFace:
         return TTFont(self.path, fontNumber=self.index, lazy=True)
 
 
-class FontMissing(Exception):
+class FontMissing(MissingTool):
     """None of the bank's font families is installed (the setup step installs the first)."""
 
 

@@ -107,3 +107,8 @@ class BankError(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+
+
+class MissingTool(Exception):
+    """Something the machine lacks (a font, a program), not a mistake in the bank: reported
+    with what to install, without a traceback."""

@@ -68,18 +68,33 @@ class BuildState:
         ]
         return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
-    def is_current(self, output: Path, key: str) -> bool:
-        entry = self.entries.get(output.name)
-        if not entry or entry["key"] != key or not output.exists() or output.stat().st_size != entry["size"]:
-            return False
-        media = [Path(p) for p in entry["media"]]
-        return all(p.exists() for p in media) and _digest_files(media) == entry["media_digest"]
+    @staticmethod
+    def _entry_name(bank_path: Path, writer_name: str) -> str:
+        return f"{bank_path.resolve()}::{writer_name}"
 
-    def record(self, output: Path, key: str, media: list[Path]) -> None:
+    def current_output(self, bank_path: Path, writer_name: str, key: str) -> Path | None:
+        """The output last built from exactly these inputs, if it is still there; else None.
+
+        Looked up by bank file and format, so a no-op rebuild need not even read the bank.
+        """
+        entry = self.entries.get(self._entry_name(bank_path, writer_name))
+        if not entry or entry["key"] != key:
+            return None
+        output = Path(entry["output"])
+        if not output.exists() or output.stat().st_size != entry["size"]:
+            return None
+        media = [Path(p) for p in entry["media"]]
+        if not all(p.exists() for p in media) or _digest_files(media) != entry["media_digest"]:
+            return None
+        return output
+
+    def record(self, bank_path: Path, writer_name: str, key: str, output: Path, media: list[Path]) -> None:
         media = sorted(media)
-        self.entries[output.name] = {
-            "key": key, "size": output.stat().st_size,
+        self.entries[self._entry_name(bank_path, writer_name)] = {
+            "key": key, "output": str(output), "size": output.stat().st_size,
             "media": [str(p) for p in media], "media_digest": _digest_files(media),
         }
+
+    def save(self) -> None:
         with atomic_target(self.path) as temporary:
             temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True), encoding="utf-8")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from dataclasses import dataclass
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pypdf import PdfReader
 from conftest import ROOT, SEED_BANK, copy_bank, run_build
 
 from qbank import cli
-from qbank.writers import WRITERS, Writer
+from qbank.writers import WRITERS, Format
 
 BANK_ID = "ai-startup-interview"
 
@@ -97,13 +98,11 @@ def test_an_invalid_bank_leaves_the_previous_outputs_exactly_as_they_were(seed_c
     assert outputs(out) == before
 
 
-class _ExplodingWriter(Writer):
+@dataclass(frozen=True)
+class _ExplodingFormat(Format):
     """Writes half a file, then fails: the way a crash or Ctrl-C stops a real writer."""
 
-    name, suffix, order, template_folder = "boom", ".boom", 99, "anki"
-
-    def __init__(self, error: BaseException):
-        self.error = error
+    error: BaseException = RuntimeError()
 
     def write(self, doc, target, options) -> None:  # noqa: ANN001
         target.write_bytes(b"half a file")
@@ -117,7 +116,7 @@ def test_a_failing_writer_leaves_no_trace(
     out = tmp_path / "dist"
     assert cli.main([str(seed_copy), "--out", str(out)]) == 0
     before = outputs(out)
-    monkeypatch.setitem(WRITERS, "boom", _ExplodingWriter(error))
+    monkeypatch.setitem(WRITERS, "boom", _ExplodingFormat("boom", ".boom", "none", error))
     # The failing writer runs last, after every real writer already wrote its temporary file.
     status = cli.main([str(seed_copy), "--out", str(out), "--force", "--format", ",".join(WRITERS)])
     assert status == (130 if isinstance(error, KeyboardInterrupt) else 1)

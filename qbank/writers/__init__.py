@@ -1,14 +1,16 @@
 """One writer per output format, like Sphinx's builders around one parsed environment.
 
-A writer module defines WRITER, an instance of a Writer subclass. Modules here are found at
-import time, so adding a format is adding one module (and its templates/ folder).
+Each format is one module here defining WRITER, an instance of a Writer subclass, plus one
+line in WRITERS below. As in Sphinx's builder registry, the module is imported only when
+its format is built: the writers pull in WeasyPrint, genanki and fontTools, which take a
+second to import, and a no-op rebuild must not pay for them.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..render import RenderedBank
@@ -24,27 +26,37 @@ class BuildOptions:
 
 
 class Writer:
-    name: str  # the --format value
-    suffix: str  # the output is <out>/<bank id><suffix>
-    order: int  # position in listings and builds
-    template_folder: str  # the templates/ folder it reads; its changes rebuild the output
-
-    def output_name(self, bank_id: str) -> str:
-        return f"{bank_id}{self.suffix}"
-
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
         """Write the output for `doc` to `target` (a temporary path the caller moves into place)."""
         raise NotImplementedError
 
 
-def _discover() -> dict[str, Writer]:
-    writers = []
-    for module_info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        writer = getattr(module, "WRITER", None)
-        if isinstance(writer, Writer):
-            writers.append(writer)
-    return {writer.name: writer for writer in sorted(writers, key=lambda w: w.order)}
+@dataclass(frozen=True)
+class Format:
+    """An output format: what the command line needs to know without loading its writer."""
+
+    name: str  # the --format value
+    suffix: str  # the output is <out>/<bank id><suffix>
+    module: str  # the module in qbank/writers/ that defines WRITER
+
+    def output_name(self, bank_id: str) -> str:
+        return f"{bank_id}{self.suffix}"
+
+    @cached_property
+    def writer(self) -> Writer:
+        return importlib.import_module(f"{__name__}.{self.module}").WRITER
+
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+        self.writer.write(doc, target, options)
 
 
-WRITERS: dict[str, Writer] = _discover()
+# Format name -> Format, in build order.
+WRITERS: dict[str, Format] = {
+    fmt.name: fmt
+    for fmt in (
+        Format("apkg", ".apkg", "anki"),
+        Format("pdf", ".pdf", "pdf"),
+        Format("cards", ".cards.pdf", "cards"),
+        Format("epub", ".epub", "epub"),
+    )
+}

@@ -178,11 +178,6 @@ def write_package(target: Path, collection: bytes, media: dict[str, Path], stamp
 
 
 class AnkiWriter(Writer):
-    name = "apkg"
-    suffix = ".apkg"
-    order = 10
-    template_folder = NOTE_TYPE_FOLDER
-
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
         collection = collection_bytes(doc, key_points_enabled(doc, options))
         write_package(target, collection, doc.media, doc.modified)

@@ -255,11 +255,6 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
 
 
 class FlashcardWriter(Writer):
-    name = "cards"
-    suffix = ".cards.pdf"
-    order = 21
-    template_folder = "print"
-
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
         context = print_context(doc, options.paper)
         context.update(

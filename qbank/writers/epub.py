@@ -31,6 +31,7 @@ from ..templating import render_template
 from . import BuildOptions, Writer
 
 # What the working folder holds besides the media files (whose names are content hashes).
+TEMPLATE_FOLDER = "epub"  # templates/epub/
 STYLESHEET = "book.css"
 FONT_FOLDER = "fonts"  # pandoc packs embedded fonts under EPUB/fonts/, next to EPUB/styles/
 PANDOC_DATA = "pandoc-data"  # empty: pandoc uses its built-in templates, not the user's
@@ -116,16 +117,11 @@ def _pandoc_arguments(doc: RenderedBank, book: str, target: Path, fonts: list[st
 
 
 class EpubWriter(Writer):
-    name = "epub"
-    suffix = ".epub"
-    order = 4
-    template_folder = "epub"
-
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
         book = render_template(
-            f"{self.template_folder}/book.html",
+            f"{TEMPLATE_FOLDER}/book.html",
             doc=doc, labels=doc.labels, author=doc.source.author, demoted=_demoted,
         )
         # Everything a reader shows comes from the book's HTML, except the contents title pandoc writes.
@@ -138,7 +134,7 @@ class EpubWriter(Writer):
             if bold != regular:  # without a bold face, readers embolden the regular one themselves
                 fonts.append(_write_subset(bold, shown_text, work / FONT_FOLDER))
             stylesheet = render_template(
-                f"{self.template_folder}/book.css",
+                f"{TEMPLATE_FOLDER}/book.css",
                 embedded_family=f"{regular.family} (qbank subset)",
                 regular_font=fonts[0],
                 bold_font=fonts[1] if len(fonts) > 1 else None,

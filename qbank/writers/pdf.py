@@ -10,11 +10,6 @@ from . import BuildOptions, Writer
 
 
 class CheatSheetWriter(Writer):
-    name = "pdf"
-    suffix = ".pdf"
-    order = 20
-    template_folder = "print"
-
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
         document = render_document(doc, "cheatsheet.html", "cheatsheet.css", **print_context(doc, options.paper))
         write_document(doc, document, target)
