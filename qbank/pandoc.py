@@ -13,10 +13,14 @@ def pandoc_path() -> str:
     return pypandoc.get_pandoc_path()
 
 
-def run_pandoc(args: list[str], stdin: bytes, env: dict[str, str] | None = None, cwd: str | None = None) -> bytes:
-    """Run pandoc with `args`, feeding `stdin`; raises RuntimeError with pandoc's message."""
+def run_pandoc(
+    args: list[str], stdin: bytes, env: dict[str, str] | None = None, cwd: str | None = None,
+    timeout: float | None = None,
+) -> bytes:
+    """Run pandoc with `args`, feeding `stdin`; raises RuntimeError with pandoc's message, and
+    subprocess.TimeoutExpired (pandoc killed, its stderr so far attached) after `timeout` seconds."""
     completed = subprocess.run(
-        [pandoc_path(), *args], input=stdin, capture_output=True, env=env, cwd=cwd, check=False
+        [pandoc_path(), *args], input=stdin, capture_output=True, env=env, cwd=cwd, check=False, timeout=timeout
     )
     if completed.returncode != 0:
         message = completed.stderr.decode("utf-8", "replace").strip()

@@ -1,6 +1,7 @@
 -- Render many Markdown fields to HTML in one pandoc process (run as `pandoc lua render.lua`).
 --
--- stdin:  {"format": "<pandoc reader format>", "separator": "<token>", "fields": ["markdown", ...]}
+-- stdin:  {"format": "<pandoc reader format>", "separator": "<token>", "fields": ["markdown", ...],
+--          "trace": false}  (trace: parse field by field, writing each number to stderr first)
 -- stdout: {"html": "<div id=\"qbf-1\">...</div>...", "links": [[field, url], ...],
 --          "images": [[field, src], ...]}
 --
@@ -44,12 +45,16 @@ end
 local function split_one_by_one()
   local groups = {}
   for number, markdown in ipairs(fields) do
+    if request.trace then  -- name each field before parsing it: the last one named is the slow one
+      io.stderr:write(number, '\n')
+      io.stderr:flush()
+    end
     groups[number] = pandoc.read(markdown, format).blocks
   end
   return groups
 end
 
-local groups = split_joined() or split_one_by_one()
+local groups = (not request.trace and split_joined()) or split_one_by_one()
 local blocks, links, images = {}, {}, {}
 for number, content in ipairs(groups) do
   local div = pandoc.Div(content, {id = 'qbf-' .. number})

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import secrets
+import subprocess
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -37,6 +38,11 @@ DISABLED_EXTENSIONS = (
     "implicit_figures", "yaml_metadata_block", "pandoc_title_block",
 )
 READER_FORMAT = "markdown" + "".join(f"-{extension}" for extension in DISABLED_EXTENSIONS)
+
+# The seed bank renders in 0.4 s. pandoc's Markdown reader is quadratic on some inputs
+# (4,000 unclosed '[' take 30 s), so a hostile field within the size limit could stall a
+# build for hours; past this, the build stops and names the field.
+RENDER_TIMEOUT_SECONDS = 60.0
 
 LINK_SCHEMES = {"http", "https", "mailto"}
 IMAGE_TYPES = {  # suffix -> magic bytes; SVG is left out because it can carry scripts
@@ -215,11 +221,32 @@ def _vet_link(url: str) -> str | None:
     return None
 
 
+def _run_render_script(request: dict) -> bytes:
+    return run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"), timeout=RENDER_TIMEOUT_SECONDS)
+
+
+def _slow_field(fields: list[_Field], request: dict) -> Problem:
+    """The field pandoc got stuck in: parse again field by field, pandoc naming each as it starts."""
+    reason = (f"this Markdown did not render within {RENDER_TIMEOUT_SECONDS:.0f} s; pandoc's reader slows "
+              "down badly on thousands of unclosed brackets, nested quotes (>) or backticks")
+    try:
+        _run_render_script({**request, "trace": True})
+    except subprocess.TimeoutExpired as timeout:
+        started = (timeout.stderr or b"").decode("ascii", "replace").split()
+        if started and started[-1].isdigit():
+            field = fields[int(started[-1]) - 1]
+            return Problem(field.location, reason, field.item_id)
+    return Problem(fields[0].location, reason)  # too slow only all together: no one field to blame
+
+
 def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list]]:
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"
     request = {"format": READER_FORMAT, "separator": separator, "fields": [field.markdown for field in fields]}
-    answer = json.loads(run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8")))
+    try:
+        answer = json.loads(_run_render_script(request))
+    except subprocess.TimeoutExpired:
+        raise BankError([_slow_field(fields, request)]) from None
     pieces = _FIELD_DIV.split(answer["html"])
     # split() yields: text before the first div, then (number, body) pairs.
     bodies = {int(number): body for number, body in zip(pieces[1::2], pieces[2::2])}
