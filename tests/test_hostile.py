@@ -25,6 +25,9 @@ from pypdf.actions import JavaScript
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 from refusals import Expected, RefusedRun, refuse_all
 
+from qbank import render
+from qbank.lock import Lock
+from qbank.model import BankError
 from qbank.reader import MAX_FILE_BYTES, load_bank
 from qbank.writers import WRITERS
 
@@ -78,13 +81,14 @@ CASES: dict[str, list[Expected]] = {
         Expected(40, 13, "autolink", "link 'javascript:alert(3)' uses 'javascript:'"),
     ],
     "images": [
-        Expected(9, 15, "passwd", "image '/etc/passwd' is an absolute path"),
-        Expected(13, 15, "file-url", "image 'file:///etc/passwd' is not a file in the bank's folder"),
-        Expected(17, 15, "http-url", "image 'http://example.com/tracker.png' is not a file in the bank's folder"),
-        Expected(21, 15, "climbing-out", "lies outside the bank's folder"),
-        Expected(25, 15, "nul-in-name", "image 'images/pixel.png%00.txt' cannot be used: embedded null byte"),
-        Expected(29, 15, "symlink-out", "image 'image-through-symlink.png' lies outside the bank's folder"),
-        Expected(33, 15, "svg-image", "image 'images/drawing.svg' must be PNG, JPEG or GIF"),
+        Expected(10, 15, "passwd", "image '/etc/passwd' is an absolute path"),
+        Expected(14, 15, "file-url", "image 'file:///etc/passwd' is not a file in the bank's folder"),
+        Expected(18, 15, "http-url", "image 'http://example.com/tracker.png' is not a file in the bank's folder"),
+        Expected(22, 15, "climbing-out", "lies outside the bank's folder"),
+        Expected(26, 15, "nul-in-name", "image 'images/pixel.png%00.txt' cannot be used: embedded null byte"),
+        Expected(30, 15, "symlink-out", "image 'image-through-symlink.png' lies outside the bank's folder"),
+        Expected(34, 15, "svg-image", "image 'images/drawing.svg' must be PNG, JPEG or GIF"),
+        Expected(38, 15, "symlink-loop", "image 'loop-a.png' cannot be used: Symlink loop"),
     ],
     # The first alias, *a on line 4; the bank has no items yet, so no item is named.
     "alias-bomb": [Expected(4, 11, None, "aliases (*name) are not allowed in a bank")],
@@ -121,8 +125,10 @@ def _hostile_banks(tmp_path: Path) -> dict[str, Path]:
                 handle.truncate(OVERSIZED_BYTES)
         else:
             banks[name].write_bytes(GENERATED[name])
-    # A file inside the bank's folder that is really /etc/passwd.
+    # A file inside the bank's folder that is really /etc/passwd, and two links in a circle.
     (banks["images"].parent / "image-through-symlink.png").symlink_to("/etc/passwd")
+    (banks["images"].parent / "loop-a.png").symlink_to("loop-b.png")
+    (banks["images"].parent / "loop-b.png").symlink_to("loop-a.png")
     return banks
 
 
@@ -154,6 +160,19 @@ def test_refusals_exit_1_without_a_traceback(hostile_run: RefusedRun) -> None:
 
 def test_refused_banks_write_nothing(hostile_run: RefusedRun) -> None:
     hostile_run.assert_nothing_written()
+
+
+def test_markdown_that_stalls_pandoc_is_stopped_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not a speed test: 50,000 unclosed brackets keep pandoc's reader busy for hours (it is
+    # quadratic in them); the limit is lowered to 2 s only so that the test ends soon.
+    monkeypatch.setattr(render, "RENDER_TIMEOUT_SECONDS", 2.0)
+    path = tmp_path / "bank.yaml"
+    path.write_bytes(_generated("'" + "[" * 50_000 + "'"))
+    with pytest.raises(BankError) as raised:
+        render.render_bank(load_bank(path), Lock.open(path))
+    [problem] = raised.value.problems
+    assert (problem.location.line, problem.location.column, problem.item_id) == (11, 15, "target")
+    assert "did not render within 2 s" in problem.message
 
 
 def test_messages_never_echo_control_characters(hostile_run: RefusedRun) -> None:
