@@ -290,7 +290,7 @@ def build_in_process(bank: Path, target: Path) -> Path:
 
 @pytest.mark.parametrize(
     "changed, notes_updated",
-    [("anki/card.css", 0), ("anki-fields/points.html", SEED_ITEMS)],
+    [("anki/card.css", 0), ("points.html", SEED_ITEMS)],
     ids=["note type css", "field markup"],
 )
 def test_a_template_change_reaches_the_collection(
