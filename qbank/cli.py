@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 an invalid bank or a failed build, 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 import traceback
@@ -198,6 +199,9 @@ def _watch(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # One line per output as it is written, also when piped (a log, tee, an editor's --watch pane).
+    if isinstance(sys.stdout, io.TextIOWrapper):  # not when a caller has replaced it
+        sys.stdout.reconfigure(line_buffering=True)
     if argv[:1] == ["import"]:
         return _import_command(argv[1:])
     args = _parser().parse_args(argv)
