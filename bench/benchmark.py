@@ -87,28 +87,9 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     return float(seconds), int(peak_kb) / 1024
 
 
-BARE_TOOLS = r'''
-import sys, time, tempfile, json
-from pathlib import Path
-sys.path.insert(0, sys.argv[1])
-from qbank.lock import Lock
-from qbank.reader import load_bank
-from qbank.render import render_bank
-from qbank.writers import BuildOptions
-from bench.floor import bare_genanki, bare_weasyprint, bare_pandoc_epub
-bank = load_bank(Path(sys.argv[2]))
-doc = render_bank(bank, Lock.open(bank.path))
-out = Path(tempfile.mkdtemp())
-times = {}
-for name, bare in (("genanki", bare_genanki), ("weasyprint", bare_weasyprint), ("pandoc-epub", bare_pandoc_epub)):
-    times[name] = bare(doc, out)
-print(json.dumps(times))
-'''
-
-
 def bare_tools(bank: Path) -> dict[str, float]:
     result = subprocess.run(
-        [sys.executable, "-c", BARE_TOOLS, str(ROOT), str(bank)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bench.floor", str(bank)], capture_output=True, text=True, check=True, cwd=ROOT
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -2,21 +2,28 @@
 
 Each function returns the seconds of the tool's call alone, with no checks, fonts subset or
 templates of ours around it: what the build could never beat.
+
+    python -m bench.floor BANK.yaml      # prints {"genanki": s, "weasyprint": s, "pandoc-epub": s}
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import genanki
 from weasyprint import CSS, HTML
 
+from qbank.lock import Lock
 from qbank.pandoc import pandoc_path
-from qbank.printing import BASE_URL, print_context
-from qbank.render import RenderedBank
-from qbank.templating import render_template
+from qbank.reader import load_bank
+from qbank.printing import BASE_URL, document_sources, print_context
+from qbank.render import RenderedBank, render_bank
+from qbank.writers.epub import book_html
 
 
 def bare_genanki(doc: RenderedBank, out: Path) -> float:
@@ -36,9 +43,7 @@ def bare_genanki(doc: RenderedBank, out: Path) -> float:
 
 def bare_weasyprint(doc: RenderedBank, out: Path) -> float:
     """One WeasyPrint render of the cheat sheet's own HTML and CSS, default fetcher and options."""
-    context = print_context(doc, "a4")
-    html = render_template("print/cheatsheet.html", doc=doc, **context)
-    css = render_template("print/cheatsheet.css", doc=doc, **context)
+    html, css = document_sources(doc, "cheatsheet.html", "cheatsheet.css", **print_context(doc, "a4"))
     started = time.perf_counter()
     HTML(string=html, base_url=BASE_URL).write_pdf(out / "bare.pdf", stylesheets=[CSS(string=css)])
     return time.perf_counter() - started
@@ -46,10 +51,23 @@ def bare_weasyprint(doc: RenderedBank, out: Path) -> float:
 
 def bare_pandoc_epub(doc: RenderedBank, out: Path) -> float:
     """One pandoc EPUB call on the EPUB writer's own HTML, without our fonts or options."""
-    book = render_template("epub/book.html", doc=doc, labels=doc.labels, author=doc.source.author)
+    book = book_html(doc)
     started = time.perf_counter()
     subprocess.run(
         [pandoc_path(), "--from=html", "--to=epub3", f"--output={out / 'bare.epub'}"],
         input=book.encode("utf-8"), check=True,
     )
     return time.perf_counter() - started
+
+
+def main() -> None:
+    bank = load_bank(Path(sys.argv[1]))
+    doc = render_bank(bank, Lock.open(bank.path))
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        tools = {"genanki": bare_genanki, "weasyprint": bare_weasyprint, "pandoc-epub": bare_pandoc_epub}
+        print(json.dumps({name: bare(doc, out) for name, bare in tools.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -149,11 +149,18 @@ def refuse_notdef(doc: RenderedBank) -> Iterator[None]:
         raise BankError(problems)
 
 
+def document_sources(doc: RenderedBank, template: str, stylesheet: str, **context: object) -> tuple[str, str]:
+    """The HTML and CSS of a printed output, before WeasyPrint lays them out."""
+    return (
+        render_template(f"print/{template}", doc=doc, **context),
+        render_template(f"print/{stylesheet}", doc=doc, **context),
+    )
+
+
 def render_document(doc: RenderedBank, template: str, stylesheet: str, **context: object) -> Document:
     """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given `context`."""
     fetcher = PrintFetcher(doc.media)
-    html = render_template(f"print/{template}", doc=doc, **context)
-    css = render_template(f"print/{stylesheet}", doc=doc, **context)
+    html, css = document_sources(doc, template, stylesheet, **context)
     with refuse_notdef(doc):
         return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
             stylesheets=[CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)], **PDF_OPTIONS

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import struct
 import xml.etree.ElementTree as ET
 import zipfile

@@ -57,6 +57,14 @@ def _demoted(html: Markup) -> Markup:
     return Markup(BANK_HEADING.sub(lambda tag: f"<{tag[1]}h{min(int(tag[2]) + 2, 6)}", html))
 
 
+def book_html(doc: RenderedBank) -> str:
+    """The whole book as one HTML document, which pandoc splits into pages."""
+    return render_template(
+        f"{TEMPLATE_FOLDER}/book.html",
+        doc=doc, labels=doc.labels, author=doc.source.author, demoted=_demoted,
+    )
+
+
 def _book_identifier(bank_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(IDENTIFIER_NAMESPACE, bank_id)}"
 
@@ -120,10 +128,7 @@ class EpubWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
-        book = render_template(
-            f"{TEMPLATE_FOLDER}/book.html",
-            doc=doc, labels=doc.labels, author=doc.source.author, demoted=_demoted,
-        )
+        book = book_html(doc)
         # Everything a reader shows comes from the book's HTML, except the contents title pandoc writes.
         shown_text = plain_text(book) + doc.labels["contents"]
         with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder:
