@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 import traceback
@@ -20,7 +21,7 @@ from .model import BankError, MissingTool
 from .output import BuildState, atomic_target
 from .reader import load_bank
 from .render import render_bank
-from .writers import WRITERS, BuildOptions
+from .writers import WRITERS, BuildOptions, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT / "source"
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true", help="validate and lint only; write nothing")
     parser.add_argument("--force", action="store_true", help="rebuild outputs even if their inputs are unchanged")
     parser.add_argument("--watch", action="store_true", help="rebuild whenever a bank or template is saved")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+        help="write up to N outputs at once, each in its own process (default: the number of CPUs; "
+        "1 keeps memory lowest)",
+    )
     parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="paper size of the PDFs")
     parser.add_argument("--cloze", action="store_true", default=None, help="add the 'recall the key points' cloze card")
     parser.add_argument(
@@ -113,7 +119,9 @@ def check_bank(path: Path) -> int:
     return 0
 
 
-def build_bank(path: Path, formats: list[str], out: Path, options: BuildOptions, force: bool) -> None:
+def build_bank(
+    path: Path, formats: list[str], out: Path, options: BuildOptions, force: bool, processes: int
+) -> None:
     """Build the requested outputs of one bank; unchanged outputs are left alone.
 
     All outputs are written to temporary files first and moved into place together at the
@@ -135,19 +143,16 @@ def build_bank(path: Path, formats: list[str], out: Path, options: BuildOptions,
     doc = render_bank(bank, lock)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s")
     out.mkdir(parents=True, exist_ok=True)  # only now: an invalid bank leaves no trace, not even the folder
-    written = []
     with ExitStack() as moves:
-        for name in stale:
-            started = time.perf_counter()
-            target = out / WRITERS[name].output_name(bank.id)
-            temporary = moves.enter_context(atomic_target(target))
-            WRITERS[name].write(doc, temporary, options)
-            written.append((name, target, temporary.stat().st_size, time.perf_counter() - started))
+        targets = {name: out / WRITERS[name].output_name(bank.id) for name in stale}
+        temporaries = {name: moves.enter_context(atomic_target(target)) for name, target in targets.items()}
+        seconds = write_outputs(doc, temporaries, options, processes)
+        sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
     lock.save()
-    for name, target, size, seconds in written:
+    for name, target in targets.items():
         key = state.key(path, lock_path(path), name, options)  # after the lock was saved
         state.record(path, name, key, target, list(doc.media.values()))
-        print(f"{target}  {len(doc.items)} items  {_size(size)}  {seconds:.2f} s")
+        print(f"{target}  {len(doc.items)} items  {_size(sizes[name])}  {seconds[name]:.2f} s")
     state.save()
 
 
@@ -161,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.check:
                 check_bank(path)
             else:
-                build_bank(path, formats, args.out, options, args.force)
+                build_bank(path, formats, args.out, options, args.force, args.jobs)
         except BankError as error:
             _report(error.problems, "error")
             print(f"{path}: {len(error.problems)} error(s); nothing was written for this bank", file=sys.stderr)

@@ -108,6 +108,9 @@ class BankError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
 
+    def __reduce__(self):  # noqa: ANN204 - crosses process boundaries (parallel writers) intact
+        return (BankError, (self.problems,))
+
 
 class MissingTool(Exception):
     """Something the machine lacks (a font, a program), not a mistake in the bank: reported
