@@ -67,7 +67,7 @@ def synthetic_bank(size: int, folder: Path) -> Path:
                 "points": [{"term": vary(p["term"]), "text": vary(p["text"])} for p in base["answer"]["points"]],
             },
             "explanation": vary(base["explanation"]),
-            "tags": base["tags"],
+            "tags": list(base["tags"]),  # a shared list would be dumped as a YAML alias
         })
     bank = {key: seed[key] for key in ("title", "lang", "description", "closing")}
     bank = {"id": f"synthetic-{size}", **bank, "items": items}
