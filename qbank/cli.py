@@ -14,7 +14,7 @@ import traceback
 from contextlib import ExitStack
 from pathlib import Path
 
-from .importer import ImportError_, article_to_yaml
+from .importer import ArticleShapeError, article_to_yaml
 from .lint import lint_bank
 from .lock import Lock, lock_path
 from .model import BankError, MissingTool
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format",
         default=",".join(WRITERS),
-        help=f"comma-separated formats to build (default: all of {', '.join(WRITERS) or 'none yet'})",
+        help=f"comma-separated formats to build (default: all of {', '.join(WRITERS)})",
     )
     parser.add_argument("--check", action="store_true", help="validate and lint only; write nothing")
     parser.add_argument("--force", action="store_true", help="rebuild outputs even if their inputs are unchanged")
@@ -72,7 +72,7 @@ def _import_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         text = article_to_yaml(args.article, args.id, args.lang)
-    except (ImportError_, OSError) as error:
+    except (ArticleShapeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.output:
@@ -110,13 +110,12 @@ def _size(nbytes: int) -> str:
     return f"{nbytes / 1024:,.1f} KB" if nbytes < 1024 * 1024 else f"{nbytes / 1024 / 1024:,.2f} MB"
 
 
-def check_bank(path: Path) -> int:
+def check_bank(path: Path) -> None:
     bank = load_bank(path)
     render_bank(bank, Lock.open(path))  # vets links and images; the lock is not saved
     warnings = lint_bank(bank)
     _report(warnings, "warning")
     print(f"{path}: {len(bank.items)} items, valid ({len(warnings)} warnings)")
-    return 0
 
 
 def build_bank(

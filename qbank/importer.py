@@ -38,7 +38,7 @@ _ITEM_HEADING = re.compile(r"^#{2,6}\s+(?P<number>\d+)[.、．)]\s*(?P<title>.+?
 _HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*$")
 
 
-class ImportError_(ValueError):
+class ArticleShapeError(ValueError):
     """The article does not have the expected shape; the message names the line."""
 
 
@@ -89,23 +89,23 @@ def parse_article(text: str, source: str = "<article>") -> dict:
             if label := _LABEL.match(line):
                 current_role = _role(label["label"])
                 if current_role is None:
-                    raise ImportError_(f"{source}:{line_number}: unknown label '{label['label']}' in item '{item.title}'")
+                    raise ArticleShapeError(f"{source}:{line_number}: unknown label '{label['label']}' in item '{item.title}'")
                 item.parts.setdefault(current_role, []).append(label["rest"])
             elif bullet := _BULLET.match(line):
                 if current_role != "answer":
-                    raise ImportError_(f"{source}:{line_number}: a bullet outside an answer in item '{item.title}'")
+                    raise ArticleShapeError(f"{source}:{line_number}: a bullet outside an answer in item '{item.title}'")
                 item.points.append({"term": bullet["term"], "text": bullet["text"]})
             elif current_role:
                 item.parts[current_role].append(line)
             else:
-                raise ImportError_(f"{source}:{line_number}: text before any label in item '{item.title}'")
+                raise ArticleShapeError(f"{source}:{line_number}: text before any label in item '{item.title}'")
     if not items:
-        raise ImportError_(f"{source}: no numbered item headings ('#### 1. Title') found")
+        raise ArticleShapeError(f"{source}: no numbered item headings ('#### 1. Title') found")
     bank_items = []
     for number, item in enumerate(items, start=1):
         for role in ("question", "answer"):
             if role not in item.parts:
-                raise ImportError_(f"{source}:{item.line}: item '{item.title}' has no {role} label")
+                raise ArticleShapeError(f"{source}:{item.line}: item '{item.title}' has no {role} label")
         answer: dict = {"lead": "\n\n".join(p for p in item.parts["answer"] if p)}
         if item.points:
             answer["points"] = item.points
@@ -141,15 +141,15 @@ def article_to_yaml(path: Path, bank_id: str, lang: str) -> str:
     # Checked here because the YAML is written once and edited by hand afterwards: a bad id
     # would only surface at the first build, after the maintainer started rewording items.
     if not SLUG.match(bank_id) or len(bank_id) > SLUG_MAX:
-        raise ImportError_(f"--id '{bank_id}' is not a slug: use lowercase letters, digits and single hyphens")
+        raise ArticleShapeError(f"--id '{bank_id}' is not a slug: use lowercase letters, digits and single hyphens")
     if not LANG.match(lang):
-        raise ImportError_(f"--lang '{lang}' is not a BCP 47 language tag such as zh-CN or en")
+        raise ArticleShapeError(f"--lang '{lang}' is not a BCP 47 language tag such as zh-CN or en")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise ImportError_(f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x}); save it as UTF-8") from None
+        raise ArticleShapeError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x}); save it as UTF-8") from None
     parsed = parse_article(text, str(path))
     bank = {"id": bank_id, "lang": lang, **parsed}
     order = ["id", "title", "lang", "description", "closing", "items"]
