@@ -43,6 +43,9 @@ READER_FORMAT = "markdown" + "".join(f"-{extension}" for extension in DISABLED_E
 # (4,000 unclosed '[' take 30 s), so a hostile field within the size limit could stall a
 # build for hours; past this, the build stops and names the field.
 RENDER_TIMEOUT_SECONDS = 60.0
+# Plus this much per field, so a large bank is never taken for a stalled one: 2,000 items
+# (28,000 fields) render in about 10 s, and get 60 + 140 s.
+RENDER_TIMEOUT_PER_FIELD_SECONDS = 0.005
 
 LINK_SCHEMES = {"http", "https", "mailto"}
 IMAGE_TYPES = {  # suffix -> magic bytes; SVG is left out because it can carry scripts
@@ -221,13 +224,17 @@ def _vet_link(url: str) -> str | None:
     return None
 
 
+def _render_timeout(request: dict) -> float:
+    return RENDER_TIMEOUT_SECONDS + RENDER_TIMEOUT_PER_FIELD_SECONDS * len(request["fields"])
+
+
 def _run_render_script(request: dict) -> bytes:
-    return run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"), timeout=RENDER_TIMEOUT_SECONDS)
+    return run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"), timeout=_render_timeout(request))
 
 
 def _slow_field(fields: list[_Field], request: dict) -> Problem:
     """The field pandoc got stuck in: parse again field by field, pandoc naming each as it starts."""
-    reason = (f"this Markdown did not render within {RENDER_TIMEOUT_SECONDS:.0f} s; pandoc's reader slows "
+    reason = (f"this Markdown did not render within {_render_timeout(request):.0f} s; pandoc's reader slows "
               "down badly on thousands of unclosed brackets, nested quotes (>) or backticks")
     try:
         _run_render_script({**request, "trace": True})
