@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .importer import ArticleShapeError, article_to_yaml
 from .lint import lint_bank
-from .lock import Lock, lock_path
+from .lock import Lock
 from .model import BankError, MissingTool
 from .output import BuildState, atomic_target
 from .reader import load_bank
@@ -127,9 +127,10 @@ def build_bank(
     end, so a failure in any of them leaves every previous output of the bank as it was.
     """
     state = BuildState(out)
+    key = state.key(path, options)
     stale = []
     for name in formats:
-        current = None if force else state.current_output(path, name, state.key(path, lock_path(path), name, options))
+        current = None if force else state.current_output(path, name, key)
         if current:
             print(f"{current}  unchanged")
         else:
@@ -148,8 +149,8 @@ def build_bank(
         seconds = write_outputs(doc, temporaries, options, processes)
         sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
     lock.save()
+    key = state.key(path, options)  # after the lock was saved
     for name, target in targets.items():
-        key = state.key(path, lock_path(path), name, options)  # after the lock was saved
         state.record(path, name, key, target, list(doc.media.values()))
         print(f"{target}  {len(doc.items)} items  {_size(sizes[name])}  {seconds[name]:.2f} s")
     state.save()

@@ -75,10 +75,6 @@ def covered_characters(face: FontFace) -> frozenset[str]:
     return frozenset(chr(code) for code in cmap)
 
 
-def used_characters(doc: RenderedBank) -> set[str]:
-    return {ch for _, html in doc.html_fragments() for ch in plain_text(html)}
-
-
 def uncovered_characters(doc: RenderedBank, faces: tuple[FontFace, ...]) -> dict[str | None, str]:
     """Characters no face covers, by the item that uses them (None: bank-level text)."""
     covered = set().union(*(covered_characters(face) for face in faces))

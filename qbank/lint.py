@@ -98,7 +98,7 @@ def duplicate_clusters(items: tuple[Item, ...], threshold: float = SIMILARITY_TH
 def lint_bank(bank: Bank) -> list[Problem]:
     warnings = []
     for cluster in duplicate_clusters(bank.items):
-        first, *others = cluster.items
+        first = cluster.items[0]
         names = ", ".join(f"{item.id} (#{item.number}, line {item.location.line})" for item in cluster.items)
         warnings.append(
             Problem(first.location, f"near-duplicate items (similarity up to {cluster.similarity:.0%}): {names}", first.id)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import __version__
+from .lock import lock_path
 from .templating import TEMPLATES
 
 STATE_FILE = ".qbank-state.json"
@@ -60,11 +61,14 @@ class BuildState:
             self.entries = {}
         self._shared = _code_and_templates_digest()
 
-    def key(self, bank_path: Path, lock_path: Path, writer_name: str, options: object) -> str:
+    def key(self, bank_path: Path, options: object) -> str:
+        """What a bank's outputs are built from, read once per build (and again after the
+        build updated the lock, so the next run matches what this one recorded)."""
+        lock = lock_path(bank_path)
         parts = [
-            __version__, self._shared, writer_name, json.dumps(asdict(options), sort_keys=True),
+            __version__, self._shared, json.dumps(asdict(options), sort_keys=True),
             os.environ.get("SOURCE_DATE_EPOCH", ""), _digest_files([bank_path]),
-            _digest_files([lock_path]) if lock_path.exists() else "",
+            _digest_files([lock]) if lock.exists() else "",
         ]
         return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
