@@ -38,9 +38,9 @@ install_system_packages() {
   local sudo=()
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
   say "Installing system packages: $(echo $missing)"
-  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
   # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 }
 
 pick_python() {

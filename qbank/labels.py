@@ -6,7 +6,7 @@ from functools import cache
 
 import yaml
 
-from .templating import TEMPLATES
+from .templating import TEMPLATES, for_language
 
 
 @cache
@@ -15,9 +15,6 @@ def _all_labels() -> dict[str, dict[str, str]]:
 
 
 def labels_for(lang: str) -> dict[str, str]:
-    """Exact tag first (zh-TW may differ from zh), then the primary language, then English."""
+    """The words for `lang`; any a language does not define yet fall back to English."""
     table = _all_labels()
-    for key in (lang, lang.split("-")[0].lower(), "en"):
-        if key in table:
-            return {**table["en"], **table[key]}
-    raise AssertionError("labels.yaml has no 'en' entry")
+    return {**table["en"], **for_language(table, lang, "en")}

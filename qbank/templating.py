@@ -26,3 +26,12 @@ def environment() -> jinja2.Environment:
 
 def render_template(name: str, **context: object) -> str:
     return environment().get_template(name).render(**context)
+
+
+def for_language(table: dict[str, object], lang: str, default: str) -> object:
+    """The entry of a per-language table in templates/ (labels.yaml, fonts.yaml) for a BCP 47
+    tag: the exact tag first (zh-TW may differ from zh), then the primary language, then `default`."""
+    for key in (lang, lang.split("-")[0].lower(), default):
+        if key in table:
+            return table[key]
+    raise AssertionError(f"a per-language table in {TEMPLATES} has no '{default}' entry")

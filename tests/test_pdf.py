@@ -18,7 +18,7 @@ from conftest import SEED_BANK, copy_bank, run_build
 from pdfread import MM, fonts, is_embedded, page_text, squeezed
 from qbank.lock import Lock
 from qbank.model import BankError
-from qbank.printing import BASE_URL, PrintFetcher, refuse_notdef
+from qbank.writers.printing import BASE_URL, PrintFetcher, refuse_notdef
 from qbank.reader import load_bank
 from qbank.render import render_bank
 

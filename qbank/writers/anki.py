@@ -25,9 +25,9 @@ from pathlib import Path
 
 import genanki
 
-from ..fonts import families_for
 from ..render import RenderedBank, RenderedItem
 from ..templating import render_template
+from .fonts import families_for
 from . import BuildOptions, Writer
 
 NOTE_TYPE_FOLDER = "anki"  # card templates and CSS: their changes update the note type

@@ -24,10 +24,10 @@ from pathlib import Path
 import uharfbuzz as hb
 from markupsafe import Markup
 
-from ..fonts import FontFace, families_for, font_faces, require_coverage
 from ..pandoc import run_pandoc
 from ..render import RenderedBank, plain_text
 from ..templating import render_template
+from .fonts import FontFace, families_for, font_faces, require_coverage
 from . import BuildOptions, Writer
 
 # What the working folder holds besides the media files (whose names are content hashes).

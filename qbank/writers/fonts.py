@@ -16,9 +16,9 @@ from pathlib import Path
 import yaml
 from fontTools.ttLib import TTFont
 
-from .model import BankError, MissingTool, Problem
-from .render import RenderedBank, plain_text
-from .templating import TEMPLATES
+from ..model import BankError, Location, MissingTool, Problem
+from ..render import RenderedBank, plain_text
+from ..templating import TEMPLATES, for_language
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,7 @@ class FontMissing(MissingTool):
 @cache
 def families_for(lang: str) -> tuple[str, ...]:
     table = yaml.safe_load((TEMPLATES / "fonts.yaml").read_text(encoding="utf-8"))
-    for key in (lang, lang.split("-")[0].lower(), "default"):
-        if key in table:
-            return tuple(table[key])
-    raise AssertionError("fonts.yaml has no 'default' entry")
+    return tuple(for_language(table, lang, "default"))
 
 
 @cache
@@ -75,15 +72,24 @@ def covered_characters(face: FontFace) -> frozenset[str]:
     return frozenset(chr(code) for code in cmap)
 
 
-def uncovered_characters(doc: RenderedBank, faces: tuple[FontFace, ...]) -> dict[str | None, str]:
-    """Characters no face covers, by the item that uses them (None: bank-level text)."""
-    covered = set().union(*(covered_characters(face) for face in faces))
-    missing: dict[str | None, set[str]] = {}
+def items_using(doc: RenderedBank, characters: set[str]) -> list[tuple[str | None, Location, str]]:
+    """(item id, its place, the characters shown) for each item whose text uses any of
+    `characters`. Bank-level text (title, preface, labels), and characters found in no text
+    (a template's own), are reported at the bank's title."""
+    used: dict[str | None, set[str]] = {}
     for item_id, html in doc.html_fragments():
-        absent = {ch for ch in plain_text(html) if ch not in covered and not ch.isspace()}
-        if absent:
-            missing.setdefault(item_id, set()).update(absent)
-    return {item_id: "".join(sorted(chars)) for item_id, chars in missing.items()}
+        found = characters.intersection(plain_text(html))
+        if found:
+            used.setdefault(item_id, set()).update(found)
+    unplaced = characters.difference(*used.values())
+    if unplaced:
+        used.setdefault(None, set()).update(unplaced)
+    items = {item.id: item for item in doc.items}
+    return [
+        (item_id, items[item_id].source.location if item_id else doc.source.field_locations["title"],
+         " ".join(f"{ch} (U+{ord(ch):04X})" for ch in sorted(chars)))
+        for item_id, chars in used.items()
+    ]
 
 
 def require_coverage(doc: RenderedBank, faces: tuple[FontFace, ...]) -> None:
@@ -92,14 +98,13 @@ def require_coverage(doc: RenderedBank, faces: tuple[FontFace, ...]) -> None:
     A character without a glyph would print as an empty box (.notdef), which a reader may
     take for real content; better no output than a silently wrong one.
     """
-    missing = uncovered_characters(doc, faces)
+    covered = set().union(*(covered_characters(face) for face in faces))
+    shown = {ch for _, html in doc.html_fragments() for ch in plain_text(html)}
+    missing = {ch for ch in shown if ch not in covered and not ch.isspace()}
     if not missing:
         return
     families = ", ".join(sorted({face.family for face in faces}))
-    items = {item.id: item for item in doc.items}
-    problems = []
-    for item_id, chars in missing.items():
-        location = items[item_id].source.location if item_id else doc.source.field_locations["title"]
-        shown = " ".join(f"{ch} (U+{ord(ch):04X})" for ch in chars)
-        problems.append(Problem(location, f"no glyph in {families} for: {shown}", item_id))
-    raise BankError(problems)
+    raise BankError([
+        Problem(location, f"no glyph in {families} for: {characters}", item_id)
+        for item_id, location, characters in items_using(doc, missing)
+    ])

@@ -1,7 +1,6 @@
 """What both printed outputs (the cheat sheet and the flashcards) need from WeasyPrint.
 
-A restricted URL fetcher (only the print templates and the bank's vetted images), the font
-check before anything is laid out, the page sizes, CSS values made from the bank's labels,
+A restricted URL fetcher (only the print templates and the bank's vetted images), the page sizes, CSS values made from the bank's labels,
 and one way to turn HTML into a tagged, deterministic PDF that never shows an empty box.
 """
 
@@ -22,10 +21,10 @@ from weasyprint import CSS, HTML, Document
 from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .fonts import families_for, font_faces, require_coverage
-from .model import BankError, Problem
-from .render import RenderedBank, plain_text
-from .templating import TEMPLATES, render_template
+from ..model import BankError, Problem
+from ..render import RenderedBank, plain_text
+from ..templating import TEMPLATES, render_template
+from .fonts import families_for, items_using
 
 PRINT_TEMPLATES = TEMPLATES / "print"
 BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve below this folder
@@ -78,11 +77,7 @@ class PrintFetcher(URLFetcher):
 
 
 def print_context(doc: RenderedBank, paper: str) -> dict[str, object]:
-    """What both printed outputs' templates use; checks first that the fonts cover the bank.
-
-    Raises BankError naming each item and the characters no glyph exists for.
-    """
-    require_coverage(doc, font_faces(doc.lang))
+    """What both printed outputs' templates use."""
     return {
         "paper": PAPERS[paper],
         "font_stack": Markup(", ".join(css_string(family) for family in families_for(doc.lang))),
@@ -118,16 +113,16 @@ def w3c_date(epoch_seconds: int) -> str:
 
 
 class _NotdefRecorder(logging.Handler):
-    """Collects WeasyPrint's warnings about glyphs no font has (drawn as .notdef boxes)."""
+    """Collects the characters of WeasyPrint's warnings about glyphs no font has (drawn as
+    .notdef boxes); the warning passes the character as its first argument."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+        self.characters: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if ".notdef" in message:
-            self.messages.append(message)
+        if ".notdef" in str(record.msg) and record.args:
+            self.characters.add(str(record.args[0]))
 
 
 @contextmanager
@@ -143,9 +138,11 @@ def refuse_notdef(doc: RenderedBank) -> Iterator[None]:
         yield
     finally:
         WEASYPRINT_LOGGER.removeHandler(recorder)
-    if recorder.messages:
-        location = doc.source.field_locations["title"]
-        problems = [Problem(location, f"the PDF would show an empty box: {message}") for message in recorder.messages]
+    if recorder.characters:
+        problems = [
+            Problem(location, f"the PDF would show an empty box for: {shown}", item_id)
+            for item_id, location, shown in items_using(doc, recorder.characters)
+        ]
         raise BankError(problems)
 
 
