@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 
+from . import schema
 from .model import Bank, Item, Problem
 
 SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of character bigrams
@@ -31,16 +32,18 @@ def _normalized(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "Z", "C")))
 
 
+def _texts(item: Item) -> list[tuple[schema.Path_, str]]:
+    """What the item asks and answers (its Markdown fields but the asides), with each path."""
+    return [(path, text) for path, declared, text in schema.markdown_fields(schema.ITEM, item) if not declared.aside]
+
+
 def _bigrams(item: Item) -> set[str]:
-    parts = [item.title, item.question, item.answer.lead]
-    parts += [f"{point.term} {point.text}" for point in item.answer.points]
-    text = _normalized(" ".join(parts))
+    text = _normalized(" ".join(text for _, text in _texts(item)))
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 def _answer_length(item: Item) -> int:
-    text = item.answer.lead + "".join(point.term + point.text for point in item.answer.points)
-    return len(_normalized(text))
+    return len(_normalized("".join(text for path, text in _texts(item) if path[0] == "answer")))
 
 
 def duplicate_clusters(items: tuple[Item, ...], threshold: float = SIMILARITY_THRESHOLD) -> list[DuplicateCluster]:

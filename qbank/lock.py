@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import schema, templating
+from .model import Bank, Item
+
 LOCK_VERSION = 1
 
 
@@ -78,3 +81,32 @@ class Lock:
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(self.path)
         return True
+
+
+# -- what the lock dates: the bank's text, each item, each template folder ------------------------
+
+
+def bank_stamp(lock: Lock, bank: Bank) -> int:
+    """When the bank's own text (title, preface, closing, author) last changed."""
+    closing = [bank.closing.title, bank.closing.text] if bank.closing else None
+    digest = {"title": bank.title, "description": bank.description, "author": bank.author, "closing": closing}
+    return lock.stamp("bank", content_hash(digest))
+
+
+def item_stamp(lock: Lock, item: Item) -> int:
+    """When this item's content last changed: every field the schema declares, and its tags."""
+    return lock.stamp(f"item:{item.id}", content_hash(schema.content(schema.ITEM, item)))
+
+
+def template_stamps(lock: Lock) -> dict[str, int]:
+    """Each templates/ folder gets a time that moves when any file in it changes, or any file
+    beside the folders (labels.yaml, fonts.yaml), which every output shows too."""
+    stamps = {}
+    templates = templating.TEMPLATES
+    shared = {f"../{f.name}": hashlib.sha256(f.read_bytes()).hexdigest()
+              for f in sorted(templates.iterdir()) if f.is_file()}
+    for folder in sorted(path for path in templates.iterdir() if path.is_dir()):
+        files = {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+                 for f in sorted(folder.rglob("*")) if f.is_file()} | shared
+        stamps[folder.name] = lock.stamp(f"templates:{folder.name}", content_hash(files))
+    return stamps

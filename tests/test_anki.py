@@ -272,10 +272,7 @@ def test_images_are_packed_and_shown(tmp_path: Path, col: Collection) -> None:
 def private_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of templates/ that in-process builds read instead (the repository's stays untouched)."""
     templates = shutil.copytree(templating.TEMPLATES, tmp_path / "templates")
-    monkeypatch.setattr(render, "TEMPLATES", templates)
     monkeypatch.setattr(templating, "TEMPLATES", templates)
-    environment = templating.environment.__wrapped__()  # the project's settings, over the copy
-    monkeypatch.setattr(templating, "environment", lambda: environment)
     return templates
 
 

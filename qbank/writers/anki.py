@@ -25,7 +25,7 @@ from pathlib import Path
 
 import genanki
 
-from ..render import RenderedBank, RenderedItem
+from ..document import RenderedBank, RenderedItem
 from ..templating import render_template
 from .fonts import families_for
 from . import BuildOptions, Writer
@@ -100,7 +100,9 @@ def _note_type(doc: RenderedBank) -> genanki.Model:
 
 
 def _fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> list[str]:
-    context = {"item": item, "labels": doc.labels}
+    # The field templates call the answer `item` (item.lead, item.points): renaming that in
+    # templates/anki-fields/ would re-date every note in every collection for no change.
+    context = {"item": item.answer, "labels": doc.labels}
     values = {
         "ItemId": item.id,  # a slug (the reader checks), so already plain HTML
         "Title": str(item.title),
@@ -109,7 +111,7 @@ def _fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> list[str
         "Explanation": str(item.explanation),
         # Anki makes the key-points card only for notes whose KeyPoints field is filled.
         "KeyPoints": render_template(f"{FIELDS_FOLDER}/key_points.html", **context).strip()
-        if key_points and item.points else "",
+        if key_points and item.answer.points else "",
     }
     return [values[name] for name in FIELD_NAMES]
 

@@ -25,7 +25,7 @@ import uharfbuzz as hb
 from markupsafe import Markup
 
 from ..pandoc import run_pandoc
-from ..render import RenderedBank, plain_text
+from ..document import RenderedBank, plain_text
 from ..templating import render_template
 from .fonts import FontFace, families_for, font_faces, require_coverage
 from . import BuildOptions, Writer

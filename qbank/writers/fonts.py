@@ -17,7 +17,7 @@ import yaml
 from fontTools.ttLib import TTFont
 
 from ..model import BankError, Location, MissingTool, Problem
-from ..render import RenderedBank, plain_text
+from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, for_language
 
 
@@ -86,7 +86,7 @@ def items_using(doc: RenderedBank, characters: set[str]) -> list[tuple[str | Non
         used.setdefault(None, set()).update(unplaced)
     items = {item.id: item for item in doc.items}
     return [
-        (item_id, items[item_id].source.location if item_id else doc.source.field_locations["title"],
+        (item_id, items[item_id].source.location if item_id else doc.source.place(("title",)),
          " ".join(f"{ch} (U+{ord(ch):04X})" for ch in sorted(chars)))
         for item_id, chars in used.items()
     ]

@@ -22,7 +22,7 @@ from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from ..model import BankError, Problem
-from ..render import RenderedBank, plain_text
+from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, render_template
 from .fonts import families_for, items_using
 
