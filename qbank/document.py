@@ -13,6 +13,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from .lock import RetiredItem
 from .model import Bank, Item
 from .schema import Path_
 
@@ -59,9 +60,12 @@ class RenderedBank(_ReadsHtml):
     source: Bank
     html: Bank  # the bank's own fields as HTML (an absent closing comes as empty HTML)
     items: tuple[RenderedItem, ...]
+    retired: tuple[RetiredItem, ...]  # items gone from the bank whose notes learners may hold
     fields: dict[Path_, Markup]  # every rendered field by its path in the bank
     labels: dict[str, str]
     media: dict[str, Path]  # name used in the HTML -> the vetted file in the bank's folder
+    deck_name: str  # the Anki deck's name, kept stable across re-titles (lock)
+    changes: dict[str, int]  # what this build changes for learners, by kind (qbank.lock.item_changes)
     template_stamps: dict[str, int]  # templates/<folder> -> when it last changed
     modified: int  # the document's date: SOURCE_DATE_EPOCH, else the newest change in the lock
 

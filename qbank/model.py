@@ -58,6 +58,13 @@ class Item:
     location: Location
     explanation: str = ""
     tags: tuple[str, ...] = ()
+    former_ids: tuple[str, ...] = ()  # oldest first
+    absorbs: tuple[str, ...] = ()  # ids of items merged into this one
+
+    @property
+    def identity(self) -> str:
+        """The id the item was first built with: its Anki note's GUID and its lock entry."""
+        return self.former_ids[0] if self.former_ids else self.id
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Bank:
     # so later steps (render, lint, the writers' checks) can point at it.
     places: dict[tuple, Location] = field(default_factory=dict, compare=False, repr=False)
     author: str = ""
+    deck: str = ""  # the Anki deck's name when set on purpose (else kept in the lock)
     description: str = ""
     closing: Closing | None = None
     options: Options = Options()

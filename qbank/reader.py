@@ -204,7 +204,7 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
     validator = Validator(path)
     values = validator.value(BANK, root, "bank")
-    problems = validator.problems + _duplicate_ids(values, validator.places)
+    problems = validator.problems + _id_problems(values, validator.places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
     if problems:
         # In file order, as an editor's error list shows them, not in the order they were found.
@@ -215,20 +215,37 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
     return build(BANK, values, extra)
 
 
-def _duplicate_ids(values: object, places: dict) -> list[Problem]:
-    """Item ids are unique within a bank: each is the identity of a note in learners' collections."""
+def _id_problems(values: object, places: dict) -> list[Problem]:
+    """Every id names one thing: a live item's id (the identity of a note in learners'
+    collections) is unique, and a former or absorbed id is claimed by one item and is not
+    also live, or one note would stand for two items."""
     problems = []
-    first_seen: dict[str, Location] = {}
+    live: dict[str, Location] = {}
     items = values.get("items", []) if isinstance(values, dict) else []
     for index, item in enumerate(items):
         item_id = item.get("id")
-        if item_id in first_seen:
+        if item_id in live:
             problems.append(Problem(
                 places[("items", index)],
-                f"item id '{item_id}' is used twice (first at line {first_seen[item_id].line}); "
+                f"item id '{item_id}' is used twice (first at line {live[item_id].line}); "
                 "ids must be unique within a bank",
                 item_id,
             ))
         elif item_id:
-            first_seen[item_id] = places[("items", index)]
+            live[item_id] = places[("items", index)]
+    claimed: dict[str, Location] = {}
+    for index, item in enumerate(items):
+        for key in ("former_ids", "absorbs"):
+            for position, old_id in enumerate(item.get(key, [])):
+                place = places[("items", index, key, position)]
+                if old_id in live:
+                    problems.append(Problem(place, f"'{old_id}' in {key} is the id of a live item (line "
+                                                   f"{live[old_id].line}); an id is either live or gone",
+                                            item.get("id")))
+                elif old_id in claimed:
+                    problems.append(Problem(place, f"'{old_id}' is already claimed as a former or absorbed id "
+                                                   f"at line {claimed[old_id].line}; one old note cannot "
+                                                   "become two items", item.get("id")))
+                else:
+                    claimed[old_id] = place
     return problems

@@ -10,20 +10,22 @@ hash, which also gives Anki the flat, collision-free media names it needs.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 import secrets
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from markupsafe import Markup
 
 from . import schema
-from .document import RenderedBank, RenderedItem
+from .document import RenderedBank, RenderedItem, plain_text
 from .labels import labels_for
-from .lock import Lock, bank_stamp, item_stamp, source_date_epoch, template_stamps
+from .lock import (Lock, bank_stamp, deck_name, item_changes, item_stamp, retire_items, source_date_epoch,
+                   template_stamps)
 from .model import Bank, BankError, Location, Problem
 from .pandoc import run_pandoc
 from .vet import vet_image, vet_link
@@ -150,20 +152,27 @@ def render_bank(bank: Bank, lock: Lock) -> RenderedBank:
         field.path: Markup(_MEDIA_PLACEHOLDER.sub(lambda m: f'src="{names[int(m[1]) - 1]}"', part))
         for field, part in zip(fields, html)
     }
+    before = copy.deepcopy(lock.entries)
     stamps = [bank_stamp(lock, bank)]
     items = []
     html_bank = schema.with_html(schema.BANK, bank, rendered)
     for item, html_item in zip(bank.items, html_bank.items):
-        modified = item_stamp(lock, item)
+        rendered_item = RenderedItem(item, html_item, 0)
+        modified = item_stamp(lock, item, rendered_item.plain_title)
         stamps.append(modified)
-        items.append(RenderedItem(item, html_item, modified))
+        items.append(replace(rendered_item, modified=modified))
+    retired = retire_items(lock, bank)
+    stamps += [item.modified for item in retired]
     return RenderedBank(
         source=bank,
         html=html_bank,
         items=tuple(items),
+        retired=retired,
         fields=rendered,
         labels=labels_for(bank.lang),
         media=media,
+        deck_name=deck_name(lock, bank, plain_text(html_bank.title)),
+        changes=item_changes(before, lock.entries),
         template_stamps=template_stamps(lock),
         modified=source_date_epoch() or max(stamps),
     )

@@ -67,6 +67,9 @@ class ListOf:
     min_items: int = 0
     # How problems name an element: "{what}[]" by default; items are named "item {number}".
     element_name: str = "{what}[]"
+    # Names other items (renames, merges) rather than holding this item's content: the lock
+    # does not date it, lint does not compare it.
+    lifecycle: bool = False
     too_short: str = "{what} needs at least one element"
 
 
@@ -124,6 +127,16 @@ ITEM = Mapping(
         "tags": ListOf(Text("One word without spaces or quotes.", pattern=TAG,
                             mismatch="{what}: each tag is one word without spaces or quotes"),
                        "Tags, for Anki's browser and filtered decks.", required=False),
+        "former_ids": ListOf(Text("An id this item had before.", pattern=SLUG, max_length=SLUG_MAX,
+                                  mismatch=_SLUG_MISMATCH),
+                             "Ids this item had before, oldest first: after a rename its Anki note keeps the "
+                             "identity (and the learners' history) it was first built with.",
+                             required=False, lifecycle=True),
+        "absorbs": ListOf(Text("The id of an item merged into this one.", pattern=SLUG, max_length=SLUG_MAX,
+                               mismatch=_SLUG_MISMATCH),
+                          "Ids of items merged into this one and removed from the bank: their notes are "
+                          "retired with a notice pointing here.",
+                          required=False, lifecycle=True),
     },
     builds=Item,
     description="One interview question with its answer.",
@@ -138,6 +151,8 @@ BANK = Mapping(
         "lang": Text("The bank's language as a BCP 47 tag, such as zh-CN or en.", pattern=LANG,
                      mismatch="{what} '{value}' is not a BCP 47 language tag such as zh-CN or en"),
         "author": Text("Who wrote the bank.", required=False),
+        "deck": Text("The Anki deck's name. Without it, the title at the first build, kept in the lock "
+                     "so that a new title does not start a new deck in every collection.", required=False),
         "description": Text("The preface.", required=False, markdown=Markdown.BLOCK),
         "closing": Mapping(
             {
@@ -229,7 +244,7 @@ def content(node: Node, value: object) -> object:
 
     def collect(mapping: Mapping, obj: object) -> None:
         for key, child in mapping.keys.items():
-            if key == mapping.named_by:
+            if key == mapping.named_by or (isinstance(child, ListOf) and child.lifecycle):
                 continue
             child_value = getattr(obj, key)
             if isinstance(child, Mapping):
