@@ -14,9 +14,10 @@ import json
 import re
 import secrets
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
@@ -37,7 +38,11 @@ DISABLED_EXTENSIONS = (
     "fenced_code_attributes", "footnotes", "inline_notes", "citations", "auto_identifiers",
     "implicit_figures", "yaml_metadata_block", "pandoc_title_block",
 )
-READER_FORMAT = "markdown" + "".join(f"-{extension}" for extension in DISABLED_EXTENSIONS)
+# Math may also be written \(...\) and \[...\], as in LaTeX and Anki ($...$ is on by default).
+ENABLED_EXTENSIONS = ("tex_math_single_backslash",)
+READER_FORMAT = "markdown" + "".join(
+    [f"-{extension}" for extension in DISABLED_EXTENSIONS] + [f"+{extension}" for extension in ENABLED_EXTENSIONS]
+)
 
 # The seed bank renders in 0.4 s. pandoc's Markdown reader is quadratic on some inputs
 # (4,000 unclosed '[' take 30 s), so a hostile field within the size limit could stall a
@@ -128,6 +133,20 @@ class RenderedBank:
             parts += [part for point in item.points for part in (point.term, point.text)]
             fragments += [(item.id, part) for part in parts]
         return fragments
+
+    def with_html(self, change: Callable[[Markup, str | None], Markup]) -> RenderedBank:
+        """This bank with every fragment of its text replaced by `change(html, id of its item)`."""
+        def item_changed(item: RenderedItem) -> RenderedItem:
+            def changed(html: Markup) -> Markup:
+                return change(html, item.id)
+            points = tuple(RenderedPoint(changed(point.term), changed(point.text)) for point in item.points)
+            return replace(item, title=changed(item.title), question=changed(item.question), lead=changed(item.lead),
+                           points=points, explanation=changed(item.explanation))
+        return replace(
+            self, title=change(self.title, None), description=change(self.description, None),
+            closing_title=change(self.closing_title, None), closing=change(self.closing, None),
+            items=tuple(item_changed(item) for item in self.items),
+        )
 
 
 class _TextExtractor(HTMLParser):
@@ -246,7 +265,7 @@ def _slow_field(fields: list[_Field], request: dict) -> Problem:
     return Problem(fields[0].location, reason)  # too slow only all together: no one field to blame
 
 
-def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list]]:
+def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"
     request = {"format": READER_FORMAT, "separator": separator, "fields": [field.markdown for field in fields]}
@@ -264,7 +283,7 @@ def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list
         if field.inline and (match := _ONE_PARAGRAPH.match(body)):
             body = match.group(1)
         html.append(body)
-    return html, answer["links"], answer["images"]
+    return html, answer["links"], answer["images"], answer["bad_math"]
 
 
 def _template_stamps(lock: Lock) -> dict[str, int]:
@@ -291,9 +310,12 @@ def _item_content(item: Item) -> dict:
 def render_bank(bank: Bank, lock: Lock) -> RenderedBank:
     """Render all Markdown of `bank` in one pandoc call. Raises BankError for unsafe links/images."""
     fields = _fields(bank)
-    html, links, images = _render_html(fields)
+    html, links, images, bad_math = _render_html(fields)
 
     problems = []
+    for field_number, tex in bad_math:
+        field = fields[field_number - 1]
+        problems.append(Problem(field.location, f"the formula '{tex}' is not valid TeX math", field.item_id))
     for field_number, url in links:
         if reason := _vet_link(url):
             field = fields[field_number - 1]

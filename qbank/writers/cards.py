@@ -22,6 +22,7 @@ from weasyprint import Document
 from ..model import BankError, Problem
 from ..render import RenderedBank, RenderedItem, RenderedPoint, plain_text
 from .fonts import font_faces, require_coverage
+from .formulas import with_typeset_math
 from .printing import Paper, print_context, render_document, write_document
 from . import BuildOptions, Writer
 
@@ -257,6 +258,7 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
 
 class FlashcardWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+        doc = with_typeset_math(doc)
         require_coverage(doc, font_faces(doc.lang))
         context = print_context(doc, options.paper)
         context.update(
