@@ -29,8 +29,6 @@ from ..render import RenderedBank
 
 ziamath.config.svg2 = False  # plain <path>s: no <symbol>/<use> ids to collide between formulas
 SIZE = 100.0  # typeset at this many units per em; the SVG is then scaled to 1 em of the text
-SVG_NAMESPACE = "http://www.w3.org/2000/svg"
-ET.register_namespace("", SVG_NAMESPACE)
 MATH_SPAN = re.compile(r'<span class="math (inline|display)">\\[(\[](.*?)\\[)\]]</span>', re.DOTALL)
 TOKEN_ELEMENTS = ("mi", "mn", "mo", "mtext", "ms")
 
