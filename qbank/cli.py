@@ -1,8 +1,8 @@
 """The command line: read -> render -> write, for every bank and format asked for.
 
 Subcommands: `build.py [BANK ...]` builds (the default), `build.py import ARTICLE` imports.
-Each is a function from its arguments to an exit code, listed in COMMANDS; all run inside
-one error boundary (`_guarded`).
+Each is a function from its arguments to an exit code, listed in COMMANDS (add one there);
+all run inside one error boundary (`_guarded`), and speak through `error` and `note`.
 
 Exit codes: 0 ok, 1 an invalid bank or a failed build, 2 bad usage (130 interrupted).
 
@@ -25,6 +25,7 @@ import time
 import traceback
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
@@ -77,7 +78,7 @@ _REASONS = {
     errno.EFBIG: "the file-size limit (ulimit -f) stopped the write",
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
+    errno.EPERM: "the operation is not permitted",
     errno.ENOENT: "no such file or folder",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
     errno.EISDIR: "a folder stands where a file belongs",
@@ -116,7 +117,7 @@ def describe_os_error(failure: OSError, out: Path | None = None) -> str:
     elif failure.errno in (errno.EACCES, errno.EPERM):
         advice = "make it writable, or choose another --out" if in_out else "check its permissions"
     elif failure.errno == errno.ENOENT:
-        advice = "was it moved or deleted during the build?" if out is not None else "check the path"
+        advice = "it was moved or deleted during the build" if out is not None else "check the path"
     return f"{where}: {reason}{doing}" + (f"; {advice}" if advice else "")
 
 
@@ -221,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py",
         description="Compile question banks (YAML) into an Anki deck, a PDF cheat sheet and an EPUB.",
-        epilog="Import an article: build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml]",
+        epilog="Other commands: " + "; ".join(command.usage for command in COMMANDS.values()),
     )
     parser.add_argument("banks", nargs="*", type=Path, help="bank files (default: every *.yaml in source/)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: dist/)")
@@ -319,8 +320,12 @@ def build_bank(
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s")
     out.mkdir(parents=True, exist_ok=True)
     media = list(doc.media.values())
+    targets = {name: out / WRITERS[name].output_name(bank.id) for name in stale}
+    for target in targets.values():
+        if target.is_dir():  # the move into place would fail only after others were made
+            raise CannotBuild(f"{shown_path(target)} is a folder where this output belongs; move it away, or choose "
+                              f"another --out; {UNCHANGED}")
     with ExitStack() as moves:
-        targets = {name: out / WRITERS[name].output_name(bank.id) for name in stale}
         temporaries = {name: moves.enter_context(atomic_target(target)) for name, target in targets.items()}
         seconds = write_outputs(doc, temporaries, options, processes)
         sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
@@ -478,7 +483,17 @@ def import_command(argv: list[str]) -> int:
 
 # -- the entry point ---------------------------------------------------------------------------
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"import": import_command}
+@dataclass(frozen=True)
+class Command:
+    run: Callable[[list[str]], int]  # its arguments -> the exit code
+    usage: str  # one line for `build.py --help`
+
+
+# `build.py NAME ...` runs COMMANDS[NAME]; anything else is a build.
+COMMANDS: dict[str, Command] = {
+    "import": Command(import_command, "build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml] turns an "
+                      "article into a bank"),
+}
 
 
 def _guarded(command: Callable[[list[str]], int], argv: list[str]) -> int:
@@ -511,4 +526,4 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):  # not when a caller has replaced it
         sys.stdout.reconfigure(line_buffering=True)
     command = COMMANDS.get(argv[0]) if argv else None
-    return _guarded(command, argv[1:]) if command else _guarded(build_command, argv)
+    return _guarded(command.run, argv[1:]) if command else _guarded(build_command, argv)

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -32,6 +33,7 @@ from qbank import cli
 from qbank.files import atomic_target
 from qbank.lock import Lock
 from qbank.output import STATE_FILE, BuildState
+from qbank.writers import WRITERS, Format
 
 BANK_ID = "ai-startup-interview"
 QUICK = "apkg,epub"  # two writers (so they run side by side, in processes), one second together
@@ -722,6 +724,41 @@ def test_a_bug_of_ours_shows_its_traceback_and_says_where_to_report_it(
     stderr = capsys.readouterr().err
     assert "Traceback" in stderr and "ZeroDivisionError" in stderr
     assert f"build.py: {cli.BUG_REPORT}" in stderr.splitlines()
+    built.assert_untouched()
+
+
+@dataclass(frozen=True)
+class _KilledWriter(Format):
+    """A writer whose process is killed, as the system's out-of-memory killer would kill it."""
+
+    def write(self, doc, target, options) -> None:  # noqa: ANN001
+        target.write_bytes(b"half a file")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_writer_process_killed_by_the_system_is_one_line(
+    built: Built, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(WRITERS, "oom", _KilledWriter("oom", ".oom", "none"))
+    status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"])
+    assert status == 1
+    assert error_lines(capsys.readouterr().err) == [
+        "error: a writer process died (killed by the system for lack of memory?); try again with --jobs 1, which "
+        "needs less memory; nothing was changed"
+    ]
+    built.assert_untouched()
+
+
+def test_an_output_path_taken_by_a_folder_is_one_line(built: Built) -> None:
+    (built.out / f"{BANK_ID}.epub").unlink()
+    (built.out / f"{BANK_ID}.epub").mkdir()
+    built = Built(built.bank, built.out)
+    result = run_build(built.bank, "--out", built.out, "--format", QUICK, "--force")
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == [
+        f"error: {built.out / BANK_ID}.epub is a folder where this output belongs; move it away, or choose another "
+        "--out; nothing was changed"
+    ]
     built.assert_untouched()
 
 
