@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
 from fontTools.ttLib import TTFont
 
 from ..model import BankError, Location, MissingTool, Problem
 from ..document import RenderedBank, plain_text
-from ..templating import TEMPLATES, for_language
+from ..templating import for_language, read_table
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,7 @@ class FontMissing(MissingTool):
 
 @cache
 def families_for(lang: str) -> tuple[str, ...]:
-    table = yaml.safe_load((TEMPLATES / "fonts.yaml").read_text(encoding="utf-8"))
-    return tuple(for_language(table, lang, "default"))
+    return tuple(for_language(read_table("fonts.yaml"), lang, "default", "fonts.yaml"))
 
 
 @cache
