@@ -20,6 +20,7 @@ from .lock import Lock
 from .model import BankError, MissingTool
 from .output import BuildState, atomic_target
 from .reader import load_bank
+from .starter import StarterRefused, write_starter_bank
 from .render import render_bank
 from .writers import WRITERS, BuildOptions, write_outputs
 
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py",
         description="Compile question banks (YAML) into an Anki deck, a PDF cheat sheet and an EPUB.",
-        epilog="Import an article: build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml]",
+        epilog="Import an article: build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml]. "
+        "Start a bank: build.py new BANK_ID --lang LANG. Preview it live in a browser: build.py preview [BANK.yaml].",
     )
     parser.add_argument("banks", nargs="*", type=Path, help="bank files (default: every *.yaml in source/)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: dist/)")
@@ -82,6 +84,44 @@ def _import_command(argv: list[str]) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _new_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build.py new", description="Write a commented starter bank that builds as it is.")
+    parser.add_argument("bank_id", metavar="BANK_ID", help="the bank's id, a slug such as my-bank (also its file name)")
+    parser.add_argument("--lang", required=True, help="BCP 47 language of the bank, e.g. en or zh-CN")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the banks' folder (default: source/)")
+    args = parser.parse_args(argv)
+    try:
+        path = write_starter_bank(args.source, args.bank_id, args.lang)
+    except StarterRefused as error:
+        parser.error(str(error))
+    print(f"wrote {path}; build it with: python build.py {path}")
+    return 0
+
+
+def _preview_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="build.py preview",
+        description="Show every item as its Anki card in a browser, updated whenever the bank or a template is saved.",
+    )
+    parser.add_argument("banks", nargs="*", type=Path, help="bank files (default: every *.yaml in source/)")
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0 picks a free one)")
+    parser.add_argument("--open", action="store_true", help="open the preview in the default browser")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the built outputs to link are (default: dist/)")
+    parser.add_argument("--cloze", action="store_true", default=None, help="show the 'recall the key points' card")
+    args = parser.parse_args(argv)
+    try:
+        banks = _banks(args.banks)
+    except UsageError as error:
+        parser.error(str(error))
+    from .preview import serve  # the server's modules load only for this command
+
+    try:
+        return serve(banks, args.out, BuildOptions(cloze=args.cloze), args.port, args.open)
+    except OSError as error:  # the port is taken, or not ours to use
+        print(f"build.py preview: error: cannot listen on 127.0.0.1:{args.port}: {error.strerror or error}", file=sys.stderr)
+        return 1
 
 
 def _formats(value: str) -> list[str]:
@@ -216,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)
     if argv[:1] == ["import"]:
         return _import_command(argv[1:])
+    if argv[:1] == ["new"]:
+        return _new_command(argv[1:])
+    if argv[:1] == ["preview"]:
+        return _preview_command(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return _watch(args) if args.watch else _run(args)
