@@ -11,14 +11,16 @@ import os
 import sys
 import time
 import traceback
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 from .importer import ArticleShapeError, article_to_yaml
 from .lint import lint_bank
 from .lock import Lock
 from .model import BankError, MissingTool
+from . import progress
 from .output import BuildState, atomic_target
+from .progress import ProgressDisplay
 from .reader import load_bank
 from .starter import StarterRefused, write_starter_bank
 from .render import render_bank
@@ -193,7 +195,9 @@ def build_bank(
     with ExitStack() as moves:
         targets = {name: out / WRITERS[name].output_name(bank.id) for name in stale}
         temporaries = {name: moves.enter_context(atomic_target(target)) for name, target in targets.items()}
-        seconds = write_outputs(doc, temporaries, options, processes)
+        display = ProgressDisplay({name: target.name for name, target in targets.items()}) if progress.wanted() else None
+        with display or nullcontext():
+            seconds = write_outputs(doc, temporaries, options, processes, display)
         sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
     lock.save()
     key = state.key(path, options)  # after the lock was saved

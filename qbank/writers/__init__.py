@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .. import progress
 from ..document import RenderedBank
 
 
@@ -67,24 +68,44 @@ WRITERS: dict[str, Format] = {
 
 def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> float:
     started = time.perf_counter()
-    WRITERS[name].write(doc, target, options)
+    with progress.writing(name):
+        WRITERS[name].write(doc, target, options)
     return time.perf_counter() - started
 
 
-def write_outputs(doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int) -> dict[str, float]:
+def write_outputs(
+    doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int,
+    display: progress.ProgressDisplay | None = None,
+) -> dict[str, float]:
     """Write each format's output to its target; returns the seconds each took.
 
     With more than one process, writers run side by side in forked processes: the two PDFs'
     layouts are CPU-bound and independent, so on two cores a build takes about as long as
     its slowest writers rather than their sum. Each process also returns its memory to the
     system when done. The first failure is raised once every writer has stopped, so no
-    process is still writing when the caller removes the temporary files.
+    process is still writing when the caller removes the temporary files. With a `display`,
+    each writer's steps reach it through its queue.
     """
+    queue = display.queue if display else None
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {name: _write_timed(name, doc, target, options) for name, target in targets.items()}
+        progress.attach(queue)
+        try:
+            seconds = {}
+            for name, target in targets.items():
+                seconds[name] = _write_timed(name, doc, target, options)
+                if display:
+                    display.finished(name)
+            return seconds
+        finally:
+            progress.attach(None)
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
-    with ProcessPoolExecutor(max_workers=min(processes, len(targets)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(processes, len(targets)), mp_context=context, initializer=progress.attach, initargs=(queue,)
+    ) as pool:
         futures = {name: pool.submit(_write_timed, name, doc, target, options) for name, target in targets.items()}
+        if display:
+            for name, future in futures.items():
+                future.add_done_callback(lambda _, name=name: display.finished(name))
         try:
             return {name: future.result() for name, future in futures.items()}
         except BaseException:

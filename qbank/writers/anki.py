@@ -26,6 +26,7 @@ from pathlib import Path
 import genanki
 from markupsafe import escape
 
+from .. import progress
 from ..document import RenderedBank, RenderedItem
 from ..lock import RetiredItem
 from ..templating import render_template
@@ -172,6 +173,7 @@ def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
                 due=item.number,  # new cards come up in source order
             )
             note.write_to_db(cursor, note_modified(doc, item, key_points), deck.deck_id, ids)
+            progress.report(item.number, len(doc.items), "notes")
         for retired in doc.retired:
             note = genanki.Note(model=model, fields=_retired_fields(doc, retired),
                                 tags=[doc.id, f"{doc.id}::{RETIRED_TAG}"], guid=genanki.guid_for(doc.id, retired.identity))
