@@ -169,22 +169,22 @@ def page_digest() -> str:
 
 def _watch(previews: list[BankPreview], stop: threading.Event) -> None:
     """Poll what each page depends on; render once a change has been still for the debounce time."""
-    rendered = {preview.slug: preview.watched() for preview in previews}
+    rendered = {preview.slug: preview.watched() for preview in previews}  # what the pages were made from
     seen = dict(rendered)
-    quiet_since: dict[str, float] = {}
+    changed_at: dict[str, float] = {}
     while not stop.wait(POLL_SECONDS):
         for preview in previews:
             now = preview.watched()
             if now != seen[preview.slug]:
                 seen[preview.slug] = now
-                quiet_since[preview.slug] = time.monotonic()
-            elif (preview.slug in quiet_since and now != rendered[preview.slug]
-                  and time.monotonic() - quiet_since[preview.slug] >= DEBOUNCE_SECONDS):
-                del quiet_since[preview.slug]
-                started = time.perf_counter()
-                if preview.refresh():
-                    print(f"{preview.path}: preview updated in {time.perf_counter() - started:.2f} s", flush=True)
-                rendered[preview.slug] = seen[preview.slug] = preview.watched()
+                changed_at[preview.slug] = time.monotonic()
+            elif preview.slug in changed_at and time.monotonic() - changed_at[preview.slug] >= DEBOUNCE_SECONDS:
+                del changed_at[preview.slug]
+                if now != rendered[preview.slug]:
+                    rendered[preview.slug] = now  # before rendering: a save during the render is seen next time
+                    started = time.perf_counter()
+                    if preview.refresh():
+                        print(f"{preview.path}: preview updated in {time.perf_counter() - started:.2f} s", flush=True)
 
 
 class PreviewServer(http.server.ThreadingHTTPServer):
