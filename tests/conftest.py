@@ -97,8 +97,8 @@ lang: en
 items:
   - id: inline-math
     title: Inline math
-    question: 'What is \\\\(e^{i\\\\pi}\\\\)?'
-    answer: {lead: 'It is \\\\(-1\\\\).'}
+    question: 'What is $e^{i\\pi}$?'
+    answer: {lead: 'It is $-1$, and $$e^{i\\pi} + 1 = 0$$'}
 """
 
 

@@ -157,7 +157,8 @@ def test_a_hostile_bank_runs_no_script_and_shows_its_markup_as_text(preview_serv
 
 def test_math_is_typeset_by_mathjax_as_in_anki(preview_server, page: Page) -> None:
     page.goto(preview_server.page("math"))
-    math = page.locator(".front .question mjx-container")
-    expect(math).to_have_count(1, timeout=WAIT_MS)
+    page.get_by_label("Show all answers").check()
+    expect(page.locator(".front .question mjx-container")).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator('.back .answer mjx-container[display="true"]')).to_have_count(1, timeout=WAIT_MS)
     assert "\\(" not in page.locator(".front .question").inner_text()
     assert page.evaluate("window.__refused") == []
