@@ -13,6 +13,11 @@ VENV=.venv
 # libharfbuzz-subset0 makes WeasyPrint's font subsetting fast (~3 s instead of ~20 s per page set).
 SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk)
 TEST_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
+# The preview's browser test drives Debian's Chromium (Playwright, pointed at /usr/bin/chromium;
+# Playwright's own browser downloads are never used).
+BROWSER_TEST_PACKAGES=(chromium)
+# npm installs MathJax for the preview (package.json); Debian's npm only where none is installed.
+NPM_PACKAGES=(npm)
 
 say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
 
@@ -29,8 +34,10 @@ install_system_packages() {
     return 0
   fi
   local wanted=("${SYSTEM_PACKAGES[@]}")
-  if [ "${1:-}" = test ] && ! command -v java >/dev/null 2>&1; then
-    wanted+=("${TEST_PACKAGES[@]}")
+  command -v npm >/dev/null 2>&1 || wanted+=("${NPM_PACKAGES[@]}")
+  if [ "${1:-}" = test ]; then
+    command -v java >/dev/null 2>&1 || wanted+=("${TEST_PACKAGES[@]}")
+    wanted+=("${BROWSER_TEST_PACKAGES[@]}")
   fi
   local missing
   missing=$(missing_debian_packages "${wanted[@]}")
@@ -72,17 +79,34 @@ install_python_packages() {
   echo "$wanted" >> "$stamp"
 }
 
+install_page_assets() {
+  # What the preview serves to the browser (MathJax), pinned by package-lock.json; npm ci again
+  # only when the lock changed.
+  local wanted stamp=node_modules/.qbank-installed
+  wanted=$(sha256sum package-lock.json | cut -c1-16)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    say "npm is missing: the preview will show math as TeX (install Node.js and npm, then run this again)."
+    return 0
+  fi
+  say "Installing the preview's page assets (npm ci)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$wanted" > "$stamp"
+}
+
 case "${1:-}" in
   build)
     shift
     install_system_packages
     install_python_packages ""
+    install_page_assets
     exec "$VENV/bin/python" build.py "$@"
     ;;
   test)
     shift
     install_system_packages test
     install_python_packages "[test]"
+    install_page_assets
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)

@@ -24,7 +24,7 @@ import sys
 import time
 import traceback
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,10 +34,13 @@ from . import __version__
 from .files import FolderLock, atomic_target, hold_folder, remove_stale_temporaries, target_of
 from .importer import ArticleShapeError, article_to_yaml
 from .lint import lint_bank
+from . import progress
 from .lock import Lock, lock_path
 from .model import BankError, CannotBuild, shown_path
 from .output import BuildState, media_digest
+from .progress import ProgressDisplay
 from .reader import MAX_FILE_BYTES, load_bank
+from .starter import StarterRefused, write_starter_bank
 from .render import render_bank
 from .writers import WRITERS, BuildOptions, write_outputs
 
@@ -249,6 +252,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def new_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build.py new", description="Write a commented starter bank that builds as it is.")
+    parser.add_argument("bank_id", metavar="BANK_ID", help="the bank's id, a slug such as my-bank (also its file name)")
+    parser.add_argument("--lang", required=True, help="BCP 47 language of the bank, e.g. en or zh-CN")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the banks' folder (default: source/)")
+    args = parser.parse_args(argv)
+    try:
+        path = write_starter_bank(args.source, args.bank_id, args.lang)
+    except StarterRefused as failure:
+        parser.error(str(failure))
+    print(f"wrote {path}; build it with: python build.py {path}")
+    return 0
+
+
+def preview_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="build.py preview",
+        description="Show every item as its Anki card in a browser, updated whenever the bank or a template is saved.",
+    )
+    parser.add_argument("banks", nargs="*", type=Path, help="bank files (default: every *.yaml in source/)")
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0 picks a free one)")
+    parser.add_argument("--open", action="store_true", help="open the preview in the default browser")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the built outputs to link are (default: dist/)")
+    parser.add_argument("--cloze", action="store_true", default=None, help="show the 'recall the key points' card")
+    args = parser.parse_args(argv)
+    try:
+        banks = _banks(args.banks)
+    except UsageError as failure:
+        parser.error(str(failure))
+    from .preview import serve  # the server's modules load only for this command
+
+    try:
+        return serve(banks, args.out, BuildOptions(cloze=args.cloze), args.port, args.open)
+    except OSError as failure:  # the port is taken, or not ours to use
+        error(f"cannot listen on 127.0.0.1:{args.port}: {failure.strerror or failure}")
+        return 1
+
+
 def _formats(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in WRITERS]
@@ -334,7 +375,9 @@ def build_bank(
                               f"another --out; {UNCHANGED}")
     with ExitStack() as moves:
         temporaries = {name: moves.enter_context(atomic_target(target)) for name, target in targets.items()}
-        seconds = write_outputs(doc, temporaries, options, processes)
+        display = ProgressDisplay({name: target.name for name, target in targets.items()}) if progress.wanted() else None
+        with display or nullcontext():
+            seconds = write_outputs(doc, temporaries, options, processes, display)
         sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
         digest = media_digest(media)  # the images as they were used, before anything is moved
         if not path.is_file():
@@ -500,6 +543,8 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "import": Command(import_command, "build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml] turns an "
                       "article into a bank"),
+    "new": Command(new_command, "build.py new BANK_ID --lang LANG starts a bank"),
+    "preview": Command(preview_command, "build.py preview [BANK.yaml] shows it live in a browser"),
 }
 
 

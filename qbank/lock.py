@@ -368,6 +368,11 @@ def deck_name(lock: Lock, bank: Bank, plain_title: str) -> str:
     return str(lock.entries["deck"]["value"])
 
 
+# Folders of templates/ that no output shows (build.py's preview page and starter bank):
+# editing them must not date any output, nor add entries to a bank's lock.
+TOOL_TEMPLATES = ("preview", "starter")
+
+
 def template_stamps(lock: Lock) -> dict[str, int]:
     """Each templates/ folder gets a time that moves when any file in it changes, or any file
     beside the folders (labels.yaml, fonts.yaml), which every output shows too."""
@@ -375,7 +380,7 @@ def template_stamps(lock: Lock) -> dict[str, int]:
     templates = templating.TEMPLATES
     shared = {f"../{f.name}": hashlib.sha256(f.read_bytes()).hexdigest()
               for f in sorted(templates.iterdir()) if f.is_file()}
-    for folder in sorted(path for path in templates.iterdir() if path.is_dir()):
+    for folder in sorted(path for path in templates.iterdir() if path.is_dir() and path.name not in TOOL_TEMPLATES):
         files = {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
                  for f in sorted(folder.rglob("*")) if f.is_file()} | shared
         stamps[folder.name] = lock.stamp(f"templates:{folder.name}", content_hash(files))

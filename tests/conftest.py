@@ -6,11 +6,16 @@ repository's own lock must only change when a maintainer edits the bank.
 
 from __future__ import annotations
 
+import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import threading
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,3 +73,57 @@ def seed_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_build(bank, "--out", out)
     assert result.returncode == 0, result.stderr
     return out
+
+
+@dataclass
+class PreviewServer:
+    url: str
+    port: int
+    folder: Path  # holds seed/ (a copy of the seed bank), hostile/ and math/
+    process: subprocess.Popen
+
+    @property
+    def seed_bank(self) -> Path:
+        return self.folder / "seed" / SEED_BANK.name
+
+    def page(self, slug: str) -> str:
+        return f"{self.url}bank/{slug}/"
+
+
+MATH_BANK = """\
+id: math-preview
+title: Math
+lang: en
+items:
+  - id: inline-math
+    title: Inline math
+    question: 'What is $e^{i\\pi}$?'
+    answer: {lead: 'It is $-1$, and $$e^{i\\pi} + 1 = 0$$'}
+"""
+
+
+@pytest.fixture(scope="session")
+def preview_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreviewServer]:
+    """One `build.py preview` for the whole session, on copies of the seed bank, the hostile
+    markup bank and a bank with math; tests that edit a bank put it back before they end."""
+    folder = tmp_path_factory.mktemp("preview")
+    seed = copy_bank(SEED_BANK, folder / "seed")
+    hostile = copy_bank(FIXTURES / "hostile" / "markup.yaml", folder / "hostile")
+    (folder / "math").mkdir()
+    math = folder / "math" / "math.yaml"
+    math.write_text(MATH_BANK, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "preview", "--port", "0", "--out", str(folder / "dist"),
+         str(seed), str(hostile), str(math)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )
+    first = process.stdout.readline()
+    match = re.match(r"preview: (http://127\.0\.0\.1:(\d+)/)", first)
+    if not match:
+        process.kill()
+        pytest.fail(f"build.py preview did not start: {first}{process.stdout.read()}")
+    # Keep reading its output, so a full pipe never blocks the server.
+    threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
+    yield PreviewServer(match.group(1), int(match.group(2)), folder, process)
+    process.send_signal(signal.SIGINT)  # as Ctrl-C: the server closes its socket and exits
+    process.wait(timeout=30)

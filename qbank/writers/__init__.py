@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .. import progress
 from ..document import RenderedBank
 from ..model import MissingTool
 from ..processes import die_with_parent
@@ -80,7 +81,8 @@ WRITERS: dict[str, Format] = {
 def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> float:
     started = time.perf_counter()
     try:
-        WRITERS[name].write(doc, target, options)
+        with progress.writing(name):
+            WRITERS[name].write(doc, target, options)
     except OSError as error:
         if error.filename is None and error.errno in WRITE_ERRORS:
             error.filename = str(target)  # a write to an open file names none: say which it was
@@ -88,7 +90,15 @@ def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptio
     return time.perf_counter() - started
 
 
-def write_outputs(doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int) -> dict[str, float]:
+def _start_writer_process(parent: int, queue: object) -> None:
+    die_with_parent(parent)
+    progress.attach(queue)
+
+
+def write_outputs(
+    doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int,
+    display: progress.ProgressDisplay | None = None,
+) -> dict[str, float]:
     """Write each format's output to its target; returns the seconds each took.
 
     With more than one process, writers run side by side in forked processes: the two PDFs'
@@ -97,16 +107,30 @@ def write_outputs(doc: RenderedBank, targets: dict[str, Path], options: BuildOpt
     system when done. The first failure is raised once every writer has stopped, so no
     process is still writing when the caller removes the temporary files. The writer
     processes die with this one, even when it is killed (SIGKILL) and cannot stop them.
+    With a `display`, each writer's steps reach it through its queue.
     """
+    queue = display.queue if display else None
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {name: _write_timed(name, doc, target, options) for name, target in targets.items()}
+        progress.attach(queue)
+        try:
+            seconds = {}
+            for name, target in targets.items():
+                seconds[name] = _write_timed(name, doc, target, options)
+                if display:
+                    display.finished(name)
+            return seconds
+        finally:
+            progress.attach(None)
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
     pool = ProcessPoolExecutor(
         max_workers=min(processes, len(targets)), mp_context=context,
-        initializer=die_with_parent, initargs=(os.getpid(),),
+        initializer=_start_writer_process, initargs=(os.getpid(), queue),
     )
     with pool:
         futures = {name: pool.submit(_write_timed, name, doc, target, options) for name, target in targets.items()}
+        if display:
+            for name, future in futures.items():
+                future.add_done_callback(lambda _, name=name: display.finished(name))
         try:
             return {name: future.result() for name, future in futures.items()}
         except BaseException:

@@ -26,6 +26,7 @@ from pathlib import Path
 import genanki
 from markupsafe import escape
 
+from .. import progress
 from ..document import RenderedBank, RenderedItem
 from ..lock import RetiredItem
 from ..templating import render_template
@@ -78,7 +79,8 @@ def key_points_enabled(doc: RenderedBank, options: BuildOptions) -> bool:
     return options.cloze if options.cloze is not None else doc.source.options.cloze
 
 
-def _note_type(doc: RenderedBank) -> genanki.Model:
+def note_type(doc: RenderedBank) -> genanki.Model:
+    """The note type: fields, the card templates (Anki's {{Field}} syntax) and the CSS."""
     context = {"lang": doc.lang, "labels": doc.labels, "families": families_for(doc.lang)}
     templates = [
         {
@@ -103,7 +105,8 @@ def _note_type(doc: RenderedBank) -> genanki.Model:
     )
 
 
-def _fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> list[str]:
+def note_fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> dict[str, str]:
+    """Each field of the item's note, by name, as the deck carries it (the preview shows the same)."""
     # The field templates call the answer `item` (item.lead, item.points): renaming that in
     # templates/anki-fields/ would re-date every note in every collection for no change.
     context = {"item": item.answer, "labels": doc.labels}
@@ -117,7 +120,7 @@ def _fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> list[str
         "KeyPoints": render_template(f"{FIELDS_FOLDER}/key_points.html", **context).strip()
         if key_points and item.answer.points else "",
     }
-    return [values[name] for name in FIELD_NAMES]
+    return {name: values[name] for name in FIELD_NAMES}
 
 
 def note_modified(doc: RenderedBank, item: RenderedItem, key_points: bool) -> int:
@@ -149,7 +152,7 @@ def _deck_name(doc: RenderedBank) -> str:
 
 def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
     """The package's collection.anki2 (SQLite), made in memory so no file date leaks in."""
-    model = _note_type(doc)
+    model = note_type(doc)
     deck = genanki.Deck(deck_id=stable_id("deck", doc.id), name=_deck_name(doc), description=str(doc.description))
     deck.add_model(model)
     # Ids matter only for notes a collection does not hold yet (existing ones are found by
@@ -161,14 +164,16 @@ def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
         cursor = connection.cursor()
         genanki.Package(deck).write_to_db(cursor, doc.template_stamps[NOTE_TYPE_FOLDER], ids)
         for item in doc.items:
+            fields = note_fields(doc, item, key_points)
             note = genanki.Note(
                 model=model,
-                fields=_fields(doc, item, key_points),
+                fields=[fields[name] for name in FIELD_NAMES],
                 tags=anki_tags(doc.id, item.tags),
                 guid=genanki.guid_for(doc.id, item.identity),  # the id it was first built with
                 due=item.number,  # new cards come up in source order
             )
             note.write_to_db(cursor, note_modified(doc, item, key_points), deck.deck_id, ids)
+            progress.report(item.number, len(doc.items), "notes")
         for retired in doc.retired:
             note = genanki.Note(model=model, fields=_retired_fields(doc, retired),
                                 tags=[doc.id, f"{doc.id}::{RETIRED_TAG}"], guid=genanki.guid_for(doc.id, retired.identity))

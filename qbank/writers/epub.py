@@ -24,6 +24,7 @@ from pathlib import Path
 import uharfbuzz as hb
 from markupsafe import Markup
 
+from .. import progress
 from ..pandoc import run_pandoc
 from ..document import RenderedBank, plain_text
 from ..templating import render_template
@@ -130,6 +131,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
 
 class EpubWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+        progress.report(0, None, "checking the fonts")
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
         book = book_html(doc)
@@ -139,6 +141,7 @@ class EpubWriter(Writer):
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
             (work / PANDOC_DATA).mkdir()
+            progress.report(0, None, "subsetting the font")
             fonts = [_write_subset(regular, shown_text, work / FONT_FOLDER)]
             if bold != regular:  # without a bold face, readers embolden the regular one themselves
                 fonts.append(_write_subset(bold, shown_text, work / FONT_FOLDER))
@@ -156,6 +159,7 @@ class EpubWriter(Writer):
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
             arguments = _pandoc_arguments(doc, book, fonts)
+            progress.report(0, None, f"pandoc writing {len(doc.items)} items")
             epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
         target.write_bytes(epub)
 

@@ -19,8 +19,10 @@ from urllib.request import url2pathname
 from markupsafe import Markup
 from weasyprint import CSS, HTML, Document
 from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
+from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from .. import progress
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, render_template
@@ -146,6 +148,33 @@ def refuse_notdef(doc: RenderedBank) -> Iterator[None]:
         raise BankError(problems)
 
 
+class _LayoutProgress(logging.Handler):
+    """Passes WeasyPrint's progress log on as the output's progress: the layout page by page
+    ("Step 5 - Creating layout - Page %d"), then the PDF being written ("Step 6")."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith("Step 5 - Creating layout") and record.args:
+            progress.report(int(record.args[0]), None, "pages laid out")
+        elif str(record.msg).startswith("Step 6"):
+            progress.report(0, None, "writing the PDF")
+
+
+@contextmanager
+def layout_progress() -> Iterator[None]:
+    """Report WeasyPrint's steps while in the block, if a progress display is listening."""
+    if not progress.active():
+        yield
+        return
+    handler, level = _LayoutProgress(logging.INFO), WEASYPRINT_PROGRESS.level
+    WEASYPRINT_PROGRESS.addHandler(handler)
+    WEASYPRINT_PROGRESS.setLevel(logging.INFO)  # WeasyPrint leaves it at WARNING: its steps are INFO
+    try:
+        yield
+    finally:
+        WEASYPRINT_PROGRESS.removeHandler(handler)
+        WEASYPRINT_PROGRESS.setLevel(level)
+
+
 def document_sources(doc: RenderedBank, template: str, stylesheet: str, **context: object) -> tuple[str, str]:
     """The HTML and CSS of a printed output, before WeasyPrint lays them out."""
     return (
@@ -158,7 +187,7 @@ def render_document(doc: RenderedBank, template: str, stylesheet: str, **context
     """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given `context`."""
     fetcher = PrintFetcher(doc.media)
     html, css = document_sources(doc, template, stylesheet, **context)
-    with refuse_notdef(doc):
+    with refuse_notdef(doc), layout_progress():
         return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
             stylesheets=[CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)], **PDF_OPTIONS
         )
@@ -166,5 +195,5 @@ def render_document(doc: RenderedBank, template: str, stylesheet: str, **context
 
 def write_document(doc: RenderedBank, document: Document, target: Path) -> None:
     """Write a laid-out document as a tagged PDF with its fonts subset and embedded."""
-    with refuse_notdef(doc):
+    with refuse_notdef(doc), layout_progress():
         document.write_pdf(target, **PDF_OPTIONS)
