@@ -78,7 +78,8 @@ def _violations(report: dict) -> list[Violation]:
 def _in_highlighted_code(violation: Violation) -> bool:
     """A colour contrast failure of a token in a highlighted code block (pandoc's ids: #cb1-3 is
     line 3 of code block 1)."""
-    return violation.rule == "color-contrast" and all(css.startswith("#cb") for css in violation.where)
+    return (violation.rule == "color-contrast" and bool(violation.where)
+            and all(css.startswith("#cb") for css in violation.where))
 
 
 def _accessibility_trees(files: list[Path], home: Path) -> dict[Path, dict]:
