@@ -42,6 +42,7 @@ FONT_FOLDER = "fonts"  # pandoc packs embedded fonts under EPUB/fonts/, next to 
 PANDOC_DATA = "pandoc-data"  # empty: pandoc uses no file of the user's
 MATH_FILTER = Path(__file__).with_name("epub_math.lua")  # the render step's math spans -> MathML
 PAGE_TEMPLATE = TEMPLATES / TEMPLATE_FOLDER / "page.xhtml"  # pandoc's template for each XHTML file
+PAGE_TITLES_FILTER = TEMPLATES / TEMPLATE_FOLDER / "page-titles.lua"  # <h1>s as plain text, for <title>
 UNCLAIMED_BOOK = "unclaimed.epub"  # pandoc's book, before the conformance claim is added
 PACKAGE_DOCUMENT = "EPUB/content.opf"  # where pandoc puts it (its --epub-subdirectory is EPUB)
 NAVIGATION_LABELS = ("title_page", "first_question")  # the landmarks: written by pandoc, not book.html
@@ -84,7 +85,7 @@ def book_html(doc: RenderedBank) -> str:
     """The whole book as one HTML document, which pandoc splits into pages."""
     return render_template(
         f"{TEMPLATE_FOLDER}/book.html",
-        doc=doc, labels=doc.labels, author=doc.source.author, placed=_placed, plain_text=plain_text,
+        doc=doc, labels=doc.labels, author=doc.source.author, placed=_placed,
     )
 
 
@@ -164,7 +165,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, output: Path, fonts: list[st
     labels = doc.labels
     return [
         "--from=html", "--to=epub3", f"--output={output}", f"--template={PAGE_TEMPLATE}",
-        f"--lua-filter={MATH_FILTER}", "--mathml",
+        f"--lua-filter={MATH_FILTER}", f"--lua-filter={PAGE_TITLES_FILTER}", "--mathml",
         f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
         *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
         "--epub-title-page=false",  # book.html has its own title page
