@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's two entry points on a fresh machine (see README.md):
 #   bash tasks.sh build   install what the outputs need, then build every bank into dist/
-#   bash tasks.sh test    the same set-up plus the test extras (Anki's engine, epubcheck + Java), then pytest
+#   bash tasks.sh test    the same set-up plus the test extras (Anki's engine, epubcheck + Java,
+#                         Ace by DAISY + Node.js + Chromium), then pytest
 #   bash tasks.sh bench   the benchmark (see bench/benchmark.py)
 # Both are idempotent: a second run installs nothing and goes straight to the work.
 set -euo pipefail
@@ -12,12 +13,13 @@ VENV=.venv
 # fonts with it) and a CJK font: a fresh machine has none, and Chinese would print as boxes.
 # libharfbuzz-subset0 makes WeasyPrint's font subsetting fast (~3 s instead of ~20 s per page set).
 SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk)
-TEST_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
-# The preview's browser test drives Debian's Chromium (Playwright, pointed at /usr/bin/chromium;
-# Playwright's own browser downloads are never used).
-BROWSER_TEST_PACKAGES=(chromium)
-# npm installs MathJax for the preview (package.json); Debian's npm only where none is installed.
-NPM_PACKAGES=(npm)
+TEST_PACKAGES=(chromium)  # the browser of Ace by DAISY and of the preview's test: Debian's, as nothing may download its own
+JAVA_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
+# npm installs MathJax for the preview (package.json) and, for the tests, Ace by DAISY (tests/ace);
+# Debian's nodejs and npm only where no npm is installed (NodeSource's nodejs brings its own npm
+# and conflicts with Debian's).
+NODE_PACKAGES=(nodejs npm)
+ACE=tests/ace  # package.json and package-lock.json pin Ace; its node_modules/ stays out of git
 
 say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
 
@@ -34,10 +36,10 @@ install_system_packages() {
     return 0
   fi
   local wanted=("${SYSTEM_PACKAGES[@]}")
-  command -v npm >/dev/null 2>&1 || wanted+=("${NPM_PACKAGES[@]}")
+  command -v npm >/dev/null 2>&1 || wanted+=("${NODE_PACKAGES[@]}")
   if [ "${1:-}" = test ]; then
-    command -v java >/dev/null 2>&1 || wanted+=("${TEST_PACKAGES[@]}")
-    wanted+=("${BROWSER_TEST_PACKAGES[@]}")
+    wanted+=("${TEST_PACKAGES[@]}")
+    command -v java >/dev/null 2>&1 || wanted+=("${JAVA_PACKAGES[@]}")
   fi
   local missing
   missing=$(missing_debian_packages "${wanted[@]}")
@@ -79,18 +81,19 @@ install_python_packages() {
   echo "$wanted" >> "$stamp"
 }
 
-install_page_assets() {
-  # What the preview serves to the browser (MathJax), pinned by package-lock.json; npm ci again
-  # only when the lock changed.
-  local wanted stamp=node_modules/.qbank-installed
-  wanted=$(sha256sum package-lock.json | cut -c1-16)
+install_node_packages() {
+  # The npm packages pinned by $1/package-lock.json (MathJax for the preview; Ace for the tests);
+  # npm ci again only when that lock changed. No install scripts: the only one is puppeteer's
+  # download of its own browser, and the tests run Debian's chromium instead.
+  local folder=$1 stamp="$1/node_modules/.qbank-installed" wanted
+  wanted=$(sha256sum "$folder/package-lock.json" | cut -c1-16)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && return 0
   if ! command -v npm >/dev/null 2>&1; then
-    say "npm is missing: the preview will show math as TeX (install Node.js and npm, then run this again)."
+    say "npm is missing: install Node.js and npm, then run this again (the preview shows math as TeX until then)."
     return 0
   fi
-  say "Installing the preview's page assets (npm ci)"
-  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+  say "Installing npm packages in $folder/"
+  (cd "$folder" && PUPPETEER_SKIP_DOWNLOAD=true npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$wanted" > "$stamp"
 }
 
@@ -99,14 +102,15 @@ case "${1:-}" in
     shift
     install_system_packages
     install_python_packages ""
-    install_page_assets
+    install_node_packages .
     exec "$VENV/bin/python" build.py "$@"
     ;;
   test)
     shift
     install_system_packages test
     install_python_packages "[test]"
-    install_page_assets
+    install_node_packages .
+    install_node_packages "$ACE"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)

@@ -77,6 +77,9 @@ local function typesets(math)
 end
 
 for number, content in ipairs(groups) do
+  -- The HTML writer folds a div that starts with a heading into that heading (its section),
+  -- and the div's tag would be lost: an empty first block, which writes nothing, keeps it.
+  table.insert(content, 1, pandoc.Plain{})
   local div = pandoc.Div(content, {id = 'qbf-' .. number})
   div = div:walk{
     Link = function(link)

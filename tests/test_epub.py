@@ -1,4 +1,5 @@
-"""The EPUB, judged by real readers: the W3C's epubcheck, an XML parser and fontTools.
+"""The EPUB, judged by real readers: the W3C's epubcheck, an XML parser and fontTools (and, in
+test_epub_accessibility.py, Ace by DAISY and Chromium's accessibility tree).
 
 Expected values come from the bank's YAML as written, not from our render step, so a test
 fails if the book loses or garbles what the bank says.
@@ -25,13 +26,16 @@ NS = {
     "opf": "http://www.idpf.org/2007/opf",
     "dc": "http://purl.org/dc/elements/1.1/",
     "container": "urn:oasis:names:tc:opendocument:xmlns:container",
+    "ncx": "http://www.daisy.org/z3986/2005/ncx/",
 }
 EPUB_TYPE = f"{{{NS['epub']}}}type"
 SIZE_LIMIT = 1024 * 1024
 
 
-def _small_bank(folder: Path, image: str = "![A pipeline diagram](pictures/diagram.png)") -> Path:
-    """A two-item English bank with an author, no closing, and `image` (any Markdown) in a question."""
+def _small_bank(folder: Path, image: str = "![A pipeline diagram](pictures/diagram.png)",
+                explanation: str = "Each stage can be scaled on its own.") -> Path:
+    """A two-item English bank with an author, no closing, `image` (any Markdown) in a question
+    and `explanation` (Markdown) in its answer."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pictures").mkdir(exist_ok=True)
     (folder / "pictures" / "diagram.png").write_bytes(tiny_png())
@@ -50,7 +54,7 @@ def _small_bank(folder: Path, image: str = "![A pipeline diagram](pictures/diagr
                     {"term": "Extract", "text": "read the raw data"},
                     {"term": "Load", "text": "store it for training"},
                 ]},
-                "explanation": "Each stage can be scaled on its own.",
+                "explanation": explanation,
             },
             {
                 "id": "second",
@@ -112,14 +116,39 @@ class Book:
             return [meta.text for meta in metadata.findall("opf:meta", NS) if meta.get("property") == name]
         return [element.text for element in metadata.findall(name, NS)]
 
-    def toc_entries(self) -> list[tuple[str, str]]:
-        """(text, href relative to the package) of each entry of the navigation's table of contents."""
+    def nav_entries(self, kind: str) -> list[tuple[str, str]]:
+        """(text, href relative to the package) of each entry of the navigation's <nav epub:type=KIND>."""
         nav = self.xhtml(self.nav_path)
-        toc = next(element for element in nav.iter(f"{{{NS['xhtml']}}}nav") if element.get(EPUB_TYPE) == "toc")
+        (found,) = [element for element in nav.iter(f"{{{NS['xhtml']}}}nav") if element.get(EPUB_TYPE) == kind]
         base = PurePosixPath(self.nav_path).parent
         return [
             (" ".join("".join(link.itertext()).split()), str(base / link.get("href")))
-            for link in toc.iter(f"{{{NS['xhtml']}}}a")
+            for link in found.iter(f"{{{NS['xhtml']}}}a")
+        ]
+
+    def toc_entries(self) -> list[tuple[str, str]]:
+        return self.nav_entries("toc")
+
+    def ncx_entries(self) -> list[tuple[str, str]]:
+        """(label, src relative to the package) of each navPoint of the EPUB 2 table of contents, toc.ncx."""
+        (ncx_item,) = [item for item in self.manifest.values() if item.get("media-type") == "application/x-dtbncx+xml"]
+        ncx_path = self._href(ncx_item)
+        base = PurePosixPath(ncx_path).parent
+        return [
+            (" ".join(point.find("ncx:navLabel/ncx:text", NS).text.split()),
+             str(base / point.find("ncx:content", NS).get("src")))
+            for point in ET.fromstring(self.zip.read(ncx_path)).iter(f"{{{NS['ncx']}}}navPoint")
+        ]
+
+    def page_title(self, path: str) -> str:
+        return " ".join("".join(self.xhtml(path).find("xhtml:head/xhtml:title", NS).itertext()).split())
+
+    def headings(self, path: str) -> list[tuple[int, str]]:
+        """(level, text) of each heading of a content document, in order."""
+        return [
+            (int(element.tag[-1]), " ".join("".join(element.itertext()).split()))
+            for element in self.xhtml(path).iter()
+            if re.fullmatch(rf"{{{NS['xhtml']}}}h[1-6]", str(element.tag))
         ]
 
     def find_id(self, path: str, element_id: str) -> ET.Element | None:
@@ -159,26 +188,97 @@ def test_epubcheck_finds_no_error_and_no_warning(seed_epub: Path):
     assert check.meta.title == _seed()["title"]
 
 
-def test_navigation_lists_every_item_in_order_and_nothing_else(seed_epub: Path):
+def _seed_contents(book: Book) -> list[tuple[str, str]]:
+    """What the seed's tables of contents must list: (text, element id) of the preface, every item, the closing."""
+    seed = _seed()
+    return [
+        ("前言", "preface"),
+        *((f"{number}. {item['title']}", f"item-{item['id']}") for number, item in enumerate(seed["items"], start=1)),
+        (seed["closing"]["title"], "closing"),
+    ]
+
+
+@pytest.mark.parametrize("table", ["nav.xhtml", "toc.ncx"])
+def test_navigation_lists_preface_every_item_and_closing_in_order_once(seed_epub: Path, table: str):
     book = Book(seed_epub)
-    items = _seed()["items"]
-    entries = book.toc_entries()
-    assert len(entries) == SEED_ITEMS == len(items)
-    for number, (item, (text, href)) in enumerate(zip(items, entries), start=1):
-        assert text == f"{number}. {item['title']}"
+    entries = book.toc_entries() if table == "nav.xhtml" else book.ncx_entries()
+    expected = _seed_contents(book)
+    assert len(entries) == len(expected) == SEED_ITEMS + 2
+    for (text, href), (expected_text, expected_id) in zip(entries, expected):
+        # The entry's own number only: "1. 1. …" would be read twice (see the browser test).
+        assert text == expected_text
         path, _, fragment = href.partition("#")
-        assert fragment == f"item-{item['id']}"
+        assert fragment == expected_id
         assert book.find_id(path, fragment) is not None, f"{href} leads nowhere"
 
 
-def test_title_page_with_preface_comes_first_and_closing_last(seed_epub: Path):
+def _section_semantics(book: Book, path: str) -> tuple[str | None, str | None]:
+    """(epub:type, role) of a page's top <section>, where pandoc puts its <h1>'s semantics."""
+    section = book.xhtml(path).find("xhtml:body/xhtml:section", NS)
+    return section.get(EPUB_TYPE), section.get("role")
+
+
+def test_title_page_contents_and_preface_come_first_and_closing_last(seed_epub: Path):
     book = Book(seed_epub)
     seed = _seed()
-    first, last = book.text(book.spine[0]), book.text(book.spine[-1])
-    assert first.startswith(seed["title"])
-    assert "前言" in first and _normalized(seed["description"]) in first
-    assert book.xhtml(book.spine[0]).find(".//xhtml:section", NS).get(EPUB_TYPE) == "titlepage"
-    assert last == f"{seed['closing']['title']} {_normalized(seed['closing']['text'])}"
+    title_page, contents, preface = (book.text(path) for path in book.spine[:3])
+    assert title_page == seed["title"]
+    assert contents.startswith("目录 前言 1. ")
+    assert preface == f"前言 {_normalized(seed['description'])}"
+    assert book.text(book.spine[-1]) == f"{seed['closing']['title']} {_normalized(seed['closing']['text'])}"
+    # Each with its structural semantics, and the DPUB-ARIA role a screen reader knows it by.
+    assert [_section_semantics(book, path) for path in [*book.spine[:3], book.spine[-1]]] == [
+        ("titlepage", None), ("toc", "doc-toc"), ("preface", "doc-preface"), ("conclusion", "doc-conclusion"),
+    ]
+
+
+def test_contents_page_links_to_preface_every_item_and_closing(seed_epub: Path):
+    book = Book(seed_epub)
+    contents = book.spine[1]
+    links = book.links(contents)
+    assert [text for text, _ in links] == [text for text, _ in _seed_contents(book)]
+    for (_, target), (_, expected_id) in zip(links, _seed_contents(book)):
+        path, _, fragment = target.partition("#")
+        assert fragment == expected_id and book.find_id(path, fragment) is not None, target
+
+
+def test_every_page_is_titled_with_its_own_heading(seed_epub: Path):
+    book = Book(seed_epub)
+    seed = _seed()
+    titles = [book.page_title(path) for path in book.spine]
+    # What a screen reader announces on opening each page, and a reading system's history shows.
+    assert titles[:3] == [seed["title"], "目录", "前言"]
+    for number, item in enumerate(seed["items"], start=1):
+        assert titles[1 + 2 * number] == f"{number}. {item['title']}"
+        assert titles[2 + 2 * number] == f"{number}. 答案：{item['title']}"
+    assert titles[-1] == seed["closing"]["title"]
+    for path, title in zip(book.spine, titles):
+        assert book.headings(path)[0] == (1, title), path
+    assert book.page_title(book.nav_path) == seed["title"]
+
+
+def test_landmarks_lead_to_title_page_contents_and_first_question(seed_epub: Path):
+    book = Book(seed_epub)
+    landmarks = book.nav_entries("landmarks")
+    assert [text for text, _ in landmarks] == ["书名页", "目录", "第一题"]
+    nav = book.xhtml(book.nav_path)
+    (landmarks_nav,) = [nav_element for nav_element in nav.iter(f"{{{NS['xhtml']}}}nav")
+                        if nav_element.get(EPUB_TYPE) == "landmarks"]
+    kinds = [link.get(EPUB_TYPE) for link in landmarks_nav.iter(f"{{{NS['xhtml']}}}a")]
+    assert kinds == ["titlepage", "toc", "bodymatter"]
+    # Each leads to a page in the reading order (epubcheck also checks this): the title page, the
+    # page that is the table of contents, and the first question.
+    first_item = f"item-{_seed()['items'][0]['id']}"
+    assert [href for _, href in landmarks] == [book.spine[0], book.spine[1], book.spine[3]]
+    assert _section_semantics(book, book.spine[1])[0] == "toc"
+    assert book.find_id(book.spine[3], first_item) is not None
+
+
+def test_no_page_carries_an_empty_style_element(seed_epub: Path):
+    book = Book(seed_epub)
+    for path in [*book.spine, book.nav_path]:
+        styles = list(book.xhtml(path).iter(f"{{{NS['xhtml']}}}style"))
+        assert all("".join(style.itertext()).strip() for style in styles), path
 
 
 def test_book_text_holds_every_question_and_every_point(seed_epub: Path):
@@ -203,6 +303,10 @@ def test_each_answer_is_on_the_next_page_linked_both_ways(seed_epub: Path):
         assert _normalized(item["answer"]["points"][0]["text"]) not in book.text(question_page)
         assert ("查看答案", f"{answer_page}#answer-{item['id']}") in book.links(question_page)
         assert ("返回题目", f"{question_page}#item-{item['id']}") in book.links(answer_page)
+        # What a screen reader reads for these links names the item (the browser test checks it is read).
+        (to_answer,) = [link for link in book.xhtml(question_page).iter(f"{{{NS['xhtml']}}}a")
+                        if link.get("href", "").endswith(f"#answer-{item['id']}")]
+        assert to_answer.get("aria-label") == f"查看答案：{item['title']}"
         terms = ["".join(strong.itertext()) for strong in book.xhtml(answer_page).iter(f"{{{NS['xhtml']}}}strong")]
         assert terms == [point["term"] for point in item["answer"]["points"]]
 
@@ -219,6 +323,9 @@ def test_package_metadata_and_accessibility(seed_epub: Path):
     assert {"structuralNavigation", "tableOfContents"} <= set(book.metadata("schema:accessibilityFeature"))
     (summary,) = book.metadata("schema:accessibilitySummary")
     assert "目录" in summary
+    assert book.metadata("dcterms:conformsTo") == ["EPUB Accessibility 1.1 - WCAG 2.2 Level AA"]
+    (evaluator,) = book.metadata("a11y:certifiedBy")
+    assert "Ace by DAISY" in evaluator
 
 
 def test_two_builds_give_identical_bytes(seed_dist: Path, tmp_path: Path):
@@ -271,7 +378,9 @@ def test_small_bank_book_is_valid_and_in_english(small_epub: Path):
     book = Book(small_epub)
     assert book.metadata("dc:creator") == ["Ada Lovelace"]
     assert book.metadata("dc:language") == ["en"]
-    assert [text for text, _ in book.toc_entries()] == ["1. What is a pipeline?", "2. Why quantize?"]
+    assert [text for text, _ in book.toc_entries()] == ["Preface", "1. What is a pipeline?", "2. Why quantize?"]
+    assert [text for text, _ in book.nav_entries("landmarks")] == ["Title page", "Contents", "First question"]
+    assert book.page_title(book.spine[4]) == "1. Answer: What is a pipeline?"
     nav_title = book.xhtml(book.nav_path).find(".//xhtml:nav/xhtml:h1", NS)
     assert "".join(nav_title.itertext()) == "Contents"
     assert "Ada Lovelace" in book.text(book.spine[0])
@@ -281,8 +390,9 @@ def test_small_bank_book_is_valid_and_in_english(small_epub: Path):
     images = [image for path in book.spine for image in book.xhtml(path).iter(f"{{{NS['xhtml']}}}img")]
     assert [image.get("alt") for image in images] == ["A pipeline diagram"]
     assert "alternativeText" in book.metadata("schema:accessibilityFeature")
-    answer = book.text(book.spine[2])
+    answer = book.text(book.spine[4])
     assert "Extract: read the raw data" in answer and "Back to the question" in answer
+    assert book.metadata("dcterms:conformsTo") == ["EPUB Accessibility 1.1 - WCAG 2.2 Level AA"]
 
 
 def test_an_image_without_alt_text_is_decorative_and_claims_no_alternative_text(tmp_path: Path):
@@ -294,17 +404,27 @@ def test_an_image_without_alt_text_is_decorative_and_claims_no_alternative_text(
     assert [image.get("alt") for image in images] == [""]
     assert sorted(book.metadata("schema:accessMode")) == ["textual", "visual"]
     assert "alternativeText" not in book.metadata("schema:accessibilityFeature")
+    # The image may carry meaning that no text gives: the book cannot claim WCAG conformance.
+    assert book.metadata("dcterms:conformsTo") == [] and book.metadata("a11y:certifiedBy") == []
+    _epubcheck(tmp_path / "dist" / "small-bank.epub")
 
 
 def test_a_heading_in_the_bank_starts_no_page_and_no_navigation_entry(tmp_path: Path):
-    bank = _small_bank(tmp_path / "bank", image="# Injected heading\n\nMore text.")
+    # A field may start with a heading (the render step once lost such a field), skip levels,
+    # and sit under the page's <h1> (a question) or under an <h2> (an explanation).
+    bank = _small_bank(tmp_path / "bank", image="# Injected heading\n\nMore text.\n\n### Skipped a level",
+                       explanation="## Starts with a heading\n\nEach stage can be scaled on its own.")
     result = run_build(bank, "--out", tmp_path / "dist", "--format", "epub")
     assert result.returncode == 0, result.stderr
     book = Book(tmp_path / "dist" / "small-bank.epub")
-    assert [text for text, _ in book.toc_entries()] == ["1. What is a pipeline?", "2. Why quantize?"]
-    assert len(book.spine) == 1 + 2 * 2
-    question_page = book.xhtml(book.spine[1])
-    assert ["".join(h.itertext()) for h in question_page.iter(f"{{{NS['xhtml']}}}h3")] == ["Injected heading"]
+    assert [text for text, _ in book.toc_entries()] == ["Preface", "1. What is a pipeline?", "2. Why quantize?"]
+    assert len(book.spine) == 3 + 2 * 2
+    # Each continues the page's outline one level down, never skipping one.
+    assert book.headings(book.spine[3]) == [(1, "1. What is a pipeline?"), (2, "Injected heading"), (3, "Skipped a level")]
+    assert book.headings(book.spine[4]) == [
+        (1, "1. Answer: What is a pipeline?"), (2, "Explanation"), (3, "Starts with a heading"),
+    ]
+    assert "Each stage can be scaled on its own." in book.text(book.spine[4])
 
 
 def test_book_holds_only_the_files_we_put_there(small_epub: Path):
@@ -318,7 +438,7 @@ def test_book_holds_only_the_files_we_put_there(small_epub: Path):
         "EPUB/content.opf", "EPUB/toc.ncx", "EPUB/nav.xhtml", "EPUB/styles/stylesheet1.css",
     }
     assert names - chapters - fonts - media == expected_rest
-    assert len(chapters) == 1 + 2 * 2 and len(fonts) == 2
+    assert len(chapters) == 3 + 2 * 2 and len(fonts) == 2
     # The one image, byte for byte, and nothing else.
     assert [book.zip.read(name) for name in media] == [tiny_png()]
     assert book.zip.infolist()[0].filename == "mimetype"

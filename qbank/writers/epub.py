@@ -1,8 +1,11 @@
 """The EPUB writer: an EPUB 3 book for e-readers, made by pandoc from the rendered bank.
 
 The book is one HTML document from templates/epub/book.html that pandoc splits into pages:
-a title page with the preface, then per item a question page and an answer page linked to
-each other (so a reader can test themselves before turning the page), then the closing.
+a title page, the contents, the preface, then per item a question page and an answer page
+linked to each other (so a reader can test themselves before turning the page), then the
+closing. pandoc writes each page through templates/epub/page.xhtml. The book is made to be
+read with a screen reader too: it claims EPUB Accessibility 1.1 at WCAG AA, which the tests
+check with Ace by DAISY.
 
 pandoc reads images, the stylesheet and fonts from disk, and a bank must not be able to make
 it read anything else (an image pointing at /etc/passwd would otherwise be packed into the
@@ -14,11 +17,14 @@ an empty data folder, so neither the machine's pandoc settings nor its clock cha
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import tempfile
 import uuid
+import zipfile
 from datetime import datetime, timezone
+from html import escape
 from pathlib import Path
 
 import uharfbuzz as hb
@@ -27,7 +33,7 @@ from markupsafe import Markup
 from .. import progress
 from ..pandoc import run_pandoc
 from ..document import RenderedBank, plain_text
-from ..templating import render_template
+from ..templating import TEMPLATES, render_template
 from .fonts import FontFace, families_for, font_faces, require_coverage
 from . import BuildOptions, Writer
 
@@ -35,8 +41,13 @@ from . import BuildOptions, Writer
 TEMPLATE_FOLDER = "epub"  # templates/epub/
 STYLESHEET = "book.css"
 FONT_FOLDER = "fonts"  # pandoc packs embedded fonts under EPUB/fonts/, next to EPUB/styles/
-PANDOC_DATA = "pandoc-data"  # empty: pandoc uses its built-in templates, not the user's
+PANDOC_DATA = "pandoc-data"  # empty: pandoc uses no file of the user's
 MATH_FILTER = Path(__file__).with_name("epub_math.lua")  # the render step's math spans -> MathML
+PAGE_TEMPLATE = TEMPLATES / TEMPLATE_FOLDER / "page.xhtml"  # pandoc's template for each XHTML file
+PAGE_TITLES_FILTER = TEMPLATES / TEMPLATE_FOLDER / "page-titles.lua"  # <h1>s as plain text, for <title>
+PACKAGE_DOCUMENT = "EPUB/content.opf"  # where pandoc puts it (its --epub-subdirectory is EPUB)
+NAVIGATION_LABELS = ("title_page", "first_question")  # the landmarks: written by pandoc, not book.html
+
 # Stable across builds and machines, so a reader recognises a rebuilt book as the same book.
 IDENTIFIER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qbank.invalid/epub")
 
@@ -44,31 +55,53 @@ IDENTIFIER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qbank.invalid/epu
 # headings, a navigation document and a reading order; images add a visual mode, and the
 # alternativeText feature when every image has alt text (from the bank's Markdown).
 ACCESSIBILITY_FEATURES = ("structuralNavigation", "tableOfContents", "readingOrder", "displayTransformability")
+# What the book claims (EPUB Accessibility 1.1, section 5.1) and who checked it: the tests run
+# Ace by DAISY and epubcheck on books of this writer. A book with an image that has no alt text
+# cannot meet WCAG's "non-text content" for sure (the image may carry meaning), so it claims nothing.
+CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.2 Level AA"
+EVALUATOR = "qbank (Ace by DAISY and epubcheck in its test suite)"
 IMAGE_TAG = re.compile(r"<img\b[^>]*>")
 ALT_TEXT = re.compile(r'\balt="[^"]*\S[^"]*"')
 BANK_HEADING = re.compile(r"<(/?)h([1-6])\b")
+EMPTY_HEADER_CELL = re.compile(r"<th\b([^>]*)></th>")
 
 
-def _demoted(html: Markup) -> Markup:
-    """Bank HTML with its headings moved below the book's own two levels.
+def _placed(html: Markup, level: int) -> Markup:
+    """Bank HTML placed under one of the book's headings of `level`.
 
     The book's <h1>s make its pages and navigation, so a Markdown heading in a question must
-    not start a page of its own. Raw HTML is disabled in the render step, so every "<hN" in
-    its output is a real heading tag (text would read "&lt;h1").
+    not start a page of its own; and a screen reader's outline must not skip a level, so the
+    field's heading levels, whatever they are, become level + 1, level + 2, … in their order.
+    An empty header cell (a table's corner) is a plain cell: a header with nothing to say.
+    Raw HTML is disabled in the render step, so every "<hN" or "<th" in its output is a real
+    tag (text would read "&lt;h1").
     """
-    return Markup(BANK_HEADING.sub(lambda tag: f"<{tag[1]}h{min(int(tag[2]) + 2, 6)}", html))
+    used = sorted({int(number) for _, number in BANK_HEADING.findall(html)})
+    new_level = {number: min(level + rank, 6) for rank, number in enumerate(used, start=1)}
+    html = BANK_HEADING.sub(lambda tag: f"<{tag[1]}h{new_level[int(tag[2])]}", html)
+    return Markup(EMPTY_HEADER_CELL.sub(r'<th role="cell"\1></th>', html))
 
 
 def book_html(doc: RenderedBank) -> str:
     """The whole book as one HTML document, which pandoc splits into pages."""
     return render_template(
         f"{TEMPLATE_FOLDER}/book.html",
-        doc=doc, labels=doc.labels, author=doc.source.author, demoted=_demoted,
+        doc=doc, labels=doc.labels, author=doc.source.author, placed=_placed,
     )
+
+
+def _page_file(number: int) -> str:
+    """pandoc's name for the book's `number`th XHTML file, counted from 1: one per <h1>."""
+    return f"ch{number:03d}.xhtml"
 
 
 def _book_identifier(bank_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(IDENTIFIER_NAMESPACE, bank_id)}"
+
+
+def _claims_conformance(book: str) -> bool:
+    """Whether the book may claim CONFORMANCE: every image has alt text (or there is none)."""
+    return all(ALT_TEXT.search(tag) for tag in IMAGE_TAG.findall(book))
 
 
 def _accessibility_arguments(book: str) -> list[str]:
@@ -78,16 +111,36 @@ def _accessibility_arguments(book: str) -> list[str]:
     holds: an image without alt text is written with alt="", i.e. as decorative.
     """
     images = IMAGE_TAG.findall(book)
-    described = bool(images) and all(ALT_TEXT.search(tag) for tag in images)
     modes = ["textual", "visual"] if images else ["textual"]
     values = [
         *(("accessModes", mode) for mode in modes),
         *(("accessibilityFeatures", feature) for feature in ACCESSIBILITY_FEATURES),
-        *([("accessibilityFeatures", "alternativeText")] if described else []),
+        *([("accessibilityFeatures", "alternativeText")] if images and _claims_conformance(book) else []),
         ("accessibilityHazards", "none"),
     ]
     # pandoc collects a key given several times into a list.
     return [f"--metadata={key}={value}" for key, value in values]
+
+
+def _with_conformance_claim(book: bytes) -> bytes:
+    """pandoc's `book` with the conformance claim in its package metadata.
+
+    pandoc (3.9; 3.10 neither) has no option for dcterms:conformsTo or a11y:certifiedBy,
+    while it writes the rest of the accessibility metadata; so this adds the two, and nothing
+    else changes: same entries in the same order, same dates and compression methods.
+    """
+    claim = (f'    <meta property="dcterms:conformsTo">{CONFORMANCE}</meta>\n'
+             f'    <meta property="a11y:certifiedBy">{EVALUATOR}</meta>\n  </metadata>').encode()
+    claimed_bytes = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(book)) as unclaimed, zipfile.ZipFile(claimed_bytes, "w") as claimed:
+        for entry in unclaimed.infolist():
+            data = unclaimed.read(entry)
+            if entry.filename == PACKAGE_DOCUMENT:
+                if data.count(b"  </metadata>") != 1:
+                    raise RuntimeError(f"pandoc wrote an unexpected {PACKAGE_DOCUMENT}")
+                data = data.replace(b"  </metadata>", claim)
+            claimed.writestr(entry, data)
+    return claimed_bytes.getvalue()
 
 
 def _write_subset(face: FontFace, text: str, folder: Path) -> str:
@@ -112,20 +165,28 @@ def _write_subset(face: FontFace, text: str, folder: Path) -> str:
 
 def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[str]:
     date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
+    labels = doc.labels
     return [
-        # The book comes back on standard output and we write it: a full disk or a read-only
-        # folder is then reported like any other output's, and pandoc never writes in dist/.
-        "--from=html", "--to=epub3", "--output=-",
-        f"--lua-filter={MATH_FILTER}", "--mathml",
+        # The book comes back on standard output: a full disk or a read-only folder is then
+        # reported like any other output's, and pandoc never writes in dist/.
+        "--from=html", "--to=epub3", "--output=-", f"--template={PAGE_TEMPLATE}",
+        f"--lua-filter={MATH_FILTER}", f"--lua-filter={PAGE_TITLES_FILTER}", "--mathml",
         f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
         *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
-        "--epub-title-page=false",  # the template's title page also holds the preface
+        "--epub-title-page=false",  # book.html has its own title page
         "--split-level=1", "--toc-depth=1",
         # Values we control; bank text (title, author) reaches pandoc through the HTML <head>.
         f"--metadata=lang={doc.lang}",
         f"--metadata=identifier={_book_identifier(doc.id)}",
         f"--metadata=date={date}",
         *_accessibility_arguments(book),
+        # The landmarks (page.xhtml). Variables go into the template as they are: escaped here.
+        f"--variable=landmark-title-page={escape(labels['title_page'])}",
+        f"--variable=landmark-contents={escape(labels['contents'])}",
+        f"--variable=landmark-first-question={escape(labels['first_question'])}",
+        f"--variable=title-page-file={_page_file(1)}",
+        f"--variable=contents-file={_page_file(2)}",
+        f"--variable=first-item-file={_page_file(3 + bool(doc.description))}",
     ]
 
 
@@ -135,8 +196,8 @@ class EpubWriter(Writer):
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
         book = book_html(doc)
-        # Everything a reader shows comes from the book's HTML, except the contents title pandoc writes.
-        shown_text = plain_text(book) + doc.labels["contents"]
+        # Everything a reader shows comes from the book's HTML, except the navigation's labels.
+        shown_text = plain_text(book) + "".join(doc.labels[key] for key in NAVIGATION_LABELS)
         with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
@@ -161,7 +222,7 @@ class EpubWriter(Writer):
             arguments = _pandoc_arguments(doc, book, fonts)
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
             epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
-        target.write_bytes(epub)
+        target.write_bytes(_with_conformance_claim(epub) if _claims_conformance(book) else epub)
 
 
 WRITER = EpubWriter()
