@@ -21,7 +21,7 @@ from .model import BankError, MissingTool
 from .output import BuildState, atomic_target
 from .reader import load_bank
 from .render import render_bank
-from .writers import WRITERS, BuildOptions, write_outputs
+from .writers import WRITERS, BuildOptions, Downscaled, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT / "source"
@@ -115,6 +115,15 @@ def _changes(changes: dict[str, int]) -> str:
     return ", ".join(f"{count} {kind}" for kind, count in changes.items()) or "no item changed"
 
 
+def _downscaled(downscaled: Downscaled) -> str:
+    if not downscaled.images:
+        return ""
+    images = "1 image" if downscaled.images == 1 else f"{downscaled.images} images"
+    # A flat-colour screenshot can grow: scaling blends its few colours into many.
+    change = "saved" if downscaled.saved_bytes >= 0 else "added"
+    return f"  ({images} downscaled, {_size(abs(downscaled.saved_bytes))} {change})"
+
+
 def check_bank(path: Path) -> None:
     bank = load_bank(path)
     doc = render_bank(bank, Lock.open(path))  # vets links and images; the lock is not saved
@@ -153,13 +162,14 @@ def build_bank(
     with ExitStack() as moves:
         targets = {name: out / WRITERS[name].output_name(bank.id) for name in stale}
         temporaries = {name: moves.enter_context(atomic_target(target)) for name, target in targets.items()}
-        seconds = write_outputs(doc, temporaries, options, processes)
+        written = write_outputs(doc, temporaries, options, processes)
         sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
     lock.save()
     key = state.key(path, options)  # after the lock was saved
     for name, target in targets.items():
         state.record(path, name, key, target, list(doc.media.values()))
-        print(f"{target}  {len(doc.items)} items  {_size(sizes[name])}  {seconds[name]:.2f} s")
+        print(f"{target}  {len(doc.items)} items  {_size(sizes[name])}  {written[name].seconds:.2f} s"
+              f"{_downscaled(written[name].downscaled)}")
     state.save()
 
 

@@ -28,8 +28,24 @@ class BuildOptions:
     shift_backs_mm: float = 0.0  # flashcards: move the backs to calibrate a duplex printer
 
 
+@dataclass(frozen=True)
+class Downscaled:
+    """The images an output got scaled-down copies of (qbank/writers/images.py)."""
+
+    images: int = 0
+    saved_bytes: int = 0  # the originals' sizes less the copies'
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the command line reports about an output it wrote."""
+
+    seconds: float
+    downscaled: Downscaled
+
+
 class Writer:
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         """Write the output for `doc` to `target` (a temporary path the caller moves into place)."""
         raise NotImplementedError
 
@@ -49,8 +65,8 @@ class Format:
     def writer(self) -> Writer:
         return importlib.import_module(f"{__name__}.{self.module}").WRITER
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        self.writer.write(doc, target, options)
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
+        return self.writer.write(doc, target, options)
 
 
 # Format name -> Format, in build order.
@@ -65,14 +81,14 @@ WRITERS: dict[str, Format] = {
 }
 
 
-def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> float:
+def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> Written:
     started = time.perf_counter()
-    WRITERS[name].write(doc, target, options)
-    return time.perf_counter() - started
+    downscaled = WRITERS[name].write(doc, target, options)
+    return Written(time.perf_counter() - started, downscaled)
 
 
-def write_outputs(doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int) -> dict[str, float]:
-    """Write each format's output to its target; returns the seconds each took.
+def write_outputs(doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int) -> dict[str, Written]:
+    """Write each format's output to its target; returns what each reports and the seconds it took.
 
     With more than one process, writers run side by side in forked processes: the two PDFs'
     layouts are CPU-bound and independent, so on two cores a build takes about as long as

@@ -28,7 +28,8 @@ from ..pandoc import run_pandoc
 from ..document import RenderedBank, plain_text
 from ..templating import render_template
 from .fonts import FontFace, families_for, font_faces, require_coverage
-from . import BuildOptions, Writer
+from .images import SCREEN, fitted_media
+from . import BuildOptions, Downscaled, Writer
 
 # What the working folder holds besides the media files (whose names are content hashes).
 TEMPLATE_FOLDER = "epub"  # templates/epub/
@@ -127,13 +128,13 @@ def _pandoc_arguments(doc: RenderedBank, book: str, target: Path, fonts: list[st
 
 
 class EpubWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
         book = book_html(doc)
         # Everything a reader shows comes from the book's HTML, except the contents title pandoc writes.
         shown_text = plain_text(book) + doc.labels["contents"]
-        with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder:
+        with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder, fitted_media(doc.media, SCREEN) as media:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
             (work / PANDOC_DATA).mkdir()
@@ -148,13 +149,14 @@ class EpubWriter(Writer):
                 families=families_for(doc.lang),
             )
             (work / STYLESHEET).write_text(stylesheet, encoding="utf-8")
-            for name, source in doc.media.items():
+            for name, source in media.files.items():
                 shutil.copyfile(source, work / name)
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
             arguments = _pandoc_arguments(doc, book, target, fonts)
             run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
+        return media.downscaled
 
 
 WRITER = EpubWriter()
