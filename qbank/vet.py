@@ -10,9 +10,13 @@ grey pixels: a gigabyte once decoded).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from .reader import MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from PIL.ImageFile import ImageFile
 
 LINK_SCHEMES = {"http", "https", "mailto"}
 IMAGE_TYPES = {  # suffix -> (Pillow's name for the format, its magic bytes)
@@ -79,22 +83,45 @@ def _image_file(folder: Path, src: str) -> Path | str:
         return (f"image '{src}' is {width:,} × {height:,} pixels ({width * height / 1e6:,.0f} megapixels); "
                 f"an image may have at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, the most a phone can still "
                 f"draw as one picture (Android refuses bitmaps over {ANDROID_MAX_BITMAP_BYTES >> 20} MB): scale it down")
+    if damage := _damage(path, format_name):
+        # WeasyPrint would leave such an image out of the PDF with only a log line.
+        return f"image '{src}' cannot be shown: its data is damaged ({damage})"
     return path
+
+
+def _opened(path: Path, format_name: str) -> ImageFile:
+    """The image, its header read, by the format's own reader (as Image.open(formats=[...])
+    would pick) but without Image.open's decompression-bomb check: that one would refuse a huge
+    image with an error naming no place in the bank, where the checks here name the file,
+    line, item and image."""
+    # Imported here: a no-op rebuild, which renders nothing, does not pay for Pillow.
+    from PIL import GifImagePlugin, Image, JpegImagePlugin, PngImagePlugin
+
+    readers = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile,
+               "GIF": GifImagePlugin.GifImageFile}
+    try:
+        return readers[format_name](str(path))
+    # Pillow reports a malformed header as SyntaxError; GIF frames past the screen, as a bomb.
+    except (SyntaxError, Image.DecompressionBombError, EOFError) as error:
+        raise ValueError(f"not a readable {format_name} file ({error})") from None
 
 
 def _pixel_size(path: Path, format_name: str) -> tuple[int, int]:
     """An image's width and height, read from its header: nothing is decoded."""
-    # Imported here: a no-op rebuild, which renders nothing, does not pay for Pillow.
-    from PIL import GifImagePlugin, Image, JpegImagePlugin, PngImagePlugin
+    with _opened(path, format_name) as image:
+        return image.size
 
-    # The format's own reader, as Image.open(formats=[...]) would pick, but without Image.open's
-    # decompression-bomb check: that one would refuse a huge image with an error naming no
-    # place in the bank, while the check above names the file, line, item and image.
-    readers = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile,
-               "GIF": GifImagePlugin.GifImageFile}
-    try:
-        with readers[format_name](str(path)) as image:
-            return image.size
-    # Pillow reports a malformed header as SyntaxError; GIF frames past the screen, as a bomb.
-    except (SyntaxError, Image.DecompressionBombError, EOFError) as error:
-        raise ValueError(f"not a readable {format_name} file ({error})") from None
+
+def _damage(path: Path, format_name: str) -> str | None:
+    """What keeps the image (already known not to be too large) from being decoded, if anything."""
+    with _opened(path, format_name) as image:
+        try:
+            if format_name == "PNG":
+                image.verify()  # every chunk's checksum, to the end of the file, without inflating the pixels
+            else:
+                # JPEG: decoded at 1/8 scale, a fraction of the work; GIF: its first frame.
+                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            return str(error)
+    return None

@@ -246,6 +246,22 @@ def test_a_pixel_bomb_is_an_error_at_its_place_and_nothing_is_written(tmp_path: 
     assert not (tmp_path / "dist").exists()
 
 
+def test_a_damaged_image_is_an_error_not_a_gap_in_the_pdf(tmp_path: Path) -> None:
+    # Cut short, as by an interrupted download: the headers still give a size.
+    images = {"cut.png": encoded(screenshot(SCREENSHOT), "PNG")[:50_000],
+              "cut.jpg": encoded(photo(PHOTO), "JPEG")[:50_000]}
+    bank = write_bank(tmp_path / "bank", "![A cut screenshot](images/cut.png)", images,
+                      lead="![A cut photo](images/cut.jpg)")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "pdf")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith(f"error: {bank}:")]
+    assert [error.split("] ", 1)[1].split(" (")[0] for error in errors] == [
+        "image 'images/cut.png' cannot be shown: its data is damaged",
+        "image 'images/cut.jpg' cannot be shown: its data is damaged",
+    ], result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
 def test_an_image_file_larger_than_a_bank_may_be_is_an_error(tmp_path: Path) -> None:
     # A few pixels, and 33 MB of an ancillary chunk that readers skip.
     png = tiny_png()

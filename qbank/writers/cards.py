@@ -31,7 +31,7 @@ from . import BuildOptions, Downscaled, Writer
 COLUMNS, ROWS = 2, 3
 CARD_WIDTH_MM, CARD_HEIGHT_MM = 92.0, 84.0  # 2 x 3 fit both A4 and US Letter with room for crop marks
 PADDING_MM = 4.5
-IMAGE_MAX_HEIGHT_MM = 30.0  # an image leaves room on its face for the text around it
+IMAGE_MAX_HEIGHT_MM = 30.0  # templates/print/cards.css: an image leaves room for the text around it
 FONT_SIZES_PT = (8.5, 7.5, 6.5)  # a face takes the largest that fits
 TITLE_SCALE = 1.5  # the front's title, relative to the face's text size
 LINE_HEIGHT = 1.35
@@ -296,7 +296,6 @@ class FlashcardWriter(Writer):
             font_sizes=FONT_SIZES_PT,
             title_scale=TITLE_SCALE,
             line_height=LINE_HEIGHT,
-            image_max_height=IMAGE_MAX_HEIGHT_MM,
         )
         cards = planned_cards(doc)
         with fitted_media(doc.media, IMAGE_BOX) as media:

@@ -15,9 +15,10 @@ if it fits, else a copy scaled down to fit, in the same format:
   is applied to the pixels first), and the encoders run with fixed settings, so two builds
   give the same bytes.
 
-The vetting (qbank/vet.py) already refused any image over its pixel limit, so decoding one
-here is bounded; Pillow's own guard is set to that limit, so nothing larger can be decoded
-even by a path the vetting did not see.
+The vetting (qbank/vet.py) already refused any image over its pixel limit or with damaged
+data, so decoding one here is bounded and succeeds. Pillow's own guard against decompression
+bombs (a warning past MAX_IMAGE_PIXELS, an error past twice that) is set from the same limit,
+for any decoding in these processes, WeasyPrint's included.
 """
 
 from __future__ import annotations
