@@ -42,7 +42,7 @@ from .progress import ProgressDisplay
 from .reader import MAX_FILE_BYTES, load_bank
 from .starter import StarterRefused, write_starter_bank
 from .render import render_bank
-from .writers import WRITERS, BuildOptions, write_outputs
+from .writers import WRITERS, BuildOptions, Downscaled, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT / "source"
@@ -321,6 +321,15 @@ def _changes(changes: dict[str, int]) -> str:
     return ", ".join(f"{count} {kind}" for kind, count in changes.items()) or "no item changed"
 
 
+def _downscaled(downscaled: Downscaled) -> str:
+    if not downscaled.images:
+        return ""
+    images = "1 image" if downscaled.images == 1 else f"{downscaled.images} images"
+    # A flat-colour screenshot can grow: scaling blends its few colours into many.
+    change = "saved" if downscaled.saved_bytes >= 0 else "added"
+    return f"  ({images} downscaled, {_size(abs(downscaled.saved_bytes))} {change})"
+
+
 def check_bank(path: Path) -> None:
     data = read_bank(path)
     bank = load_bank(path, read=lambda _: data)
@@ -377,7 +386,7 @@ def build_bank(
         temporaries = {name: moves.enter_context(atomic_target(target)) for name, target in targets.items()}
         display = ProgressDisplay({name: target.name for name, target in targets.items()}) if progress.wanted() else None
         with display or nullcontext():
-            seconds = write_outputs(doc, temporaries, options, processes, display)
+            written = write_outputs(doc, temporaries, options, processes, display)
         sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
         digest = media_digest(media)  # the images as they were used, before anything is moved
         if not path.is_file():
@@ -388,7 +397,8 @@ def build_bank(
     key = state.key(bank_bytes, lock.serialized(), options)  # the lock as saved
     for name, target in targets.items():
         state.record(path, name, key, target, sizes[name], media, digest)
-        print(f"{target}  {len(doc.items)} items  {_size(sizes[name])}  {seconds[name]:.2f} s")
+        print(f"{target}  {len(doc.items)} items  {_size(sizes[name])}  {written[name].seconds:.2f} s"
+              f"{_downscaled(written[name].downscaled)}")
     try:
         state.save()
     except OSError as failure:

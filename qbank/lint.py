@@ -1,4 +1,5 @@
-"""Warnings a bank maintainer wants before publishing: repeats, untagged items, overlong answers.
+"""Warnings a bank maintainer wants before publishing: repeats, untagged items, overlong
+answers, images without alt text.
 
 Lint reads the bank's Markdown (no rendering needed), so `build.py --check` stays fast.
 """
@@ -19,6 +20,10 @@ SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of character bigrams
 MAX_ANSWER_CHARS = 600  # more than fits on a phone screen without scrolling far
 
 _MARKUP = re.compile(r"[*_`#>\[\]()!~|-]")
+# Code blocks and spans, where Markdown's characters are only shown, not read.
+_CODE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1|(`+).+?\2", re.MULTILINE | re.DOTALL)
+# An image with empty alt text: ![](src), ![ ](<src>), ![][reference].
+_IMAGE_WITHOUT_ALT = re.compile(r"!\[\s*\](?:\(\s*(?:<([^>]*)>|([^\s)]*))|\[([^\]]*)\])")
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,22 @@ def duplicate_clusters(items: tuple[Item, ...], threshold: float = SIMILARITY_TH
     return sorted(clusters, key=lambda cluster: cluster.items[0].number)
 
 
+def images_without_alt_text(markdown: str) -> list[str]:
+    """The source (or reference label) of every image in `markdown` that has no alt text."""
+    return [next(filter(None, match.groups()), "") for match in _IMAGE_WITHOUT_ALT.finditer(_CODE.sub("", markdown))]
+
+
+def _missing_alt_text(bank: Bank) -> list[Problem]:
+    warnings = []
+    for path, _, markdown in schema.markdown_fields(schema.BANK, bank):
+        item_id = bank.items[path[1]].id if path[:1] == ("items",) else None
+        for src in images_without_alt_text(markdown):
+            warnings.append(Problem(bank.place(path), f"image '{src}' has no alt text: write what it shows between "
+                                    "the brackets, for whoever cannot see it (a screen reader reads it out, and the "
+                                    "EPUB declares its images described only if all are)", item_id))
+    return warnings
+
+
 def lint_bank(bank: Bank) -> list[Problem]:
     warnings = []
     for cluster in duplicate_clusters(bank.items):
@@ -114,4 +135,4 @@ def lint_bank(bank: Bank) -> list[Problem]:
             warnings.append(
                 Problem(item.location, f"answer is {length} characters; over {MAX_ANSWER_CHARS} is hard to review on a card", item.id)
             )
-    return warnings
+    return warnings + _missing_alt_text(bank)

@@ -26,15 +26,21 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SEED_ITEMS = 30
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def tiny_png(width: int = 2, height: int = 2) -> bytes:
-    """A small valid PNG (grey pixels), so a test bank can have a real image of a known size."""
+    """A valid PNG of grey pixels, so a test bank can have a real image of a known size.
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    Compressed row by row: a 16000 x 16000 one (a pixel bomb, 256 MB of pixels in a 250 KB
+    file) never exists uncompressed.
+    """
+    compressor = zlib.compressobj()
+    row = b"\x00" + b"\x80" * width  # filter type 0, then the grey values
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", pixels) + png_chunk(b"IEND", b"")
 
 
 def copy_bank(bank: Path, folder: Path) -> Path:

@@ -3,6 +3,7 @@ fonts and whether they are embedded, and thin drawn lines (crop marks)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from pypdf import PageObject, PdfReader
@@ -211,3 +212,32 @@ def overlapping(glyphs: list[Glyph], tolerance: float = 0.3) -> list[tuple[Glyph
                         and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance):
                     pairs.add((min(first, second), max(first, second)))
     return [(glyphs[first], glyphs[second]) for first, second in sorted(pairs)]
+
+
+@dataclass(frozen=True)
+class DrawnImage:
+    """An image XObject as a page draws it: its pixels and its size on paper (points)."""
+
+    pixels: tuple[int, int]
+    width: float
+    height: float
+
+
+def drawn_images(reader: PdfReader, page: PageObject) -> list[DrawnImage]:
+    """Every image the page's content stream draws, in order (images inside form XObjects are not followed)."""
+    images = page["/Resources"].get("/XObject") or {}
+    ctm, stack, found = [1.0, 0, 0, 1.0, 0, 0], [], []
+    for operands, operator in ContentStream(page.get_contents(), reader).operations:
+        if operator == b"q":
+            stack.append(ctm)
+        elif operator == b"Q":
+            ctm = stack.pop()
+        elif operator == b"cm":
+            ctm = _multiply([float(value) for value in operands], ctm)
+        elif operator == b"Do" and operands[0] in images:
+            image = images[operands[0]].get_object()
+            if image["/Subtype"] == "/Image":
+                # An image fills the unit square: the matrix's columns are its sides.
+                found.append(DrawnImage((int(image["/Width"]), int(image["/Height"])),
+                                        math.hypot(ctm[0], ctm[1]), math.hypot(ctm[2], ctm[3])))
+    return found

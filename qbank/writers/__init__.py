@@ -36,8 +36,24 @@ class BuildOptions:
     shift_backs_mm: float = 0.0  # flashcards: move the backs to calibrate a duplex printer
 
 
+@dataclass(frozen=True)
+class Downscaled:
+    """The images an output got scaled-down copies of (qbank/writers/images.py)."""
+
+    images: int = 0
+    saved_bytes: int = 0  # the originals' sizes less the copies'
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the command line reports about an output it wrote."""
+
+    seconds: float
+    downscaled: Downscaled
+
+
 class Writer:
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         """Write the output for `doc` to `target` (a temporary path the caller moves into place)."""
         raise NotImplementedError
 
@@ -62,8 +78,8 @@ class Format:
                 f"the {self.name} writer cannot start: {error}; run 'bash tasks.sh build', which installs what it needs"
             ) from None
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        self.writer.write(doc, target, options)
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
+        return self.writer.write(doc, target, options)
 
 
 # Format name -> Format, in build order.
@@ -78,16 +94,16 @@ WRITERS: dict[str, Format] = {
 }
 
 
-def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> float:
+def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> Written:
     started = time.perf_counter()
     try:
         with progress.writing(name):
-            WRITERS[name].write(doc, target, options)
+            downscaled = WRITERS[name].write(doc, target, options)
     except OSError as error:
         if error.filename is None and error.errno in WRITE_ERRORS:
             error.filename = str(target)  # a write to an open file names none: say which it was
         raise
-    return time.perf_counter() - started
+    return Written(time.perf_counter() - started, downscaled)
 
 
 def _start_writer_process(parent: int, queue: object) -> None:
@@ -98,8 +114,8 @@ def _start_writer_process(parent: int, queue: object) -> None:
 def write_outputs(
     doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int,
     display: progress.ProgressDisplay | None = None,
-) -> dict[str, float]:
-    """Write each format's output to its target; returns the seconds each took.
+) -> dict[str, Written]:
+    """Write each format's output to its target; returns what each reports and the seconds it took.
 
     With more than one process, writers run side by side in forked processes: the two PDFs'
     layouts are CPU-bound and independent, so on two cores a build takes about as long as
@@ -113,12 +129,12 @@ def write_outputs(
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         progress.attach(queue)
         try:
-            seconds = {}
+            written = {}
             for name, target in targets.items():
-                seconds[name] = _write_timed(name, doc, target, options)
+                written[name] = _write_timed(name, doc, target, options)
                 if display:
                     display.finished(name)
-            return seconds
+            return written
         finally:
             progress.attach(None)
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it

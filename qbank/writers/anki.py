@@ -31,7 +31,8 @@ from ..document import RenderedBank, RenderedItem
 from ..lock import RetiredItem
 from ..templating import render_template
 from .fonts import families_for
-from . import BuildOptions, Writer
+from .images import SCREEN, fitted_media
+from . import BuildOptions, Downscaled, Writer
 
 NOTE_TYPE_FOLDER = "anki"  # card templates and CSS: their changes update the note type
 FIELDS_FOLDER = "anki-fields"  # how fields are assembled: their changes update every note
@@ -204,9 +205,11 @@ def write_package(target: Path, collection: bytes, media: dict[str, Path], stamp
 
 
 class AnkiWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         collection = collection_bytes(doc, key_points_enabled(doc, options))
-        write_package(target, collection, doc.media, doc.modified)
+        with fitted_media(doc.media, SCREEN) as media:  # cards are studied on phones
+            write_package(target, collection, media.files, doc.modified)
+        return media.downscaled
 
 
 WRITER = AnkiWriter()

@@ -24,12 +24,14 @@ from ..document import RenderedBank, RenderedItem, plain_text
 from ..model import BankError, Point, Problem
 from .fonts import font_faces, require_coverage
 from .formulas import with_typeset_math
+from .images import Box, fitted_media
 from .printing import Paper, print_context, render_document, write_document
-from . import BuildOptions, Writer
+from . import BuildOptions, Downscaled, Writer
 
 COLUMNS, ROWS = 2, 3
 CARD_WIDTH_MM, CARD_HEIGHT_MM = 92.0, 84.0  # 2 x 3 fit both A4 and US Letter with room for crop marks
 PADDING_MM = 4.5
+IMAGE_MAX_HEIGHT_MM = 30.0  # templates/print/cards.css: an image leaves room for the text around it
 FONT_SIZES_PT = (8.5, 7.5, 6.5)  # a face takes the largest that fits
 TITLE_SCALE = 1.5  # the front's title, relative to the face's text size
 LINE_HEIGHT = 1.35
@@ -40,6 +42,8 @@ PX_PER_MM = 96 / 25.4  # WeasyPrint reports positions in CSS pixels
 TEXT_WIDTH_PT = (CARD_WIDTH_MM - 2 * PADDING_MM) / MM_PER_PT
 TEXT_HEIGHT_PT = (CARD_HEIGHT_MM - 2 * PADDING_MM) / MM_PER_PT
 SMALLEST = len(FONT_SIZES_PT) - 1
+# The pixels an image needs at most: the text's width, IMAGE_MAX_HEIGHT_MM high.
+IMAGE_BOX = Box.printed(CARD_WIDTH_MM - 2 * PADDING_MM, IMAGE_MAX_HEIGHT_MM)
 
 Paragraph = tuple[str, float, float]  # plain text, indent in em, size relative to the face's
 
@@ -283,7 +287,7 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
 
 
 class FlashcardWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         doc = with_typeset_math(doc)
         require_coverage(doc, font_faces(doc.lang))
         context = print_context(doc, options.paper)
@@ -294,15 +298,17 @@ class FlashcardWriter(Writer):
             line_height=LINE_HEIGHT,
         )
         cards = planned_cards(doc)
-        # Usually one pass. Each further pass shrinks a face or splits an answer, and
-        # _refitted raises when it can do neither, so this always ends.
-        while True:
-            document = render_document(doc, "cards.html", "cards.css", sheets=sheets(cards), **context)
-            overflowing = _overflowing(document, cards)
-            if not overflowing:
-                break
-            cards = _refitted(cards, overflowing, doc.labels)
-        write_document(doc, document, target)
+        with fitted_media(doc.media, IMAGE_BOX) as media:
+            # Usually one pass. Each further pass shrinks a face or splits an answer, and
+            # _refitted raises when it can do neither, so this always ends.
+            while True:
+                document = render_document(doc, media.files, "cards.html", "cards.css", sheets=sheets(cards), **context)
+                overflowing = _overflowing(document, cards)
+                if not overflowing:
+                    break
+                cards = _refitted(cards, overflowing, doc.labels)
+            write_document(doc, document, target)
+        return media.downscaled
 
 
 WRITER = FlashcardWriter()

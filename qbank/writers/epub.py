@@ -35,7 +35,8 @@ from ..pandoc import run_pandoc
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, render_template
 from .fonts import FontFace, families_for, font_faces, require_coverage
-from . import BuildOptions, Writer
+from .images import SCREEN, fitted_media
+from . import BuildOptions, Downscaled, Writer
 
 # What the working folder holds besides the media files (whose names are content hashes).
 TEMPLATE_FOLDER = "epub"  # templates/epub/
@@ -191,14 +192,14 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
 
 
 class EpubWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         progress.report(0, None, "checking the fonts")
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
         book = book_html(doc)
         # Everything a reader shows comes from the book's HTML, except the navigation's labels.
         shown_text = plain_text(book) + "".join(doc.labels[key] for key in NAVIGATION_LABELS)
-        with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder:
+        with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder, fitted_media(doc.media, SCREEN) as media:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
             (work / PANDOC_DATA).mkdir()
@@ -214,7 +215,7 @@ class EpubWriter(Writer):
                 families=families_for(doc.lang),
             )
             (work / STYLESHEET).write_text(stylesheet, encoding="utf-8")
-            for name, source in doc.media.items():
+            for name, source in media.files.items():
                 shutil.copyfile(source, work / name)
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
@@ -223,6 +224,7 @@ class EpubWriter(Writer):
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
             epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
         target.write_bytes(_with_conformance_claim(epub) if _claims_conformance(book) else epub)
+        return media.downscaled
 
 
 WRITER = EpubWriter()

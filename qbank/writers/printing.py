@@ -183,9 +183,12 @@ def document_sources(doc: RenderedBank, template: str, stylesheet: str, **contex
     )
 
 
-def render_document(doc: RenderedBank, template: str, stylesheet: str, **context: object) -> Document:
-    """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given `context`."""
-    fetcher = PrintFetcher(doc.media)
+def render_document(
+    doc: RenderedBank, media: dict[str, Path], template: str, stylesheet: str, **context: object
+) -> Document:
+    """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given
+    `context`, with the bank's images from `media` (doc.media as this output ships them)."""
+    fetcher = PrintFetcher(media)
     html, css = document_sources(doc, template, stylesheet, **context)
     with refuse_notdef(doc), layout_progress():
         return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
