@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -35,3 +36,10 @@ def for_language(table: dict[str, object], lang: str, default: str) -> object:
         if key in table:
             return table[key]
     raise AssertionError(f"a per-language table in {TEMPLATES} has no '{default}' entry")
+
+
+def css_string(text: str) -> Markup:
+    """`text` as a quoted CSS string, safe inside a stylesheet (no quote, backslash or tag escapes)."""
+    escaped = "".join(ch if ch.isalnum() or ch in " -_.,:;!?/()[]{}%+=*#@&~^|'" or ord(ch) > 0x7F
+                      else f"\\{ord(ch):x} " for ch in text)
+    return Markup(f'"{escaped}"')

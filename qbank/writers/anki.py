@@ -27,7 +27,7 @@ import genanki
 
 from ..render import RenderedBank, RenderedItem
 from ..templating import render_template
-from .fonts import families_for
+from .fonts import font_stack, template_font_stacks
 from . import BuildOptions, Writer
 
 NOTE_TYPE_FOLDER = "anki"  # card templates and CSS: their changes update the note type
@@ -75,7 +75,8 @@ def key_points_enabled(doc: RenderedBank, options: BuildOptions) -> bool:
 
 
 def _note_type(doc: RenderedBank) -> genanki.Model:
-    context = {"lang": doc.lang, "labels": doc.labels, "families": families_for(doc.lang)}
+    stack = font_stack(doc.lang)
+    context = {"lang": doc.lang, "labels": doc.labels, **template_font_stacks(stack.text, stack.mono)}
     templates = [
         {
             "name": name,
@@ -86,7 +87,7 @@ def _note_type(doc: RenderedBank) -> genanki.Model:
         for name, front, back in CARD_TEMPLATES
     ]
     fields = [
-        {"name": name, "id": _schema_id("field", name), "font": families_for(doc.lang)[0]}
+        {"name": name, "id": _schema_id("field", name), "font": stack.text[0]}
         for name in FIELD_NAMES
     ]
     return genanki.Model(

@@ -21,7 +21,7 @@ from weasyprint import Document
 
 from ..model import BankError, Problem
 from ..render import RenderedBank, RenderedItem, RenderedPoint, plain_text
-from .fonts import font_faces, require_coverage
+from .fonts import font_stack, require_coverage
 from .printing import Paper, print_context, render_document, write_document
 from . import BuildOptions, Writer
 
@@ -257,7 +257,7 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
 
 class FlashcardWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        require_coverage(doc, font_faces(doc.lang))
+        require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
         context.update(
             geometry=Geometry.centred(context["paper"], options.shift_backs_mm),

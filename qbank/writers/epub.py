@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,9 +26,12 @@ import uharfbuzz as hb
 from markupsafe import Markup
 
 from ..pandoc import run_pandoc
-from ..render import RenderedBank, plain_text
-from ..templating import render_template
-from .fonts import FontFace, families_for, font_faces, require_coverage
+from ..render import RenderedBank
+from ..templating import css_string, render_template
+from .fonts import (
+    FontFace, FontStack, InstalledFamily, ShownText, font_stack, glyph_sources, require_coverage, shown_text,
+    template_font_stacks,
+)
 from . import BuildOptions, Writer
 
 # What the working folder holds besides the media files (whose names are content hashes).
@@ -88,6 +92,15 @@ def _accessibility_arguments(book: str) -> list[str]:
     return [f"--metadata={key}={value}" for key, value in values]
 
 
+@dataclass(frozen=True)
+class EmbeddedFont:
+    """One @font-face rule of the stylesheet: a subset file under its own family name."""
+
+    family: Markup  # a CSS string: the subset's family name, apart from any installed font's
+    bold: bool
+    file: str  # its name in FONT_FOLDER
+
+
 def _write_subset(face: FontFace, text: str, folder: Path) -> str:
     """Save the glyphs `face` needs for `text` (and nothing else) into `folder`; returns the file name.
 
@@ -124,34 +137,50 @@ def _pandoc_arguments(doc: RenderedBank, book: str, target: Path, fonts: list[st
     ]
 
 
+def _embedded_name(family: InstalledFamily) -> str:
+    return f"{family.name} (qbank subset)"
+
+
+def embed_fonts(stack: FontStack, shown: ShownText, folder: Path) -> tuple[list[EmbeddedFont], dict[str, Markup]]:
+    """Write into `folder` a subset of each family of the stack that draws some of the book's
+    text, holding only the characters no earlier family has; returns the @font-face rules and
+    the stylesheet's font-family values (each family preceded by its subset, if it has one)."""
+    drawn, _ = glyph_sources(stack, shown)  # the coverage check already refused what none has
+    fonts = [
+        EmbeddedFont(css_string(_embedded_name(family)), face.bold, _write_subset(face, "".join(sorted(drawn[family])), folder))
+        for family in stack.installed(stack.mono) if family in drawn
+        for face in family.faces  # without a bold face, readers embolden the regular one themselves
+    ]
+
+    embedded = {family.name: _embedded_name(family) for family in drawn}
+
+    def subset_before_each(families: tuple[str, ...]) -> list[str]:
+        return [name for family in families for name in (embedded.get(family), family) if name]
+
+    return fonts, template_font_stacks(subset_before_each(stack.text), subset_before_each(stack.mono))
+
+
 class EpubWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        regular, bold = faces = font_faces(doc.lang)
-        require_coverage(doc, faces)
+        stack = font_stack(doc.lang)
+        require_coverage(doc, stack)
         book = book_html(doc)
         # Everything a reader shows comes from the book's HTML, except the contents title pandoc writes.
-        shown_text = plain_text(book) + doc.labels["contents"]
+        shown = shown_text(book)
+        shown = ShownText(shown.prose + doc.labels["contents"], shown.code)
         with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
             (work / PANDOC_DATA).mkdir()
-            fonts = [_write_subset(regular, shown_text, work / FONT_FOLDER)]
-            if bold != regular:  # without a bold face, readers embolden the regular one themselves
-                fonts.append(_write_subset(bold, shown_text, work / FONT_FOLDER))
-            stylesheet = render_template(
-                f"{TEMPLATE_FOLDER}/book.css",
-                embedded_family=f"{regular.family} (qbank subset)",
-                regular_font=fonts[0],
-                bold_font=fonts[1] if len(fonts) > 1 else None,
-                families=families_for(doc.lang),
-            )
+            fonts, font_stacks = embed_fonts(stack, shown, work / FONT_FOLDER)
+            stylesheet = render_template(f"{TEMPLATE_FOLDER}/book.css", fonts=fonts, **font_stacks)
             (work / STYLESHEET).write_text(stylesheet, encoding="utf-8")
             for name, source in doc.media.items():
                 shutil.copyfile(source, work / name)
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
-            arguments = _pandoc_arguments(doc, book, target, fonts)
+            arguments = _pandoc_arguments(doc, book, target, [font.file for font in fonts])
             run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
 
 

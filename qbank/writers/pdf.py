@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..render import RenderedBank
-from .fonts import font_faces, require_coverage
+from .fonts import font_stack, require_coverage
 from .printing import print_context, render_document, write_document
 from . import BuildOptions, Writer
 
 
 class CheatSheetWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        require_coverage(doc, font_faces(doc.lang))
+        require_coverage(doc, font_stack(doc.lang))
         document = render_document(doc, "cheatsheet.html", "cheatsheet.css", **print_context(doc, options.paper))
         write_document(doc, document, target)
 

@@ -23,8 +23,8 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from ..model import BankError, Problem
 from ..render import RenderedBank, plain_text
-from ..templating import TEMPLATES, render_template
-from .fonts import families_for, items_using
+from ..templating import TEMPLATES, css_string, render_template
+from .fonts import font_stack, items_using, template_font_stacks
 
 PRINT_TEMPLATES = TEMPLATES / "print"
 BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve below this folder
@@ -78,20 +78,14 @@ class PrintFetcher(URLFetcher):
 
 def print_context(doc: RenderedBank, paper: str) -> dict[str, object]:
     """What both printed outputs' templates use."""
+    stack = font_stack(doc.lang)
     return {
         "paper": PAPERS[paper],
-        "font_stack": Markup(", ".join(css_string(family) for family in families_for(doc.lang))),
+        **template_font_stacks(stack.for_weasyprint(stack.text), stack.for_weasyprint(stack.mono)),
         "page_label": page_counter_content(doc.labels["page"]),
         "date": w3c_date(doc.modified),
         "plain_text": plain_text,
     }
-
-
-def css_string(text: str) -> Markup:
-    """`text` as a quoted CSS string, safe inside a stylesheet (no quote, backslash or tag escapes)."""
-    escaped = "".join(ch if ch.isalnum() or ch in " -_.,:;!?/()[]{}%+=*#@&~^|'" or ord(ch) > 0x7F
-                      else f"\\{ord(ch):x} " for ch in text)
-    return Markup(f'"{escaped}"')
 
 
 def page_counter_content(label: str) -> Markup:
