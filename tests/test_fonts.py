@@ -69,6 +69,16 @@ def test_emoji_symbols_and_extension_b_print_from_faces_that_have_them(symbols_d
         assert squeezed(item["title"]) in text
 
 
+def test_two_builds_with_emoji_are_byte_identical(symbols_dist: Path, tmp_path: Path) -> None:
+    # WeasyPrint re-saves the emoji font with fontTools, which dates it by the clock unless
+    # told otherwise; this build runs seconds after the fixture's, from the lock it wrote.
+    bank = copy_bank(symbols_dist.parent / "bank" / SYMBOLS_BANK.name, tmp_path / "bank")
+    result = run_build(bank, "--out", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    for output in ("symbols.apkg", "symbols.pdf", "symbols.cards.pdf", "symbols.epub"):
+        assert (tmp_path / "dist" / output).read_bytes() == (symbols_dist / output).read_bytes(), output
+
+
 def test_an_english_bank_prints_in_a_latin_face_first(symbols_dist: Path) -> None:
     first_text, first_font = text_runs(PdfReader(symbols_dist / "symbols.pdf").pages[0])[0]
     assert first_text.startswith(SYMBOLS["title"].split()[0])

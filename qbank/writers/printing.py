@@ -7,6 +7,7 @@ and one way to turn HTML into a tagged, deterministic PDF that never shows an em
 from __future__ import annotations
 
 import logging
+import os
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -158,7 +159,23 @@ def render_document(doc: RenderedBank, template: str, stylesheet: str, **context
         )
 
 
+@contextmanager
+def font_dates_from(epoch_seconds: int) -> Iterator[None]:
+    """Date the fonts WeasyPrint re-saves (a colour emoji font, without its bitmaps) by the
+    document's date: fontTools stamps a saved font's head.modified with the clock, unless
+    SOURCE_DATE_EPOCH is set, and the stamp would make two builds differ."""
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch_seconds)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
+
+
 def write_document(doc: RenderedBank, document: Document, target: Path) -> None:
     """Write a laid-out document as a tagged PDF with its fonts subset and embedded."""
-    with refuse_notdef(doc):
+    with refuse_notdef(doc), font_dates_from(doc.modified):
         document.write_pdf(target, **PDF_OPTIONS)
