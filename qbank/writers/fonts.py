@@ -46,9 +46,25 @@ class FontFace:
 
 @dataclass(frozen=True)
 class InstalledFamily:
+    """A family fontconfig knows. Its files are looked up (with fc-match, as Pango would pick
+    them) only when a face is needed: most banks need one or two families of their stack."""
+
     name: str
-    regular: FontFace
-    bold: FontFace | None  # None: no bold face of its own (renderers embolden the regular one)
+
+    @property
+    def regular(self) -> FontFace:
+        face = _match(self.name, bold=False)
+        if face is None:
+            raise FontMissing(f"fontconfig lists {self.name} but does not match it; run fc-cache")
+        return face
+
+    @property
+    def bold(self) -> FontFace | None:
+        """None when the family has no bold face of its own (renderers embolden the regular
+        one): fontconfig then answers with the regular file, as for an emoji or math font."""
+        bold = _match(self.name, bold=True)
+        regular = self.regular
+        return None if bold is None or (bold.path, bold.index) == (regular.path, regular.index) else bold
 
     @property
     def faces(self) -> tuple[FontFace, ...]:
@@ -104,28 +120,31 @@ def template_font_stacks(text: Iterable[str], mono: Iterable[str]) -> dict[str, 
     return {"font_stack": css_font_family(text, "sans-serif"), "mono_font_stack": css_font_family(mono, "monospace")}
 
 
+def _fontconfig(*arguments: str) -> str:
+    if shutil.which(arguments[0]) is None:
+        raise FontMissing(f"fontconfig's {arguments[0]} is not installed; run the project's setup step")
+    return subprocess.run(arguments, capture_output=True, text=True, check=False).stdout
+
+
+@cache
+def _installed_family_names() -> frozenset[str]:
+    """Every family name of every installed font: one fc-list call, where an fc-match per
+    family of a stack took seconds on a busy machine."""
+    return frozenset(name for line in _fontconfig("fc-list", "--format=%{family}\n").splitlines()
+                     for name in line.split(","))
+
+
+@cache
 def _match(family: str, bold: bool) -> FontFace | None:
-    if shutil.which("fc-match") is None:
-        raise FontMissing("fontconfig's fc-match is not installed; run the project's setup step")
     pattern = f"{family}:weight={'bold' if bold else 'regular'}"
-    found = subprocess.run(
-        ["fc-match", "--format=%{file}\n%{index}\n%{family}", pattern], capture_output=True, text=True, check=False
-    ).stdout.split("\n")
+    found = _fontconfig("fc-match", "--format=%{file}\n%{index}\n%{family}", pattern).split("\n")
     if len(found) < 3 or family not in found[2].split(","):
         return None  # fontconfig substituted another family: this one is not installed
     return FontFace(family, Path(found[0]), int(found[1] or 0), bold)
 
 
-@cache
 def installed_family(family: str) -> InstalledFamily | None:
-    regular = _match(family, bold=False)
-    if regular is None:
-        return None
-    bold = _match(family, bold=True)
-    # fontconfig answers a family without a bold face (an emoji or math font) with its regular file.
-    if bold and (bold.path, bold.index) == (regular.path, regular.index):
-        bold = None
-    return InstalledFamily(family, regular, bold)
+    return InstalledFamily(family) if family in _installed_family_names() else None
 
 
 @cache
@@ -145,7 +164,7 @@ def _needs_glyph(ch: str) -> bool | None:
     return None if category == "Zs" else True
 
 
-def drawing_families(families: tuple[InstalledFamily, ...], text: str) -> tuple[dict[InstalledFamily, set[str]], set[str]]:
+def _drawing_families(families: tuple[InstalledFamily, ...], text: str) -> tuple[dict[InstalledFamily, set[str]], set[str]]:
     """The characters of `text` each family draws (each only what no earlier family has),
     and the characters no family has."""
     drawn: dict[InstalledFamily, set[str]] = {}
@@ -194,8 +213,8 @@ def glyph_sources(stack: FontStack, text: ShownText) -> tuple[dict[InstalledFami
     Code falls back from the monospace families to the text families, so a family may draw
     characters for both (the CJK face draws a Chinese comment in code as well as the prose).
     """
-    drawn, missing = drawing_families(stack.installed(stack.text), text.prose)
-    drawn_in_code, missing_in_code = drawing_families(stack.installed(stack.mono), text.code)
+    drawn, missing = _drawing_families(stack.installed(stack.text), text.prose)
+    drawn_in_code, missing_in_code = _drawing_families(stack.installed(stack.mono), text.code)
     for family, characters in drawn_in_code.items():
         drawn.setdefault(family, set()).update(characters)
     return drawn, missing | missing_in_code
