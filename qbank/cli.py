@@ -110,12 +110,18 @@ def _size(nbytes: int) -> str:
     return f"{nbytes / 1024:,.1f} KB" if nbytes < 1024 * 1024 else f"{nbytes / 1024 / 1024:,.2f} MB"
 
 
+def _changes(changes: dict[str, int]) -> str:
+    """'3 changed, 1 added, 1 retired', or that nothing changed for learners."""
+    return ", ".join(f"{count} {kind}" for kind, count in changes.items()) or "no item changed"
+
+
 def check_bank(path: Path) -> None:
     bank = load_bank(path)
-    render_bank(bank, Lock.open(path))  # vets links and images; the lock is not saved
+    doc = render_bank(bank, Lock.open(path))  # vets links and images; the lock is not saved
     warnings = lint_bank(bank)
     _report(warnings, "warning")
-    print(f"{path}: {len(bank.items)} items, valid ({len(warnings)} warnings)")
+    print(f"{path}: {len(bank.items)} items, valid ({len(warnings)} warnings); "
+          f"a build would make: {_changes(doc.changes)}")
 
 
 def build_bank(
@@ -141,7 +147,8 @@ def build_bank(
     bank = load_bank(path)
     lock = Lock.open(path)
     doc = render_bank(bank, lock)
-    print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s")
+    print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s; "
+          f"since the lock: {_changes(doc.changes)}")
     out.mkdir(parents=True, exist_ok=True)  # only now: an invalid bank leaves no trace, not even the folder
     with ExitStack() as moves:
         targets = {name: out / WRITERS[name].output_name(bank.id) for name in stale}

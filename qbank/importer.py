@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from .reader import LANG, SLUG, SLUG_MAX
+from . import schema
+from .schema import LANG, SCHEMA_COMMENT, SLUG, SLUG_MAX
 
 # Label words per role; the colon may be full-width (Chinese) or ASCII.
 LABELS = {
@@ -152,6 +153,5 @@ def article_to_yaml(path: Path, bank_id: str, lang: str) -> str:
         raise ArticleShapeError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x}); save it as UTF-8") from None
     parsed = parse_article(text, str(path))
     bank = {"id": bank_id, "lang": lang, **parsed}
-    order = ["id", "title", "lang", "description", "closing", "items"]
-    bank = {key: bank[key] for key in order if key in bank}
-    return yaml.dump(bank, Dumper=_BlockStyleDumper, allow_unicode=True, sort_keys=False, width=4096)
+    bank = {key: bank[key] for key in schema.BANK.keys if key in bank}  # in the schema's order
+    return SCHEMA_COMMENT + "\n" + yaml.dump(bank, Dumper=_BlockStyleDumper, allow_unicode=True, sort_keys=False, width=4096)

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 
+from . import schema
 from .model import Bank, Item, Problem
 
 SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of the items' features (_features)
@@ -34,10 +35,9 @@ def _normalized(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "Z", "C")))
 
 
-def _compared_text(item: Item) -> str:
-    parts = [item.title, item.question, item.answer.lead]
-    parts += [f"{point.term} {point.text}" for point in item.answer.points]
-    return " ".join(parts)
+def _texts(item: Item) -> list[tuple[schema.Path_, str]]:
+    """What the item asks and answers (its Markdown fields but the asides), with each path."""
+    return [(path, text) for path, declared, text in schema.markdown_fields(schema.ITEM, item) if not declared.aside]
 
 
 def _features(item: Item) -> set[str]:
@@ -49,7 +49,7 @@ def _features(item: Item) -> set[str]:
     English items share about 45% of them, while they share about 10% of their words, and a
     reworded copy about 80%, as the seed's repeats share their bigrams.
     """
-    text = _compared_text(item)
+    text = " ".join(text for _, text in _texts(item))
     squeezed = _normalized(text)
     letters = sum(ch.isalpha() for ch in squeezed)
     if letters and 2 * len(_UNSPACED.findall(squeezed)) >= letters:
@@ -58,8 +58,7 @@ def _features(item: Item) -> set[str]:
 
 
 def _answer_length(item: Item) -> int:
-    text = item.answer.lead + "".join(point.term + point.text for point in item.answer.points)
-    return len(_normalized(text))
+    return len(_normalized("".join(text for path, text in _texts(item) if path[0] == "answer")))
 
 
 def duplicate_clusters(items: tuple[Item, ...], threshold: float = SIMILARITY_THRESHOLD) -> list[DuplicateCluster]:

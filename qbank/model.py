@@ -29,6 +29,11 @@ class Location:
         return f"{_shown(self.path)}:{self.line}:{self.column}"
 
 
+# The classes below hold a bank's content; which of their fields are Markdown, required or
+# optional is declared once, in qbank/schema.py. An optional field's default is the value an
+# absent key takes.
+
+
 @dataclass(frozen=True)
 class Point:
     """One bullet of an answer: a short term, shown emphasized, and its explanation."""
@@ -39,8 +44,8 @@ class Point:
 
 @dataclass(frozen=True)
 class Answer:
-    lead: str
-    points: tuple[Point, ...]
+    lead: str = ""
+    points: tuple[Point, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,16 @@ class Item:
     title: str
     question: str
     answer: Answer
-    explanation: str
-    tags: tuple[str, ...]
     location: Location
-    # Where each Markdown field starts, so later steps (render, lint) can point at it.
-    field_locations: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    explanation: str = ""
+    tags: tuple[str, ...] = ()
+    former_ids: tuple[str, ...] = ()  # oldest first
+    absorbs: tuple[str, ...] = ()  # ids of items merged into this one
+
+    @property
+    def identity(self) -> str:
+        """The id the item was first built with: its Anki note's GUID and its lock entry."""
+        return self.former_ids[0] if self.former_ids else self.id
 
 
 @dataclass(frozen=True)
@@ -75,17 +85,27 @@ class Bank:
     id: str
     title: str
     lang: str
-    author: str
-    description: str
-    closing: Closing | None
-    options: Options
     items: tuple[Item, ...]
     path: Path  # the bank file; images are resolved relative to its folder
-    field_locations: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    # Where each value stands in the file, by its path from the top ("items", 3, "question"),
+    # so later steps (render, lint, the writers' checks) can point at it.
+    places: dict[tuple, Location] = field(default_factory=dict, compare=False, repr=False)
+    author: str = ""
+    deck: str = ""  # the Anki deck's name when set on purpose (else kept in the lock)
+    description: str = ""
+    closing: Closing | None = None
+    options: Options = Options()
 
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+    def place(self, path: tuple) -> Location:
+        """Where `path` stands, or where the nearest enclosing value does (an absent optional
+        field is reported at its item)."""
+        while path not in self.places and path:
+            path = path[:-1]
+        return self.places.get(path, Location(self.path, 1, 1))
 
 
 @dataclass(frozen=True)

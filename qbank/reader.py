@@ -1,8 +1,8 @@
-"""Read a bank file: safe YAML, strict schema, every problem reported with its place.
+"""Read a bank file: safe YAML, checked against the bank's schema, every problem reported with its place.
 
-PyYAML's SafeLoader builds a node tree that still knows each value's line and column;
-we walk that tree ourselves instead of calling ``yaml.safe_load`` so that every message
-can point at the exact place, and so that one pass collects all problems at once.
+PyYAML's composer builds a node tree that still knows each value's line and column; the
+validator walks that tree against qbank/schema.py instead of calling ``yaml.safe_load``, so
+that every message can point at the exact place and one pass collects all problems at once.
 """
 
 from __future__ import annotations
@@ -15,33 +15,13 @@ from typing import Callable
 
 import yaml
 
-from .model import Answer, Bank, BankError, Closing, Item, Location, Options, Point, Problem
+from .model import Bank, BankError, Location, Problem
+from .schema import BANK, build
+from .validate import Validator
 
 # A bank is text written by people; anything larger than this is a mistake or an attack.
 MAX_FILE_BYTES = 32 * 1024 * 1024
-MAX_FIELD_CHARS = 100_000
 MAX_NESTING = 20
-
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-SLUG_MAX = 64
-# BCP 47, simplified: language, then optional subtags (zh-CN, en, pt-BR, zh-Hant-TW).
-LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
-TAG = re.compile(r"^[^\s\"']+$")
-
-STR = "tag:yaml.org,2002:str"
-BOOL = "tag:yaml.org,2002:bool"
-NULL = "tag:yaml.org,2002:null"
-
-_TYPE_NAMES = {
-    "tag:yaml.org,2002:str": "text",
-    "tag:yaml.org,2002:int": "a number",
-    "tag:yaml.org,2002:float": "a number",
-    "tag:yaml.org,2002:bool": "true/false",
-    "tag:yaml.org,2002:null": "nothing (null)",
-    "tag:yaml.org,2002:timestamp": "a date",
-    "tag:yaml.org,2002:seq": "a list",
-    "tag:yaml.org,2002:map": "a mapping",
-}
 
 
 # libyaml, which every PyYAML wheel on PyPI includes, parses a 10 MB bank in 0.1 s where the
@@ -78,225 +58,6 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
-
-
-def _type_name(node: yaml.Node) -> str:
-    return _TYPE_NAMES.get(node.tag, node.tag)
-
-
-class _Walker:
-    """Turns the node tree into model objects, collecting problems instead of stopping."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def at(self, node: yaml.Node) -> Location:
-        return Location(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
-
-    def problem(self, node: yaml.Node, message: str, item_id: str | None = None) -> None:
-        self.problems.append(Problem(self.at(node), message, item_id))
-
-    def mapping(
-        self, node: yaml.Node, what: str, required: set[str], optional: set[str], item_id: str | None = None
-    ) -> dict[str, yaml.Node] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, f"{what} must be a mapping (key: value), not {_type_name(node)}", item_id)
-            return None
-        fields: dict[str, yaml.Node] = {}
-        allowed = required | optional
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None or key_node.tag != STR:
-                self.problem(key_node, f"{what}: keys must be plain words", item_id)
-                continue
-            if key not in allowed:
-                hint = _closest(key, allowed)
-                suggestion = f" (did you mean '{hint}'?)" if hint else ""
-                self.problem(
-                    key_node,
-                    f"{what}: unknown key '{key}'{suggestion}; allowed: {', '.join(sorted(allowed))}",
-                    item_id,
-                )
-                continue
-            if key in fields:
-                self.problem(key_node, f"{what}: key '{key}' appears twice", item_id)
-                continue
-            fields[key] = value_node
-        for key in sorted(required - fields.keys()):
-            self.problem(node, f"{what}: required key '{key}' is missing", item_id)
-        return fields
-
-    def text(
-        self, fields: dict[str, yaml.Node], key: str, what: str, item_id: str | None = None, required: bool = True
-    ) -> str:
-        node = fields.get(key)
-        if node is None:
-            return ""
-        if not isinstance(node, yaml.ScalarNode) or node.tag != STR:
-            if node.tag == NULL:  # `key:` with nothing after it
-                if required:
-                    self.problem(node, f"{what}.{key} is empty", item_id)
-                return ""
-            # YAML reads `42`, `yes` or `2024-01-01` as numbers, booleans and dates: say how to keep them text.
-            hint = " (put it in quotes to keep it as text)" if isinstance(node, yaml.ScalarNode) else ""
-            self.problem(node, f"{what}.{key} must be text, not {_type_name(node)}{hint}", item_id)
-            return ""
-        value = node.value
-        if required and not value.strip():
-            self.problem(node, f"{what}.{key} is empty", item_id)
-        if len(value) > MAX_FIELD_CHARS:
-            self.problem(node, f"{what}.{key} is {len(value):,} characters; the limit is {MAX_FIELD_CHARS:,}", item_id)
-            return ""
-        return value.strip()
-
-    def sequence(self, node: yaml.Node, what: str, item_id: str | None = None) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, f"{what} must be a list, not {_type_name(node)}", item_id)
-            return []
-        return node.value
-
-    def slug(self, fields: dict[str, yaml.Node], key: str, what: str, item_id: str | None = None) -> str:
-        value = self.text(fields, key, what, item_id)
-        if value and (not SLUG.match(value) or len(value) > SLUG_MAX):
-            self.problem(
-                fields[key],
-                f"{what}.{key} '{value}' is not a slug: use lowercase letters, digits and single hyphens "
-                f"(at most {SLUG_MAX} characters), e.g. 'gradient-clipping'",
-                item_id,
-            )
-            return ""
-        return value
-
-    # -- the schema ---------------------------------------------------------------------------
-
-    def bank(self, root: yaml.Node) -> Bank | None:
-        fields = self.mapping(
-            root, "bank", {"id", "title", "lang", "items"}, {"author", "description", "closing", "options"}
-        )
-        if fields is None:
-            return None
-        bank_id = self.slug(fields, "id", "bank")
-        lang = self.text(fields, "lang", "bank")
-        if lang and not LANG.match(lang):
-            self.problem(fields["lang"], f"bank.lang '{lang}' is not a BCP 47 language tag such as zh-CN or en")
-        closing = None
-        if "closing" in fields:
-            closing_fields = self.mapping(fields["closing"], "bank.closing", {"title", "text"}, set())
-            if closing_fields is not None:
-                closing = Closing(
-                    self.text(closing_fields, "title", "bank.closing"), self.text(closing_fields, "text", "bank.closing")
-                )
-        options = Options()
-        if "options" in fields:
-            option_fields = self.mapping(fields["options"], "bank.options", set(), {"cloze"})
-            if option_fields and "cloze" in option_fields:
-                options = Options(cloze=self.flag(option_fields["cloze"], "bank.options.cloze"))
-        items = self.items(fields["items"]) if "items" in fields else []
-        if "items" in fields and not items and not self.problems:
-            self.problem(fields["items"], "bank.items is empty: a bank needs at least one item")
-        return Bank(
-            id=bank_id,
-            title=self.text(fields, "title", "bank"),
-            lang=lang,
-            author=self.text(fields, "author", "bank", required=False),
-            description=self.text(fields, "description", "bank", required=False),
-            closing=closing,
-            options=options,
-            items=tuple(items),
-            path=self.path,
-            field_locations={key: self.at(node) for key, node in fields.items()},
-        )
-
-    def flag(self, node: yaml.Node, what: str) -> bool:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != BOOL:
-            self.problem(node, f"{what} must be true or false, not {_type_name(node)}")
-            return False
-        return node.value.lower() in {"true", "yes", "on"}
-
-    def items(self, node: yaml.Node) -> list[Item]:
-        items: list[Item] = []
-        first_seen: dict[str, Location] = {}
-        for number, item_node in enumerate(self.sequence(node, "bank.items"), start=1):
-            item = self.item(item_node, number)
-            if item is None:
-                continue
-            if item.id in first_seen:
-                self.problem(
-                    item_node,
-                    f"item id '{item.id}' is used twice (first at line {first_seen[item.id].line}); "
-                    "ids must be unique within a bank",
-                    item.id,
-                )
-            elif item.id:
-                first_seen[item.id] = item.location
-            items.append(item)
-        return items
-
-    def item(self, node: yaml.Node, number: int) -> Item | None:
-        # Name the item in messages by its id when it has a usable one, else by its position.
-        provisional = f"#{number}"
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == "id" and isinstance(value_node, yaml.ScalarNode) and value_node.value.strip():
-                    provisional = value_node.value.strip()
-        what = f"item {number}"
-        fields = self.mapping(
-            node, what, {"id", "title", "question", "answer"}, {"explanation", "tags"}, provisional
-        )
-        if fields is None:
-            return None
-        item_id = self.slug(fields, "id", what, provisional)
-        answer = self.answer(fields["answer"], what, provisional) if "answer" in fields else Answer("", ())
-        tags: list[str] = []
-        if "tags" in fields:
-            for tag_node in self.sequence(fields["tags"], f"{what}.tags", provisional):
-                if not isinstance(tag_node, yaml.ScalarNode) or tag_node.tag != STR or not TAG.match(tag_node.value):
-                    self.problem(tag_node, f"{what}.tags: each tag is one word without spaces or quotes", provisional)
-                    continue
-                tags.append(tag_node.value)
-        field_locations = {key: self.at(value) for key, value in fields.items()}
-        if isinstance(fields.get("answer"), yaml.MappingNode):
-            for key_node, value_node in fields["answer"].value:
-                field_locations[f"answer.{key_node.value}"] = self.at(value_node)
-        return Item(
-            id=item_id or provisional,
-            number=number,
-            title=self.text(fields, "title", what, provisional),
-            question=self.text(fields, "question", what, provisional),
-            answer=answer,
-            explanation=self.text(fields, "explanation", what, provisional, required=False),
-            tags=tuple(tags),
-            location=self.at(node),
-            field_locations=field_locations,
-        )
-
-    def answer(self, node: yaml.Node, what: str, item_id: str) -> Answer:
-        what = f"{what}.answer"
-        fields = self.mapping(node, what, set(), {"lead", "points"}, item_id)
-        if fields is None:
-            return Answer("", ())
-        lead = self.text(fields, "lead", what, item_id, required=False)
-        points: list[Point] = []
-        for point_node in self.sequence(fields["points"], f"{what}.points", item_id) if "points" in fields else []:
-            point_fields = self.mapping(point_node, f"{what}.points[]", {"term", "text"}, set(), item_id)
-            if point_fields is not None:
-                points.append(
-                    Point(
-                        self.text(point_fields, "term", f"{what}.points[]", item_id),
-                        self.text(point_fields, "text", f"{what}.points[]", item_id),
-                    )
-                )
-        if not lead and not points:
-            self.problem(node, f"{what} needs a lead, points, or both", item_id)
-        return Answer(lead, tuple(points))
-
-
-def _closest(word: str, choices: set[str]) -> str | None:
-    import difflib
-
-    matches = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -441,11 +202,50 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         raise BankError([_syntax_problem(path, text, error)]) from None
     if root is None:
         raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
-    walker = _Walker(path)
-    bank = walker.bank(root)
+    validator = Validator(path)
+    values = validator.value(BANK, root, "bank")
+    problems = validator.problems + _id_problems(values, validator.places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
-    if walker.problems or bank is None:
+    if problems:
         # In file order, as an editor's error list shows them, not in the order they were found.
-        in_file_order = sorted(walker.problems, key=lambda problem: (problem.location.line, problem.location.column))
-        raise BankError(in_file_order)
-    return bank
+        raise BankError(sorted(problems, key=lambda problem: (problem.location.line, problem.location.column)))
+    extra = {("items", index): {"number": index + 1, "location": validator.places[("items", index)]}
+             for index in range(len(values["items"]))}
+    extra[()] = {"path": path, "places": validator.places}
+    return build(BANK, values, extra)
+
+
+def _id_problems(values: object, places: dict) -> list[Problem]:
+    """Every id names one thing: a live item's id (the identity of a note in learners'
+    collections) is unique, and a former or absorbed id is claimed by one item and is not
+    also live, or one note would stand for two items."""
+    problems = []
+    live: dict[str, Location] = {}
+    items = values.get("items", []) if isinstance(values, dict) else []
+    for index, item in enumerate(items):
+        item_id = item.get("id")
+        if item_id in live:
+            problems.append(Problem(
+                places[("items", index)],
+                f"item id '{item_id}' is used twice (first at line {live[item_id].line}); "
+                "ids must be unique within a bank",
+                item_id,
+            ))
+        elif item_id:
+            live[item_id] = places[("items", index)]
+    claimed: dict[str, Location] = {}
+    for index, item in enumerate(items):
+        for key in ("former_ids", "absorbs"):
+            for position, old_id in enumerate(item.get(key, [])):
+                place = places[("items", index, key, position)]
+                if old_id in live:
+                    problems.append(Problem(place, f"'{old_id}' in {key} is the id of a live item (line "
+                                                   f"{live[old_id].line}); an id is either live or gone",
+                                            item.get("id")))
+                elif old_id in claimed:
+                    problems.append(Problem(place, f"'{old_id}' is already claimed as a former or absorbed id "
+                                                   f"at line {claimed[old_id].line}; one old note cannot "
+                                                   "become two items", item.get("id")))
+                else:
+                    claimed[old_id] = place
+    return problems

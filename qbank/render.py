@@ -1,31 +1,34 @@
-"""The shared render step: every Markdown field of a bank becomes HTML once, with pandoc.
+"""The shared render step: every Markdown field of a bank becomes safe HTML once, with pandoc.
 
-All writers consume the RenderedBank made here, so a bullet list looks the same on a card,
-on paper and on an e-reader. This step is also where the bank's Markdown is made safe:
-raw HTML and attributes are disabled in the reader, links may only point to the web or to
-mail, and images must be files inside the bank's folder (they are renamed by content hash,
-which also gives Anki the flat, collision-free media names it needs).
+All writers consume the RenderedBank made here (qbank/document.py), so a bullet list looks
+the same on a card, on paper and on an e-reader. The fields are found through the bank's
+schema (qbank/schema.py) and their HTML is kept by path, never by position. This step is also
+where the bank's Markdown is made safe: raw HTML and attributes are disabled in the reader,
+and every link and image pandoc finds is vetted (qbank/vet.py); images are renamed by content
+hash, which also gives Anki the flat, collision-free media names it needs.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 import secrets
 import subprocess
-from dataclasses import dataclass
-from html.parser import HTMLParser
+from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
 
+from . import schema
+from .document import RenderedBank, RenderedItem, plain_text
 from .labels import labels_for
-from .lock import Lock, content_hash, source_date_epoch
-from .model import Bank, BankError, Item, Location, Problem
+from .lock import (Lock, bank_stamp, deck_name, item_changes, item_stamp, retire_items, source_date_epoch,
+                   template_stamps)
+from .model import Bank, BankError, Location, Problem
 from .pandoc import run_pandoc
-from .templating import TEMPLATES
+from .vet import vet_image, vet_link
 
 RENDER_SCRIPT = Path(__file__).with_name("render.lua")
 
@@ -47,108 +50,14 @@ RENDER_TIMEOUT_SECONDS = 60.0
 # (28,000 fields) render in about 10 s, and get 60 + 140 s.
 RENDER_TIMEOUT_PER_FIELD_SECONDS = 0.005
 
-LINK_SCHEMES = {"http", "https", "mailto"}
-IMAGE_TYPES = {  # suffix -> magic bytes; SVG is left out because it can carry scripts
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
-    ".gif": (b"GIF87a", b"GIF89a"),
-}
-
 _FIELD_DIV = re.compile(r'<div id="qbf-(\d+)">\n?')
 _ONE_PARAGRAPH = re.compile(r"^<p>((?:(?!</?p>).)*)</p>$", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class RenderedPoint:
-    term: Markup
-    text: Markup
-
-
-@dataclass(frozen=True)
-class RenderedItem:
-    source: Item
-    title: Markup
-    question: Markup
-    lead: Markup
-    points: tuple[RenderedPoint, ...]
-    explanation: Markup
-    modified: int  # when this item's content last changed (lock file), epoch seconds
-
-    @property
-    def id(self) -> str:
-        return self.source.id
-
-    @property
-    def number(self) -> int:
-        return self.source.number
-
-    @property
-    def tags(self) -> tuple[str, ...]:
-        return self.source.tags
-
-    @property
-    def plain_title(self) -> str:
-        return plain_text(self.title)
-
-
-@dataclass(frozen=True)
-class RenderedBank:
-    source: Bank
-    title: Markup
-    description: Markup
-    closing_title: Markup
-    closing: Markup
-    items: tuple[RenderedItem, ...]
-    labels: dict[str, str]
-    media: dict[str, Path]  # name used in the HTML -> the vetted file in the bank's folder
-    template_stamps: dict[str, int]  # templates/<folder> -> when it last changed
-    modified: int  # the document's date: SOURCE_DATE_EPOCH, else the newest change in the lock
-
-    @property
-    def id(self) -> str:
-        return self.source.id
-
-    @property
-    def lang(self) -> str:
-        return self.source.lang
-
-    @property
-    def plain_title(self) -> str:
-        return plain_text(self.title)
-
-    def html_fragments(self) -> list[tuple[str | None, str]]:
-        """Every piece of HTML an output may show, with the id of the item it belongs to."""
-        fragments: list[tuple[str | None, str]] = [
-            (None, self.title), (None, self.description), (None, self.closing_title), (None, self.closing),
-            (None, " ".join(self.labels.values())),
-        ]
-        for item in self.items:
-            parts = [item.title, item.question, item.lead, item.explanation]
-            parts += [part for point in item.points for part in (point.term, point.text)]
-            fragments += [(item.id, part) for part in parts]
-        return fragments
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def plain_text(html: str) -> str:
-    """The visible text of an HTML fragment, whitespace collapsed."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    return " ".join("".join(extractor.parts).split())
+_MEDIA_PLACEHOLDER = re.compile(r'src="qbank-media:(\d+)"')
 
 
 @dataclass(frozen=True)
 class _Field:
+    path: schema.Path_
     markdown: str
     inline: bool  # a title or term: rendered without its paragraph wrapper
     location: Location
@@ -156,72 +65,13 @@ class _Field:
 
 
 def _fields(bank: Bank) -> list[_Field]:
-    """All Markdown of the bank in a fixed order; `_assemble` consumes them in the same order."""
+    """Every Markdown field of the bank, as the schema declares them, in document order."""
     fields = []
-
-    def add(markdown: str, inline: bool, location: Location, item_id: str | None) -> None:
-        fields.append(_Field(markdown, inline, location, item_id))
-
-    top = bank.field_locations
-    add(bank.title, True, top["title"], None)
-    add(bank.description, False, top.get("description", top["title"]), None)
-    closing_location = top.get("closing", top["title"])
-    add(bank.closing.title if bank.closing else "", True, closing_location, None)
-    add(bank.closing.text if bank.closing else "", False, closing_location, None)
-    for item in bank.items:
-        where = item.field_locations
-        add(item.title, True, where["title"], item.id)
-        add(item.question, False, where["question"], item.id)
-        answer_at = where.get("answer.lead", where["answer"])
-        add(item.answer.lead, False, answer_at, item.id)
-        points_at = where.get("answer.points", where["answer"])
-        for point in item.answer.points:
-            add(point.term, True, points_at, item.id)
-            add(point.text, True, points_at, item.id)
-        add(item.explanation, False, where.get("explanation", item.location), item.id)
+    for path, declared, markdown in schema.markdown_fields(schema.BANK, bank):
+        item_id = bank.items[path[1]].id if path[:1] == ("items",) else None
+        inline = declared.markdown is schema.Markdown.INLINE
+        fields.append(_Field(path, markdown, inline, bank.place(path), item_id))
     return fields
-
-
-def _vet_image(folder: Path, src: str) -> Path | str:
-    """The image file for `src`, or the reason it is refused."""
-    try:
-        return _image_file(folder, src)
-    # A malformed URL, a NUL byte, an over-long name, a symlink loop, an unreadable file: the
-    # bank is at fault, so it is reported like any other refused image, never as a crash.
-    except (OSError, ValueError, RuntimeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        return f"image '{src}' cannot be used: {reason}"
-
-
-def _image_file(folder: Path, src: str) -> Path | str:
-    parts = urlsplit(src)
-    if parts.scheme or parts.netloc:
-        return f"image '{src}' is not a file in the bank's folder (remote and absolute URLs are not fetched)"
-    relative = unquote(parts.path)
-    if relative.startswith(("/", "\\")) or Path(relative).is_absolute():
-        return f"image '{src}' is an absolute path; give a path relative to the bank file"
-    root = folder.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        return f"image '{src}' lies outside the bank's folder"
-    if not path.is_file():
-        return f"image '{src}' does not exist (looked for {path})"
-    magic = IMAGE_TYPES.get(path.suffix.lower())
-    if magic is None:
-        return f"image '{src}' must be PNG, JPEG or GIF"
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    if not head.startswith(magic):
-        return f"image '{src}' is not really a {path.suffix.lstrip('.').upper()} file"
-    return path
-
-
-def _vet_link(url: str) -> str | None:
-    scheme = urlsplit(url.strip()).scheme.lower()
-    if scheme not in LINK_SCHEMES:
-        shown = f"'{scheme}:'" if scheme else "a relative target"
-        return f"link '{url}' uses {shown}; links may only use http, https or mailto"
-    return None
 
 
 def _render_timeout(request: dict) -> float:
@@ -247,6 +97,8 @@ def _slow_field(fields: list[_Field], request: dict) -> Problem:
 
 
 def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list]]:
+    """The HTML of each field (in the order given), and the links and images pandoc found,
+    each as [field number, target]."""
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"
     request = {"format": READER_FORMAT, "separator": separator, "fields": [field.markdown for field in fields]}
@@ -267,77 +119,60 @@ def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list
     return html, answer["links"], answer["images"]
 
 
-def _template_stamps(lock: Lock) -> dict[str, int]:
-    """Each templates/ folder gets a time that moves when any file in it changes, or any file
-    beside the folders (labels.yaml, fonts.yaml), which every output shows too."""
-    stamps = {}
-    shared = {f"../{f.name}": hashlib.sha256(f.read_bytes()).hexdigest()
-              for f in sorted(TEMPLATES.iterdir()) if f.is_file()}
-    for folder in sorted(path for path in TEMPLATES.iterdir() if path.is_dir()):
-        files = {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
-                 for f in sorted(folder.rglob("*")) if f.is_file()} | shared
-        stamps[folder.name] = lock.stamp(f"templates:{folder.name}", content_hash(files))
-    return stamps
-
-
-def _item_content(item: Item) -> dict:
-    return {
-        "title": item.title, "question": item.question, "lead": item.answer.lead,
-        "points": [[point.term, point.text] for point in item.answer.points],
-        "explanation": item.explanation, "tags": list(item.tags),
-    }
+def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[list]) -> tuple[dict[str, Path], list[str]]:
+    """The bank's media by the names the HTML will use, and each image's name in document
+    order; raises BankError for any refused link or image."""
+    problems = []
+    for field_number, url in links:
+        if reason := vet_link(url):
+            field = fields[field_number - 1]
+            problems.append(Problem(field.location, reason, field.item_id))
+    media: dict[str, Path] = {}
+    names = []
+    for field_number, src in images:
+        field = fields[field_number - 1]
+        vetted = vet_image(bank.folder, src)
+        if isinstance(vetted, str):
+            problems.append(Problem(field.location, vetted, field.item_id))
+            continue
+        names.append(hashlib.sha256(vetted.read_bytes()).hexdigest()[:16] + vetted.suffix.lower())
+        media[names[-1]] = vetted
+    if problems:
+        raise BankError(problems)
+    return media, names
 
 
 def render_bank(bank: Bank, lock: Lock) -> RenderedBank:
     """Render all Markdown of `bank` in one pandoc call. Raises BankError for unsafe links/images."""
     fields = _fields(bank)
     html, links, images = _render_html(fields)
-
-    problems = []
-    for field_number, url in links:
-        if reason := _vet_link(url):
-            field = fields[field_number - 1]
-            problems.append(Problem(field.location, reason, field.item_id))
-    media: dict[str, Path] = {}
-    placeholder_names: dict[str, str] = {}
-    for image_number, (field_number, src) in enumerate(images, start=1):
-        field = fields[field_number - 1]
-        vetted = _vet_image(bank.folder, src)
-        if isinstance(vetted, str):
-            problems.append(Problem(field.location, vetted, field.item_id))
-            continue
-        name = hashlib.sha256(vetted.read_bytes()).hexdigest()[:16] + vetted.suffix.lower()
-        media[name] = vetted
-        placeholder_names[f"qbank-media:{image_number}"] = name
-    if problems:
-        raise BankError(problems)
-    if placeholder_names:
-        pattern = re.compile(r'src="(qbank-media:\d+)"')
-        html = [pattern.sub(lambda m: f'src="{placeholder_names[m.group(1)]}"', part) for part in html]
-
-    pieces = iter(Markup(part) for part in html)
-    title, description, closing_title, closing = (next(pieces) for _ in range(4))
+    media, names = _vetted(bank, fields, links, images)
+    # render.lua put `qbank-media:N` for the N-th image pandoc found.
+    rendered = {
+        field.path: Markup(_MEDIA_PLACEHOLDER.sub(lambda m: f'src="{names[int(m[1]) - 1]}"', part))
+        for field, part in zip(fields, html)
+    }
+    before = copy.deepcopy(lock.entries)
+    stamps = [bank_stamp(lock, bank)]
     items = []
-    bank_digest = {"title": bank.title, "description": bank.description, "author": bank.author,
-                   "closing": [bank.closing.title, bank.closing.text] if bank.closing else None}
-    stamps = [lock.stamp("bank", content_hash(bank_digest))]
-    for item in bank.items:
-        item_title, question, lead = next(pieces), next(pieces), next(pieces)
-        points = tuple(RenderedPoint(next(pieces), next(pieces)) for _ in item.answer.points)
-        explanation = next(pieces)
-        modified = lock.stamp(f"item:{item.id}", content_hash(_item_content(item)))
+    html_bank = schema.with_html(schema.BANK, bank, rendered)
+    for item, html_item in zip(bank.items, html_bank.items):
+        rendered_item = RenderedItem(item, html_item, 0)
+        modified = item_stamp(lock, item, rendered_item.plain_title)
         stamps.append(modified)
-        items.append(RenderedItem(item, item_title, question, lead, points, explanation, modified))
-    template_stamps = _template_stamps(lock)
+        items.append(replace(rendered_item, modified=modified))
+    retired = retire_items(lock, bank)
+    stamps += [item.modified for item in retired]
     return RenderedBank(
         source=bank,
-        title=title,
-        description=description,
-        closing_title=closing_title,
-        closing=closing,
+        html=html_bank,
         items=tuple(items),
+        retired=retired,
+        fields=rendered,
         labels=labels_for(bank.lang),
         media=media,
-        template_stamps=template_stamps,
+        deck_name=deck_name(lock, bank, plain_text(html_bank.title)),
+        changes=item_changes(before, lock.entries),
+        template_stamps=template_stamps(lock),
         modified=source_date_epoch() or max(stamps),
     )

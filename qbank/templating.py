@@ -15,10 +15,16 @@ from markupsafe import Markup
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-@cache
 def environment() -> jinja2.Environment:
+    """The environment over TEMPLATES, looked up at each call so that the folder can be
+    swapped (tests build with a private copy of templates/)."""
+    return _environment(TEMPLATES)
+
+
+@cache
+def _environment(folder: Path) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

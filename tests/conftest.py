@@ -7,8 +7,10 @@ repository's own lock must only change when a maintainer edits the bank.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_BANK = ROOT / "source" / "ai-startup-interview.yaml"
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_ITEMS = 30
+
+
+def tiny_png(width: int = 2, height: int = 2) -> bytes:
+    """A small valid PNG (grey pixels), so a test bank can have a real image of a known size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def copy_bank(bank: Path, folder: Path) -> Path:

@@ -9,91 +9,21 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import anki.lang
 import genanki
 import pytest
 import yaml
-from anki.collection import Collection, ImportAnkiPackageRequest  # first: anki's modules import in a cycle
-from anki.cards import Card
-from anki.scheduler.v3 import CardAnswer
 from anki.utils import strip_html
-from conftest import FIXTURES, SEED_ITEMS, copy_bank, run_build
+from anki.collection import Collection  # first: anki's modules import in a cycle
+from ankiread import (BANK_ID, build_apkg, col, import_apkg, log_counts, notes_by_item,  # noqa: F401 (col: a fixture)
+                      open_bank_deck, snapshot, study)
+from conftest import FIXTURES, SEED_ITEMS, copy_bank
 
 from qbank import render, templating
 from qbank.lock import Lock
 from qbank.reader import load_bank
 from qbank.writers import WRITERS, BuildOptions
-
-BANK_ID = "ai-startup-interview"
-
-
-def build_apkg(bank: Path, out: Path, *args: str) -> Path:
-    result = run_build(bank, "--out", out, "--format", "apkg", "--force", *args)
-    assert result.returncode == 0, result.stderr
-    return out / f"{yaml.safe_load(bank.read_text(encoding='utf-8'))['id']}.apkg"
-
-
-def import_apkg(col: Collection, apkg: Path):
-    """Import with the options Anki's import dialog offers on a fresh profile."""
-    options = col._backend.get_import_anki_package_presets()
-    log = col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=options)).log
-    col.models._clear_cache()  # pylib caches note types; Anki's GUI drops the cache after an import too
-    return log
-
-
-def log_counts(log) -> dict[str, int]:
-    return {kind: len(getattr(log, kind)) for kind in ("new", "updated", "duplicate", "conflicting")}
-
-
-@pytest.fixture
-def col(tmp_path: Path) -> Iterator[Collection]:
-    anki.lang.set_lang("en")  # as Anki does at start-up; strip_html needs it
-    (tmp_path / "profile").mkdir()
-    collection = Collection(str(tmp_path / "profile" / "collection.anki2"))
-    yield collection
-    collection.close()
-
-
-def notes_by_item(col: Collection) -> dict[str, object]:
-    notes = [col.get_note(nid) for nid in col.find_notes("")]
-    return {note["ItemId"]: note for note in notes}
-
-
-def snapshot(col: Collection) -> dict[str, object]:
-    """Everything a re-import could disturb: notes, cards with their scheduling, note types, decks."""
-    notes = {nid: (n.guid, n.mid, n.mod, tuple(n.fields), tuple(n.tags)) for nid in col.find_notes("")
-             for n in [col.get_note(nid)]}
-    cards = {cid: (c.nid, c.did, c.ord, c.mod, c.type, c.queue, c.due, c.ivl, c.reps, c.lapses, c.factor)
-             for cid in col.find_cards("") for c in [col.get_card(cid)]}
-    notetypes = {m["id"]: (m["mod"], m["css"], [(t["name"], t["qfmt"], t["afmt"]) for t in m["tmpls"]])
-                 for m in col.models.all()}
-    decks = {d["id"]: (d["name"], d.get("desc")) for d in col.decks.all()}
-    return {"notes": notes, "cards": cards, "notetypes": notetypes, "decks": decks}
-
-
-def open_bank_deck(col: Collection) -> None:
-    """Click the bank's deck, as a learner does before studying it."""
-    col.decks.select(col.get_card(col.find_cards("")[0]).did)
-
-
-def study(col: Collection, count: int) -> dict[int, tuple[int, int]]:
-    """Answer the next `count` cards 'Easy' with the real scheduler; returns card id -> (reps, ivl)."""
-    open_bank_deck(col)
-    studied = {}
-    for _ in range(count):
-        queued = col.sched.get_queued_cards().cards[0]
-        card = Card(col)
-        card._load_from_backend_card(queued.card)
-        card.start_timer()
-        col.sched.answer_card(col.sched.build_answer(card=card, states=queued.states, rating=CardAnswer.EASY))
-        card.load()
-        studied[card.id] = (card.reps, card.ivl)
-    assert all(reps == 1 and ivl > 0 for reps, ivl in studied.values())
-    return studied
-
 
 def source_items(bank: Path) -> list[dict]:
     return yaml.safe_load(bank.read_text(encoding="utf-8"))["items"]
@@ -272,10 +202,7 @@ def test_images_are_packed_and_shown(tmp_path: Path, col: Collection) -> None:
 def private_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of templates/ that in-process builds read instead (the repository's stays untouched)."""
     templates = shutil.copytree(templating.TEMPLATES, tmp_path / "templates")
-    monkeypatch.setattr(render, "TEMPLATES", templates)
     monkeypatch.setattr(templating, "TEMPLATES", templates)
-    environment = templating.environment.__wrapped__()  # the project's settings, over the copy
-    monkeypatch.setattr(templating, "environment", lambda: environment)
     return templates
 
 

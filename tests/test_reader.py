@@ -43,7 +43,8 @@ CASES: dict[str, list[Expected]] = {
     "bad-lang": [Expected(4, 7, None, "bank.lang 'zh_CN' is not a BCP 47 language tag")],
     # Image problems are found by the render step; they point at the field holding the image.
     "image-missing": [Expected(13, 15, "missing-image", "image 'images/does-not-exist.png' does not exist")],
-    "image-outside": [Expected(12, 9, "first-item", "image '../outside.png' lies outside the bank's folder")],
+    # At the text of the key point that holds the image, not at the list of points.
+    "image-outside": [Expected(13, 17, "first-item", "image '../outside.png' lies outside the bank's folder")],
     "image-absolute": [
         Expected(11, 18, "absolute-image", "image '/usr/share/pixmaps/debian-logo.png' is an absolute path")
     ],

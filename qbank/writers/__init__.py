@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ..render import RenderedBank
+from ..document import RenderedBank
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ import zipfile
 from pathlib import Path
 
 import genanki
+from markupsafe import escape
 
-from ..render import RenderedBank, RenderedItem
+from ..document import RenderedBank, RenderedItem
+from ..lock import RetiredItem
 from ..templating import render_template
 from .fonts import font_stack, template_font_stacks
 from . import BuildOptions, Writer
@@ -41,6 +43,8 @@ CARD_TEMPLATES = (  # FROZEN names, with the templates/anki/ files for front and
     ("Question", "front.html", "back.html"),
     ("Key points", "key_points_front.html", "key_points_back.html"),
 )
+
+RETIRED_TAG = "retired"  # under the bank's tag: <bank>::retired finds every retired note
 
 # Zip entries carry DOS dates, which cannot go before 1980.
 ZIP_EPOCH = 315532800
@@ -101,7 +105,9 @@ def _note_type(doc: RenderedBank) -> genanki.Model:
 
 
 def _fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> list[str]:
-    context = {"item": item, "labels": doc.labels}
+    # The field templates call the answer `item` (item.lead, item.points): renaming that in
+    # templates/anki-fields/ would re-date every note in every collection for no change.
+    context = {"item": item.answer, "labels": doc.labels}
     values = {
         "ItemId": item.id,  # a slug (the reader checks), so already plain HTML
         "Title": str(item.title),
@@ -110,7 +116,7 @@ def _fields(doc: RenderedBank, item: RenderedItem, key_points: bool) -> list[str
         "Explanation": str(item.explanation),
         # Anki makes the key-points card only for notes whose KeyPoints field is filled.
         "KeyPoints": render_template(f"{FIELDS_FOLDER}/key_points.html", **context).strip()
-        if key_points and item.points else "",
+        if key_points and item.answer.points else "",
     }
     return [values[name] for name in FIELD_NAMES]
 
@@ -126,9 +132,20 @@ def note_modified(doc: RenderedBank, item: RenderedItem, key_points: bool) -> in
     return max(item.modified, doc.template_stamps[FIELDS_FOLDER]) + (1 if key_points else 0)
 
 
+def _retired_fields(doc: RenderedBank, retired: RetiredItem) -> list[str]:
+    """A retired item's note: its id emptied, so that the card templates (which show nothing
+    without an ItemId) leave its cards blank for Anki's Tools > Empty Cards to delete, and its
+    title kept beside a notice, so the learner can tell which question left and why."""
+    live = {item.id: item for item in doc.items}
+    notice = render_template(f"{FIELDS_FOLDER}/retired.html", labels=doc.labels,
+                             merged_into=live.get(retired.merged_into)).strip()
+    values = dict.fromkeys(FIELD_NAMES, "") | {"Title": str(escape(retired.title)), "Question": notice}
+    return [values[name] for name in FIELD_NAMES]
+
+
 def _deck_name(doc: RenderedBank) -> str:
     # "::" would make Anki nest decks; a bank title is one deck.
-    return doc.plain_title.replace("::", ":")
+    return doc.deck_name.replace("::", ":")
 
 
 def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
@@ -149,10 +166,14 @@ def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
                 model=model,
                 fields=_fields(doc, item, key_points),
                 tags=anki_tags(doc.id, item.tags),
-                guid=genanki.guid_for(doc.id, item.id),
+                guid=genanki.guid_for(doc.id, item.identity),  # the id it was first built with
                 due=item.number,  # new cards come up in source order
             )
             note.write_to_db(cursor, note_modified(doc, item, key_points), deck.deck_id, ids)
+        for retired in doc.retired:
+            note = genanki.Note(model=model, fields=_retired_fields(doc, retired),
+                                tags=[doc.id, f"{doc.id}::{RETIRED_TAG}"], guid=genanki.guid_for(doc.id, retired.identity))
+            note.write_to_db(cursor, max(retired.modified, doc.template_stamps[FIELDS_FOLDER]), deck.deck_id, ids)
         connection.commit()
         return connection.serialize()
     finally:

@@ -11,16 +11,17 @@ and corrected, so no text is ever cut off.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import groupby
 from math import ceil
 from pathlib import Path
+from typing import NamedTuple, Union
 
 from markupsafe import Markup
 from weasyprint import Document
 
-from ..model import BankError, Problem
-from ..render import RenderedBank, RenderedItem, RenderedPoint, plain_text
+from ..document import RenderedBank, RenderedItem, plain_text
+from ..model import BankError, Point, Problem
 from .fonts import font_stack, require_coverage
 from .printing import Paper, print_context, render_document, write_document
 from . import BuildOptions, Writer
@@ -39,8 +40,22 @@ TEXT_WIDTH_PT = (CARD_WIDTH_MM - 2 * PADDING_MM) / MM_PER_PT
 TEXT_HEIGHT_PT = (CARD_HEIGHT_MM - 2 * PADDING_MM) / MM_PER_PT
 SMALLEST = len(FONT_SIZES_PT) - 1
 
-Block = tuple[str, object]  # ("lead" | "point" | "explanation", its HTML or RenderedPoint)
 Paragraph = tuple[str, float, float]  # plain text, indent in em, size relative to the face's
+
+
+@dataclass(frozen=True)
+class Lead:
+    html: Markup
+
+
+@dataclass(frozen=True)
+class Explanation:
+    html: Markup
+
+
+# A piece of an answer that a back shows whole: an answer continued on another card is cut
+# between pieces, never inside one. Points are the model's own (with HTML fields).
+AnswerPart = Union[Lead, Point, Explanation]
 
 
 @dataclass(frozen=True)
@@ -48,11 +63,9 @@ class Card:
     """One card: its item's front, and the item's answer (or a share of it) on the back."""
 
     item: RenderedItem
-    lead: Markup | None
-    points: tuple[RenderedPoint, ...]
-    explanation: Markup | None
-    front_size: int = 0  # index into FONT_SIZES_PT
-    back_size: int = 0
+    answer: tuple[AnswerPart, ...]
+    front_size_class: int = 0  # index into FONT_SIZES_PT
+    back_size_class: int = 0
     part: int = 1  # for an answer continued on more cards: this card's place among them
     parts: int = 1
 
@@ -60,10 +73,18 @@ class Card:
     def key(self) -> str:
         return f"{self.item.number}-{self.part}"
 
-    def blocks(self) -> list[Block]:
-        blocks: list[Block] = [("lead", self.lead)] if self.lead else []
-        blocks += [("point", point) for point in self.points]
-        return blocks + ([("explanation", self.explanation)] if self.explanation else [])
+    # What templates/print/cards.html shows on the back, in this order.
+    @property
+    def lead(self) -> Markup | None:
+        return next((part.html for part in self.answer if isinstance(part, Lead)), None)
+
+    @property
+    def points(self) -> tuple[Point, ...]:
+        return tuple(part for part in self.answer if isinstance(part, Point))
+
+    @property
+    def explanation(self) -> Markup | None:
+        return next((part.html for part in self.answer if isinstance(part, Explanation)), None)
 
 
 @dataclass(frozen=True)
@@ -101,12 +122,6 @@ class Geometry:
                    (paper.height_mm - ROWS * CARD_HEIGHT_MM) / 2, shift_backs)
 
 
-def _card_from_blocks(item: RenderedItem, blocks: list[Block]) -> Card:
-    kinds = dict(blocks)
-    points = tuple(value for kind, value in blocks if kind == "point")
-    return Card(item, kinds.get("lead"), points, kinds.get("explanation"))
-
-
 def _text_width_em(text: str) -> float:
     """About how wide `text` sets, in em: CJK characters are square, Latin about half as wide."""
     return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.55 for ch in text)
@@ -126,16 +141,17 @@ def _front_paragraphs(item: RenderedItem, labels: dict[str, str]) -> list[Paragr
             (plain_text(item.question), 0.0, 1.0)]
 
 
-def _back_paragraphs(blocks: list[Block], labels: dict[str, str]) -> list[Paragraph]:
+def _back_paragraphs(parts: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
+    """The back's text as cards.html sets it, for the estimate: its label, then each part
+    (a point indented like the list, the explanation after its label)."""
     paragraphs: list[Paragraph] = [(labels["answer"], 0.0, 1.0)]
-    for kind, value in blocks:
-        if kind == "point":
-            assert isinstance(value, RenderedPoint)
-            paragraphs.append((plain_text(value.term) + labels["term_separator"] + plain_text(value.text), 1.0, 1.0))
-        elif kind == "explanation":
-            paragraphs.append((labels["explanation"] + labels["term_separator"] + plain_text(str(value)), 0.5, 1.0))
+    for part in parts:
+        if isinstance(part, Point):
+            paragraphs.append((plain_text(part.term) + labels["term_separator"] + plain_text(part.text), 1.0, 1.0))
+        elif isinstance(part, Explanation):
+            paragraphs.append((labels["explanation"] + labels["term_separator"] + plain_text(part.html), 0.5, 1.0))
         else:
-            paragraphs.append((plain_text(str(value)), 0.0, 1.0))
+            paragraphs.append((plain_text(part.html), 0.0, 1.0))
     return paragraphs
 
 
@@ -147,55 +163,65 @@ def _fitting_size(paragraphs: list[Paragraph]) -> int:
     return SMALLEST
 
 
-def _block_heights(blocks: list[Block], labels: dict[str, str]) -> list[float]:
-    return [_estimated_height_pt(_back_paragraphs([block], labels), FONT_SIZES_PT[SMALLEST]) for block in blocks]
+def _part_heights(parts: list[AnswerPart], labels: dict[str, str]) -> list[float]:
+    return [_estimated_height_pt(_back_paragraphs([part], labels), FONT_SIZES_PT[SMALLEST]) for part in parts]
 
 
-def _groups_needed(blocks: list[Block], labels: dict[str, str]) -> int:
-    """How many backs the blocks need at the smallest size, filling each back in turn."""
+def _groups_needed(parts: list[AnswerPart], labels: dict[str, str]) -> int:
+    """How many backs the parts need at the smallest size, filling each back in turn."""
     count, group = 1, []
-    for block in blocks:
-        candidate = group + [block]
+    for part in parts:
+        candidate = group + [part]
         if group and _estimated_height_pt(_back_paragraphs(candidate, labels), FONT_SIZES_PT[SMALLEST]) > TEXT_HEIGHT_PT:
-            count, group = count + 1, [block]
+            count, group = count + 1, [part]
         else:
             group = candidate
     return count
 
 
-def _balanced(blocks: list[Block], count: int, labels: dict[str, str]) -> list[list[Block]]:
-    """The blocks, in order, cut into `count` groups of about equal estimated height."""
-    heights = _block_heights(blocks, labels)
+def _balanced(parts: list[AnswerPart], count: int, labels: dict[str, str]) -> list[list[AnswerPart]]:
+    """The parts, in order, cut into `count` groups of about equal estimated height."""
+    heights = _part_heights(parts, labels)
     total, running = sum(heights), 0.0
-    groups: list[list[Block]] = [[]]
-    for block, height in zip(blocks, heights):
+    groups: list[list[AnswerPart]] = [[]]
+    for part, height in zip(parts, heights):
         # Start the next group once this one holds its share, keeping every group non-empty.
         if groups[-1] and len(groups) < count and running + height / 2 > total * len(groups) / count:
             groups.append([])
-        groups[-1].append(block)
+        groups[-1].append(part)
         running += height
     return groups
 
 
-Face = tuple[list[Block], int, int]  # a card's share of the answer, its front size, its back size
+class CardPlan(NamedTuple):
+    """One card of an item before it is numbered: its share of the answer and its size classes."""
+
+    answer: list[AnswerPart]
+    front_size_class: int
+    back_size_class: int
 
 
-def _numbered(item: RenderedItem, faces: list[Face]) -> list[Card]:
+def _numbered(item: RenderedItem, plans: list[CardPlan]) -> list[Card]:
     return [
-        replace(_card_from_blocks(item, blocks), front_size=front_size, back_size=back_size, part=part, parts=len(faces))
-        for part, (blocks, front_size, back_size) in enumerate(faces, start=1)
+        Card(item, tuple(plan.answer), plan.front_size_class, plan.back_size_class, part, len(plans))
+        for part, plan in enumerate(plans, start=1)
     ]
+
+
+def _answer_parts(item: RenderedItem) -> list[AnswerPart]:
+    lead = [Lead(item.answer.lead)] if item.answer.lead else []
+    explanation = [Explanation(item.explanation)] if item.explanation else []
+    return [*lead, *item.answer.points, *explanation]
 
 
 def planned_cards(doc: RenderedBank) -> list[Card]:
     """Every item's cards, sized by estimate: one card each unless the answer is very long."""
     cards = []
     for item in doc.items:
-        front_size = _fitting_size(_front_paragraphs(item, doc.labels))
-        whole = Card(item, item.lead or None, item.points, item.explanation or None)
-        blocks = whole.blocks()
-        groups = _balanced(blocks, _groups_needed(blocks, doc.labels), doc.labels)
-        cards += _numbered(item, [(group, front_size, _fitting_size(_back_paragraphs(group, doc.labels)))
+        front_size_class = _fitting_size(_front_paragraphs(item, doc.labels))
+        parts = _answer_parts(item)
+        groups = _balanced(parts, _groups_needed(parts, doc.labels), doc.labels)
+        cards += _numbered(item, [CardPlan(group, front_size_class, _fitting_size(_back_paragraphs(group, doc.labels)))
                                   for group in groups])
     return cards
 
@@ -236,22 +262,22 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
     """The cards with each overflowing face made smaller, or its answer continued on another card."""
     refitted: list[Card] = []
     for item, item_cards in groupby(cards, key=lambda card: card.item):
-        faces: list[Face] = []
+        plans: list[CardPlan] = []
         for card in item_cards:
-            front_size, blocks = card.front_size, card.blocks()
+            front_size_class, parts = card.front_size_class, list(card.answer)
             if (card.key, "front") in overflowing:
-                if front_size == SMALLEST:
+                if front_size_class == SMALLEST:
                     raise _too_long(card, "the title and question")
-                front_size += 1
+                front_size_class += 1
             if (card.key, "back") not in overflowing:
-                faces.append((blocks, front_size, card.back_size))
-            elif card.back_size < SMALLEST:
-                faces.append((blocks, front_size, card.back_size + 1))
-            elif len(blocks) > 1:
-                faces += [(half, front_size, SMALLEST) for half in _balanced(blocks, 2, labels)]
+                plans.append(CardPlan(parts, front_size_class, card.back_size_class))
+            elif card.back_size_class < SMALLEST:
+                plans.append(CardPlan(parts, front_size_class, card.back_size_class + 1))
+            elif len(parts) > 1:
+                plans += [CardPlan(half, front_size_class, SMALLEST) for half in _balanced(parts, 2, labels)]
             else:
                 raise _too_long(card, "one paragraph of the answer")
-        refitted += _numbered(item, faces)
+        refitted += _numbered(item, plans)
     return refitted
 
 

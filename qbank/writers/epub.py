@@ -26,7 +26,7 @@ import uharfbuzz as hb
 from markupsafe import Markup
 
 from ..pandoc import run_pandoc
-from ..render import RenderedBank
+from ..document import RenderedBank
 from ..templating import css_string, render_template
 from .fonts import (
     FontFace, FontStack, InstalledFamily, ShownText, font_stack, glyph_sources, require_coverage, shown_text,

@@ -25,7 +25,7 @@ from fontTools.ttLib import TTFont
 from markupsafe import Markup
 
 from ..model import BankError, Location, MissingTool, Problem
-from ..render import RenderedBank, plain_text
+from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, for_language
 
 # Elements whose text is set in the monospace stack (the print, EPUB and Anki stylesheets
@@ -234,7 +234,7 @@ def items_using(doc: RenderedBank, characters: set[str]) -> list[tuple[str | Non
         used.setdefault(None, set()).update(unplaced)
     items = {item.id: item for item in doc.items}
     return [
-        (item_id, items[item_id].source.location if item_id else doc.source.field_locations["title"],
+        (item_id, items[item_id].source.location if item_id else doc.source.place(("title",)),
          " ".join(f"{ch} (U+{ord(ch):04X})" for ch in sorted(chars)))
         for item_id, chars in used.items()
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..render import RenderedBank
+from ..document import RenderedBank
 from .fonts import font_stack, require_coverage
 from .printing import print_context, render_document, write_document
 from . import BuildOptions, Writer

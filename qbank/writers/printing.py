@@ -23,7 +23,7 @@ from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from ..model import BankError, Problem
-from ..render import RenderedBank, plain_text
+from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, render_template
 from .fonts import font_stack, items_using, template_font_stacks
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Shows that a refactor changed no output: builds the seed bank (plain, and --cloze on letter
+# paper) with the code at REV and with the working tree, and compares every file byte for byte.
+#   bash bench/same_outputs.sh [REV]     (default: HEAD; run after `bash tasks.sh build`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rev=${1:-HEAD}
+work=$(mktemp -d)
+trap 'git worktree remove --force "$work/code" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+git worktree add --detach "$work/code" "$rev" >/dev/null 2>&1
+status=0
+for side in before after; do
+  code=$([ $side = before ] && echo "$work/code" || echo "$PWD")
+  mkdir -p "$work/$side-bank"
+  cp source/ai-startup-interview.yaml source/ai-startup-interview.lock "$work/$side-bank/"
+  # The working tree's python runs both: only the qbank package (found beside build.py) differs.
+  .venv/bin/python "$code/build.py" "$work/$side-bank/ai-startup-interview.yaml" --out "$work/$side/plain" >/dev/null
+  .venv/bin/python "$code/build.py" "$work/$side-bank/ai-startup-interview.yaml" --out "$work/$side/cloze" --cloze --paper letter >/dev/null
+done
+for file in "$work"/before/*/*; do
+  other=${file/\/before\//\/after\/}
+  if cmp -s "$file" "$other"; then echo "same       ${file#"$work"/before/}"; else echo "DIFFERENT  ${file#"$work"/before/}"; status=1; fi
+done
+exit $status

@@ -1,0 +1,84 @@
+"""The rendered bank: what the render step hands to every writer.
+
+The same model objects as the reader's (qbank/model.py), with each Markdown field replaced by
+its HTML, so a writer or template reads `item.title` or `item.answer.points` whatever the
+output; `source` keeps the Markdown as written, for places and plain text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from markupsafe import Markup
+
+from .lock import RetiredItem
+from .model import Bank, Item
+from .schema import Path_
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(html: str) -> str:
+    """The visible text of an HTML fragment, whitespace collapsed."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return " ".join("".join(extractor.parts).split())
+
+
+class _ReadsHtml:
+    """Attribute access falls through to `html`, the model object with HTML fields."""
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__") or name == "html":  # unpickling looks these up before __dict__ is set
+            raise AttributeError(name)
+        return getattr(self.html, name)
+
+
+@dataclass(frozen=True)
+class RenderedItem(_ReadsHtml):
+    source: Item  # the Markdown as written
+    html: Item  # the same item, every Markdown field rendered to HTML (Markup)
+    modified: int  # when this item's content last changed (lock file), epoch seconds
+
+    @property
+    def plain_title(self) -> str:
+        return plain_text(self.html.title)
+
+
+@dataclass(frozen=True)
+class RenderedBank(_ReadsHtml):
+    source: Bank
+    html: Bank  # the bank's own fields as HTML (an absent closing comes as empty HTML)
+    items: tuple[RenderedItem, ...]
+    retired: tuple[RetiredItem, ...]  # items gone from the bank whose notes learners may hold
+    fields: dict[Path_, Markup]  # every rendered field by its path in the bank
+    labels: dict[str, str]
+    media: dict[str, Path]  # name used in the HTML -> the vetted file in the bank's folder
+    deck_name: str  # the Anki deck's name, kept stable across re-titles (lock)
+    changes: dict[str, int]  # what this build changes for learners, by kind (qbank.lock.item_changes)
+    template_stamps: dict[str, int]  # templates/<folder> -> when it last changed
+    modified: int  # the document's date: SOURCE_DATE_EPOCH, else the newest change in the lock
+
+    @property
+    def plain_title(self) -> str:
+        return plain_text(self.html.title)
+
+    def owner(self, path: Path_) -> str | None:
+        """The id of the item a field belongs to (None: the bank's own text)."""
+        return self.source.items[path[1]].id if path[:1] == ("items",) else None
+
+    def html_fragments(self) -> list[tuple[str | None, str]]:
+        """Every piece of HTML an output may show, with the id of the item it belongs to."""
+        return [(self.owner(path), html) for path, html in self.fields.items()] + [
+            (None, " ".join(self.labels.values()))
+        ]
