@@ -7,14 +7,16 @@ output; `source` keeps the Markdown as written, for places and plain text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Callable
 
 from markupsafe import Markup
 
 from .lock import RetiredItem
 from .model import Bank, Item
+from . import schema
 from .schema import Path_
 
 
@@ -82,3 +84,11 @@ class RenderedBank(_ReadsHtml):
         return [(self.owner(path), html) for path, html in self.fields.items()] + [
             (None, " ".join(self.labels.values()))
         ]
+
+    def with_html(self, change: Callable[[Markup, Path_], Markup]) -> RenderedBank:
+        """This bank with every field's HTML replaced by `change(html, its path)` (for a
+        writer that shows some markup its own way, like math on paper)."""
+        fields = {path: change(html, path) for path, html in self.fields.items()}
+        html_bank = schema.with_html(schema.BANK, self.source, fields)
+        items = tuple(replace(item, html=html_item) for item, html_item in zip(self.items, html_bank.items))
+        return replace(self, html=html_bank, items=items, fields=fields)

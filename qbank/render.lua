@@ -3,7 +3,7 @@
 -- stdin:  {"format": "<pandoc reader format>", "separator": "<token>", "fields": ["markdown", ...],
 --          "trace": false}  (trace: parse field by field, writing each number to stderr first)
 -- stdout: {"html": "<div id=\"qbf-1\">...</div>...", "links": [[field, url], ...],
---          "images": [[field, src], ...]}
+--          "images": [[field, src], ...], "bad_math": [[field, tex], ...]}
 --
 -- The fields are joined into one document with a separator paragraph after each, parsed once
 -- and split again at the separators: one parse of the whole bank costs a fraction of one parse
@@ -12,6 +12,15 @@
 -- All fields are written in one call as top-level divs that the caller splits; user Markdown
 -- can produce neither raw HTML nor attributes, so it cannot forge a `qbf-` div. Image sources
 -- become `qbank-media:N` placeholders that the caller maps to vetted files.
+--
+-- Math is written in Anki's and MathJax's delimiters, <span class="math inline">\(...\)</span>
+-- and <span class="math display">\[...\]</span>: the deck uses it as it is, the EPUB and the
+-- printed outputs turn it into MathML and SVG. Each distinct formula is also converted to
+-- MathML here, by pandoc's own TeX reader (texmath), to find the ones that cannot be typeset
+-- (pandoc would otherwise print their TeX source with only a warning).
+-- Code blocks are written without ids: pandoc numbers them (cb1, cb2, ...) per document and
+-- anchors every line (cb1-1, ...), so the same ids came back in every EPUB page and on every
+-- card that repeats a question; nothing links to them.
 
 local request = pandoc.json.decode(io.read('a'), false)
 local fields, separator, format = request.fields, request.separator, request.format
@@ -55,7 +64,18 @@ local function split_one_by_one()
 end
 
 local groups = (not request.trace and split_joined()) or split_one_by_one()
-local blocks, links, images = {}, {}, {}
+local blocks, links, images, bad_math = {}, {}, {}, {}
+local math_checked = {}  -- formula -> true if texmath can read it
+
+local function typesets(math)
+  if math_checked[math.text] == nil then
+    local mathml = pandoc.write(pandoc.Pandoc{pandoc.Plain{math}}, 'html5',
+                                pandoc.WriterOptions{html_math_method = 'mathml'})
+    math_checked[math.text] = mathml:find('<math', 1, true) ~= nil
+  end
+  return math_checked[math.text]
+end
+
 for number, content in ipairs(groups) do
   local div = pandoc.Div(content, {id = 'qbf-' .. number})
   div = div:walk{
@@ -67,9 +87,19 @@ for number, content in ipairs(groups) do
       image.src = 'qbank-media:' .. #images
       return image
     end,
+    Math = function(math)
+      if not typesets(math) then
+        bad_math[#bad_math + 1] = {number, math.text}
+      end
+    end,
   }
   blocks[#blocks + 1] = div
 end
 
-local html = pandoc.write(pandoc.Pandoc(blocks), 'html5', pandoc.WriterOptions{wrap_text = 'wrap-none'})
-io.write(pandoc.json.encode{html = html, links = links, images = images})
+local html = pandoc.write(pandoc.Pandoc(blocks), 'html5',
+                         pandoc.WriterOptions{wrap_text = 'wrap-none', html_math_method = 'mathjax'})
+-- Bank text cannot write tags (raw HTML is off, and code is escaped as &lt;), so these
+-- patterns only ever match the markup pandoc's highlighter wrote.
+html = html:gsub('<div class="sourceCode" id="cb%d+">', '<div class="sourceCode">')
+           :gsub('<span id="cb%d+%-%d+"><a href="#cb%d+%-%d+" aria%-hidden="true" tabindex="%-1"></a>', '<span>')
+io.write(pandoc.json.encode{html = html, links = links, images = images, bad_math = bad_math})

@@ -40,7 +40,11 @@ DISABLED_EXTENSIONS = (
     "fenced_code_attributes", "footnotes", "inline_notes", "citations", "auto_identifiers",
     "implicit_figures", "yaml_metadata_block", "pandoc_title_block",
 )
-READER_FORMAT = "markdown" + "".join(f"-{extension}" for extension in DISABLED_EXTENSIONS)
+# Math may also be written \(...\) and \[...\], as in LaTeX and Anki ($...$ is on by default).
+ENABLED_EXTENSIONS = ("tex_math_single_backslash",)
+READER_FORMAT = "markdown" + "".join(
+    [f"-{extension}" for extension in DISABLED_EXTENSIONS] + [f"+{extension}" for extension in ENABLED_EXTENSIONS]
+)
 
 # The seed bank renders in 0.4 s. pandoc's Markdown reader is quadratic on some inputs
 # (4,000 unclosed '[' take 30 s), so a hostile field within the size limit could stall a
@@ -96,9 +100,9 @@ def _slow_field(fields: list[_Field], request: dict) -> Problem:
     return Problem(fields[0].location, reason)  # too slow only all together: no one field to blame
 
 
-def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list]]:
-    """The HTML of each field (in the order given), and the links and images pandoc found,
-    each as [field number, target]."""
+def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
+    """The HTML of each field (in the order given), and the links, images and formulas that
+    pandoc could not read it found, each as [field number, target]."""
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"
     request = {"format": READER_FORMAT, "separator": separator, "fields": [field.markdown for field in fields]}
@@ -116,13 +120,17 @@ def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list
         if field.inline and (match := _ONE_PARAGRAPH.match(body)):
             body = match.group(1)
         html.append(body)
-    return html, answer["links"], answer["images"]
+    return html, answer["links"], answer["images"], answer["bad_math"]
 
 
-def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[list]) -> tuple[dict[str, Path], list[str]]:
+def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[list],
+            bad_math: list[list]) -> tuple[dict[str, Path], list[str]]:
     """The bank's media by the names the HTML will use, and each image's name in document
-    order; raises BankError for any refused link or image."""
+    order; raises BankError for any refused link or image, or a formula that is not TeX."""
     problems = []
+    for field_number, tex in bad_math:
+        field = fields[field_number - 1]
+        problems.append(Problem(field.location, f"the formula '{tex}' is not valid TeX math", field.item_id))
     for field_number, url in links:
         if reason := vet_link(url):
             field = fields[field_number - 1]
@@ -145,8 +153,8 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
 def render_bank(bank: Bank, lock: Lock) -> RenderedBank:
     """Render all Markdown of `bank` in one pandoc call. Raises BankError for unsafe links/images."""
     fields = _fields(bank)
-    html, links, images = _render_html(fields)
-    media, names = _vetted(bank, fields, links, images)
+    html, links, images, bad_math = _render_html(fields)
+    media, names = _vetted(bank, fields, links, images, bad_math)
     # render.lua put `qbank-media:N` for the N-th image pandoc found.
     rendered = {
         field.path: Markup(_MEDIA_PLACEHOLDER.sub(lambda m: f'src="{names[int(m[1]) - 1]}"', part))

@@ -120,3 +120,106 @@ def filled_boxes(reader: PdfReader, page: PageObject) -> list[tuple[float, float
         elif operator in (b"n", b"S", b"s"):
             path = []
     return boxes
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """Where one glyph is drawn: its advance box (PDF points, origin bottom-left), from a
+    little below the baseline to a little under the font size above it."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+def _cid_widths(font: object) -> tuple[dict[int, float], float]:
+    """A Type0 font's glyph widths by code (Identity-H: the code is the CID), and the default."""
+    descendant = font["/DescendantFonts"][0].get_object()
+    widths: dict[int, float] = {}
+    entries = list(descendant.get("/W") or [])
+    index = 0
+    while index < len(entries):
+        first = int(entries[index])
+        following = entries[index + 1]
+        if isinstance(following, list):
+            for offset, width in enumerate(following):
+                widths[first + offset] = float(width)
+            index += 2
+        else:
+            for code in range(first, int(following) + 1):
+                widths[code] = float(entries[index + 2])
+            index += 3
+    return widths, float(descendant.get("/DW", 1000))
+
+
+def _apply(matrix: list[float], x: float, y: float) -> tuple[float, float]:
+    return matrix[0] * x + matrix[2] * y + matrix[4], matrix[1] * x + matrix[3] * y + matrix[5]
+
+
+def glyph_boxes(reader: PdfReader, page: PageObject) -> list[Glyph]:
+    """Every glyph the page's text operators draw, placed with the fonts' own widths.
+
+    Reads WeasyPrint's way of writing text: Type0 fonts with Identity-H codes (two bytes per
+    glyph), positioned by Tm and TJ arrays whose numbers adjust the advance; a TJ after another
+    in the same BT (a fallback font's run) continues where the first ended."""
+    fonts_by_name = {name: font.get_object() for name, font in (page["/Resources"].get("/Font") or {}).items()}
+    ctm, stack = [1.0, 0, 0, 1.0, 0, 0], []
+    text_matrix, font, size = [1.0, 0, 0, 1.0, 0, 0], None, 0.0
+    glyphs: list[Glyph] = []
+    for operands, operator in ContentStream(page.get_contents(), reader).operations:
+        if operator == b"q":
+            stack.append(ctm)
+        elif operator == b"Q":
+            ctm = stack.pop()
+        elif operator == b"cm":
+            ctm = _multiply([float(value) for value in operands], ctm)
+        elif operator == b"BT":
+            text_matrix = [1.0, 0, 0, 1.0, 0, 0]
+        elif operator == b"Tm":
+            text_matrix = [float(value) for value in operands]
+        elif operator == b"Tf":
+            font_dict = fonts_by_name[operands[0]]
+            assert font_dict.get("/Encoding") == "/Identity-H", font_dict.get("/Encoding")
+            font, size = _cid_widths(font_dict), float(operands[1])
+        elif operator in (b"TJ", b"Tj"):
+            assert font is not None
+            widths, default = font
+            to_page = _multiply(text_matrix, ctm)
+            advance = 0.0
+            for part in (operands[0] if operator == b"TJ" else operands):
+                if isinstance(part, (int, float)):
+                    advance -= float(part) / 1000 * size
+                    continue
+                data = getattr(part, "original_bytes", None) or bytes(part)
+                for high, low in zip(data[::2], data[1::2]):
+                    width = widths.get(high << 8 | low, default) / 1000 * size
+                    corners = [_apply(to_page, x, y) for x in (advance, advance + width)
+                               for y in (-0.15 * size, 0.75 * size)]
+                    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+                    glyphs.append(Glyph(min(xs), min(ys), max(xs), max(ys)))
+                    advance += width
+            # The next text operator goes on where this one ended.
+            text_matrix = _multiply([1.0, 0, 0, 1.0, advance, 0], text_matrix)
+        elif operator in (b"Td", b"TD", b"T*", b"'", b'"', b"Tc", b"Tw", b"Tz", b"TL"):
+            raise AssertionError(f"text operator {operator!r} is not read here")
+    return glyphs
+
+
+def overlapping(glyphs: list[Glyph], tolerance: float = 0.3) -> list[tuple[Glyph, Glyph]]:
+    """Pairs of glyphs whose boxes share more than `tolerance` points both ways."""
+    cell = 10.0
+    grid: dict[tuple[int, int], list[int]] = {}
+    for index, glyph in enumerate(glyphs):
+        for gx in range(int(glyph.x0 // cell), int(glyph.x1 // cell) + 1):
+            for gy in range(int(glyph.y0 // cell), int(glyph.y1 // cell) + 1):
+                grid.setdefault((gx, gy), []).append(index)
+    pairs = set()
+    for members in grid.values():
+        for position, first in enumerate(members):
+            for second in members[position + 1:]:
+                a, b = glyphs[first], glyphs[second]
+                if (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance
+                        and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance):
+                    pairs.add((min(first, second), max(first, second)))
+    return [(glyphs[first], glyphs[second]) for first, second in sorted(pairs)]

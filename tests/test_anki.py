@@ -81,14 +81,24 @@ def test_new_cards_come_up_in_source_order(seed_copy: Path, tmp_path: Path, col:
 
 
 def test_cards_carry_no_script_and_no_colour(seed_copy: Path, tmp_path: Path, col: Collection) -> None:
-    """Night mode stays right only if nothing sets a colour; a shared deck must never run code."""
+    """Night mode stays right only if nothing sets a colour but highlighted code, which has one
+    for each mode, and mid-grey shades that read on both; a shared deck must never run code."""
     import_apkg(col, build_apkg(seed_copy, tmp_path / "dist"))
     notetype = col.models.get(col.get_note(col.find_notes("")[0]).mid)
     html = [t[key] for t in notetype["tmpls"] for key in ("qfmt", "afmt")]
     html += [field for nid in col.find_notes("") for field in col.get_note(nid).fields]
     for fragment in html:
         assert not re.search(r"<script|javascript:|\son\w+\s*=|style\s*=", fragment, re.IGNORECASE), fragment
-    assert not re.search(r"(?<![-\w])(colou?r|background(-color)?)\s*:", notetype["css"], re.IGNORECASE)
+    colour = re.compile(r"(?<![-\w])(colou?r|background(-color)?)\s*:([^;]*)", re.IGNORECASE)
+    day, night = set(), set()
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", notetype["css"], flags=re.DOTALL)):
+        for _, _, value in colour.findall(body):
+            if "rgba(128, 128, 128" in value:
+                continue
+            tokens = set(re.findall(r"code span\.(\w+)", selectors))
+            assert tokens, selectors  # only highlighted code is coloured
+            (night if ".nightMode" in selectors else day).update(tokens)
+    assert day and day == night
     assert "Noto Sans CJK SC" in notetype["css"]
 
 

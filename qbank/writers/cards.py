@@ -23,6 +23,7 @@ from weasyprint import Document
 from ..document import RenderedBank, RenderedItem, plain_text
 from ..model import BankError, Point, Problem
 from .fonts import font_stack, require_coverage
+from .formulas import with_typeset_math
 from .printing import Paper, print_context, render_document, write_document
 from . import BuildOptions, Writer
 
@@ -283,6 +284,7 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
 
 class FlashcardWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+        doc = with_typeset_math(doc)
         require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
         context.update(

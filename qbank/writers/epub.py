@@ -39,6 +39,7 @@ TEMPLATE_FOLDER = "epub"  # templates/epub/
 STYLESHEET = "book.css"
 FONT_FOLDER = "fonts"  # pandoc packs embedded fonts under EPUB/fonts/, next to EPUB/styles/
 PANDOC_DATA = "pandoc-data"  # empty: pandoc uses its built-in templates, not the user's
+MATH_FILTER = Path(__file__).with_name("epub_math.lua")  # the render step's math spans -> MathML
 # Stable across builds and machines, so a reader recognises a rebuilt book as the same book.
 IDENTIFIER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qbank.invalid/epub")
 
@@ -125,6 +126,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, target: Path, fonts: list[st
     date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
     return [
         "--from=html", "--to=epub3", f"--output={target.resolve()}",
+        f"--lua-filter={MATH_FILTER}", "--mathml",
         f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
         *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
         "--epub-title-page=false",  # the template's title page also holds the preface
