@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from conftest import ROOT, SEED_BANK, copy_bank, run_build
 from pdfread import text_runs
 from test_anki import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
-from test_epub import Book
+from test_epub import Book, _epubcheck
 
 ML_BANK = ROOT / "source" / "ml-coding-interview.yaml"
 BANK = yaml.safe_load(ML_BANK.read_text(encoding="utf-8"))
@@ -63,7 +63,8 @@ def test_each_pdf_has_one_bookmark_per_item_and_prints_latin_first(ml_dist: Path
     assert (760, 250) in [(image["/Width"], image["/Height"]) for image in images]
 
 
-def test_the_books_navigation_lists_every_item(ml_dist: Path) -> None:
+def test_the_book_is_valid_and_its_navigation_lists_every_item(ml_dist: Path) -> None:
+    _epubcheck(ml_dist / "ml-coding-interview.epub")
     book = Book(ml_dist / "ml-coding-interview.epub")
     assert [text for text, _ in book.toc_entries()] == [f"{n}. {item['title']}" for n, item in enumerate(ITEMS, 1)]
     assert any(name.endswith(".png") and book.zip.read(name) == IMAGE.read_bytes() for name in book.zip.namelist())
