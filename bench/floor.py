@@ -22,7 +22,8 @@ from qbank.lock import Lock
 from qbank.pandoc import pandoc_path
 from qbank.reader import load_bank
 from qbank.writers.printing import BASE_URL, document_sources, print_context
-from qbank.render import RenderedBank, render_bank
+from qbank.document import RenderedBank
+from qbank.render import render_bank
 from qbank.writers.epub import book_html
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from functools import cache
 
-import yaml
+from .templating import for_language, read_table
 
-from .templating import TEMPLATES, for_language
+LABELS = "labels.yaml"
 
 
 @cache
 def _all_labels() -> dict[str, dict[str, str]]:
-    return yaml.safe_load((TEMPLATES / "labels.yaml").read_text(encoding="utf-8"))
+    return read_table(LABELS)
 
 
 def labels_for(lang: str) -> dict[str, str]:
     """The words for `lang`; any a language does not define yet fall back to English."""
     table = _all_labels()
-    return {**table["en"], **for_language(table, lang, "en")}
+    return {**for_language(table, "en", "en", LABELS), **for_language(table, lang, "en", LABELS)}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A path as the user would type it: relative to the working folder when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -26,7 +26,7 @@ class Location:
     column: int
 
     def __str__(self) -> str:
-        return f"{_shown(self.path)}:{self.line}:{self.column}"
+        return f"{shown_path(self.path)}:{self.line}:{self.column}"
 
 
 # The classes below hold a bank's content; which of their fields are Markdown, required or
@@ -132,6 +132,12 @@ class BankError(Exception):
         return (BankError, (self.problems,))
 
 
-class MissingTool(Exception):
+class CannotBuild(Exception):
+    """Something outside the bank's text stops the command: a path, the disk, the lock file, a
+    template, the machine. Its message is one line that names the path and says what to do;
+    it is reported without a traceback (a traceback is for bugs of ours only)."""
+
+
+class MissingTool(CannotBuild):
     """Something the machine lacks (a font, a program), not a mistake in the bank: reported
     with what to install, without a traceback."""

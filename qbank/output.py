@@ -1,36 +1,21 @@
-"""Writing outputs safely: atomic replacement, and skipping outputs whose inputs did not change."""
+"""Skipping outputs whose inputs did not change (files.py writes them atomically)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 from . import __version__
-from .lock import lock_path
+from .files import atomic_target, write_atomically
 from .templating import TEMPLATES
+
+__all__ = ["BuildState", "atomic_target"]
 
 STATE_FILE = ".qbank-state.json"
 CODE = Path(__file__).resolve().parent
-
-
-@contextmanager
-def atomic_target(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; move it into place only if the block succeeds.
-
-    On any failure (including Ctrl-C) the temporary file is removed and `target` keeps its
-    previous content, so a failed build never leaves a half-written or missing output.
-    """
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _digest_files(paths: list[Path]) -> str:
@@ -38,6 +23,10 @@ def _digest_files(paths: list[Path]) -> str:
     for path in paths:
         digest.update(str(path).encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def media_digest(media: list[Path]) -> str:
+    return _digest_files(sorted(media))
 
 
 def _code_and_templates_digest() -> str:
@@ -55,20 +44,17 @@ class BuildState:
 
     def __init__(self, folder: Path):
         self.path = folder / STATE_FILE
-        try:
-            self.entries: dict[str, dict] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.entries = {}
+        self.entries: dict[str, dict] = _read_state(self.path)
         self._shared = _code_and_templates_digest()
 
-    def key(self, bank_path: Path, options: object) -> str:
-        """What a bank's outputs are built from, read once per build (and again after the
-        build updated the lock, so the next run matches what this one recorded)."""
-        lock = lock_path(bank_path)
+    def key(self, bank: bytes, lock: bytes | None, options: object) -> str:
+        """What a bank's outputs are built from: the bytes of the bank and its lock as this
+        build read them (and the lock again as it saved it), so an edit made while a build
+        runs is never recorded as built."""
         parts = [
             __version__, self._shared, json.dumps(asdict(options), sort_keys=True),
-            os.environ.get("SOURCE_DATE_EPOCH", ""), _digest_files([bank_path]),
-            _digest_files([lock]) if lock.exists() else "",
+            os.environ.get("SOURCE_DATE_EPOCH", ""), hashlib.sha256(bank).hexdigest(),
+            hashlib.sha256(lock).hexdigest() if lock is not None else "",
         ]
         return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
@@ -85,20 +71,44 @@ class BuildState:
         if not entry or entry["key"] != key:
             return None
         output = Path(entry["output"])
-        if not output.exists() or output.stat().st_size != entry["size"]:
-            return None
-        media = [Path(p) for p in entry["media"]]
-        if not all(p.exists() for p in media) or _digest_files(media) != entry["media_digest"]:
+        try:
+            if output.stat().st_size != entry["size"]:
+                return None
+            if media_digest([Path(p) for p in entry["media"]]) != entry["media_digest"]:
+                return None
+        except OSError:  # the output or an image is gone (or unreadable): build it again
             return None
         return output
 
-    def record(self, bank_path: Path, writer_name: str, key: str, output: Path, media: list[Path]) -> None:
-        media = sorted(media)
+    def record(
+        self, bank_path: Path, writer_name: str, key: str, output: Path, size: int, media: list[Path], digest: str
+    ) -> None:
+        """Note that `output` (`size` bytes) was built from `key` and the images `media`, whose
+        `media_digest` was `digest` when they were used."""
         self.entries[self._entry_name(bank_path, writer_name)] = {
-            "key": key, "output": str(output), "size": output.stat().st_size,
-            "media": [str(p) for p in media], "media_digest": _digest_files(media),
+            "key": key, "output": str(output), "size": size,
+            "media": [str(p) for p in sorted(media)], "media_digest": digest,
         }
 
     def save(self) -> None:
-        with atomic_target(self.path) as temporary:
-            temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True), encoding="utf-8")
+        write_atomically(self.path, json.dumps(self.entries, indent=1, sort_keys=True).encode("utf-8"))
+
+
+_ENTRY_FIELDS = {"key": str, "output": str, "size": int, "media": list, "media_digest": str}
+
+
+def _read_state(path: Path) -> dict[str, dict]:
+    """The state file's entries; a missing, damaged or foreign file counts as empty (and so
+    every output is rebuilt and the file written anew), and so does any entry not of our shape."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):  # ValueError: not UTF-8 or not JSON
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        name: entry for name, entry in data.items()
+        if isinstance(entry, dict)
+        and all(isinstance(entry.get(field), kind) for field, kind in _ENTRY_FIELDS.items())
+        and all(isinstance(media, str) for media in entry["media"])
+    }

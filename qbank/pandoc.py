@@ -7,6 +7,8 @@ from functools import cache
 
 import pypandoc
 
+from .processes import subprocess_dies_with_parent
+
 
 @cache
 def pandoc_path() -> str:
@@ -18,9 +20,11 @@ def run_pandoc(
     timeout: float | None = None,
 ) -> bytes:
     """Run pandoc with `args`, feeding `stdin`; raises RuntimeError with pandoc's message, and
-    subprocess.TimeoutExpired (pandoc killed, its stderr so far attached) after `timeout` seconds."""
+    subprocess.TimeoutExpired (pandoc killed, its stderr so far attached) after `timeout` seconds.
+    pandoc is killed if this process dies first."""
     completed = subprocess.run(
-        [pandoc_path(), *args], input=stdin, capture_output=True, env=env, cwd=cwd, check=False, timeout=timeout
+        [pandoc_path(), *args], input=stdin, capture_output=True, env=env, cwd=cwd, check=False, timeout=timeout,
+        **subprocess_dies_with_parent(),
     )
     if completed.returncode != 0:
         message = completed.stderr.decode("utf-8", "replace").strip()

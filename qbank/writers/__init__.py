@@ -8,8 +8,10 @@ second to import, and a no-op rebuild must not pay for them.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +19,11 @@ from functools import cached_property
 from pathlib import Path
 
 from ..document import RenderedBank
+from ..model import MissingTool
+from ..processes import die_with_parent
+
+# Errors of writing a file that name no file: a writer writes only its target, so they are its.
+WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS, errno.EIO}
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,12 @@ class Format:
 
     @cached_property
     def writer(self) -> Writer:
-        return importlib.import_module(f"{__name__}.{self.module}").WRITER
+        try:
+            return importlib.import_module(f"{__name__}.{self.module}").WRITER
+        except (ImportError, OSError) as error:  # a library, or a system library it loads, is missing
+            raise MissingTool(
+                f"the {self.name} writer cannot start: {error}; run 'bash tasks.sh build', which installs what it needs"
+            ) from None
 
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
         self.writer.write(doc, target, options)
@@ -67,7 +79,12 @@ WRITERS: dict[str, Format] = {
 
 def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> float:
     started = time.perf_counter()
-    WRITERS[name].write(doc, target, options)
+    try:
+        WRITERS[name].write(doc, target, options)
+    except OSError as error:
+        if error.filename is None and error.errno in WRITE_ERRORS:
+            error.filename = str(target)  # a write to an open file names none: say which it was
+        raise
     return time.perf_counter() - started
 
 
@@ -78,12 +95,17 @@ def write_outputs(doc: RenderedBank, targets: dict[str, Path], options: BuildOpt
     layouts are CPU-bound and independent, so on two cores a build takes about as long as
     its slowest writers rather than their sum. Each process also returns its memory to the
     system when done. The first failure is raised once every writer has stopped, so no
-    process is still writing when the caller removes the temporary files.
+    process is still writing when the caller removes the temporary files. The writer
+    processes die with this one, even when it is killed (SIGKILL) and cannot stop them.
     """
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return {name: _write_timed(name, doc, target, options) for name, target in targets.items()}
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
-    with ProcessPoolExecutor(max_workers=min(processes, len(targets)), mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=min(processes, len(targets)), mp_context=context,
+        initializer=die_with_parent, initargs=(os.getpid(),),
+    )
+    with pool:
         futures = {name: pool.submit(_write_timed, name, doc, target, options) for name, target in targets.items()}
         try:
             return {name: future.result() for name, future in futures.items()}

@@ -122,10 +122,12 @@ def _write_subset(face: FontFace, text: str, folder: Path) -> str:
     return name
 
 
-def _pandoc_arguments(doc: RenderedBank, book: str, target: Path, fonts: list[str]) -> list[str]:
+def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[str]:
     date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
     return [
-        "--from=html", "--to=epub3", f"--output={target.resolve()}",
+        # The book comes back on standard output and we write it: a full disk or a read-only
+        # folder is then reported like any other output's, and pandoc never writes in dist/.
+        "--from=html", "--to=epub3", "--output=-",
         f"--lua-filter={MATH_FILTER}", "--mathml",
         f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
         *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
@@ -182,8 +184,9 @@ class EpubWriter(Writer):
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
-            arguments = _pandoc_arguments(doc, book, target, [font.file for font in fonts])
-            run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
+            arguments = _pandoc_arguments(doc, book, [font.file for font in fonts])
+            epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
+        target.write_bytes(epub)
 
 
 WRITER = EpubWriter()

@@ -20,13 +20,12 @@ from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 
-import yaml
 from fontTools.ttLib import TTFont
 from markupsafe import Markup
 
 from ..model import BankError, Location, MissingTool, Problem
 from ..document import RenderedBank, plain_text
-from ..templating import TEMPLATES, css_string, for_language
+from ..templating import css_string, for_language, read_table
 
 # Elements whose text is set in the monospace stack (the print, EPUB and Anki stylesheets
 # give them the mono_font_stack family).
@@ -104,8 +103,9 @@ class FontMissing(MissingTool):
 
 @cache
 def font_stack(lang: str) -> FontStack:
-    table = yaml.safe_load((TEMPLATES / "fonts.yaml").read_text(encoding="utf-8"))
-    listed = [*for_language(table["languages"], lang, "default"), *table["symbols"], *table["cjk"], *table["emoji"]]
+    table = read_table("fonts.yaml")
+    listed = [*for_language(table["languages"], lang, "default", "fonts.yaml"),
+              *table["symbols"], *table["cjk"], *table["emoji"]]
     text = tuple(dict.fromkeys(listed))  # a CJK language's own families are already first
     return FontStack(text=text, mono=(*table["mono"], *text), emoji=tuple(table["emoji"]))
 
