@@ -10,9 +10,14 @@ cd "$(dirname "$0")"
 
 VENV=.venv
 # What WeasyPrint's install guide asks of Debian/Ubuntu, plus fontconfig's fc-match (we locate
-# fonts with it) and a CJK font: a fresh machine has none, and Chinese would print as boxes.
+# fonts with it) and the font stack of templates/fonts.yaml: a fresh machine has no CJK font
+# (Chinese would print as boxes), no colour emoji and few symbols. Installed sizes on Debian 12:
+# fonts-noto-cjk 89 MB (CJK), fonts-noto-core 42 MB (Noto Sans for Latin text, Noto Sans Math
+# and Symbols2), fonts-noto-color-emoji 10.5 MB, fonts-dejavu-core 2.9 MB (the widest symbol
+# net; usually already there), fonts-noto-mono 1.1 MB (Noto Sans Mono, for code).
 # libharfbuzz-subset0 makes WeasyPrint's font subsetting fast (~3 s instead of ~20 s per page set).
-SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk)
+SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
+                 fonts-noto-cjk fonts-noto-core fonts-noto-mono fonts-noto-color-emoji fonts-dejavu-core)
 TEST_PACKAGES=(chromium)  # the browser of Ace by DAISY and of the preview's test: Debian's, as nothing may download its own
 JAVA_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
 # npm installs MathJax for the preview (package.json) and, for the tests, Ace by DAISY (tests/ace);
@@ -32,7 +37,7 @@ missing_debian_packages() {
 
 install_system_packages() {
   if ! command -v apt-get >/dev/null 2>&1; then
-    say "Not a Debian/Ubuntu machine: install Pango, HarfBuzz, fontconfig and a CJK font yourself (README.md, 'Other systems')."
+    say "Not a Debian/Ubuntu machine: install Pango, HarfBuzz, fontconfig and the fonts yourself (README.md, 'Other systems')."
     return 0
   fi
   local wanted=("${SYSTEM_PACKAGES[@]}")

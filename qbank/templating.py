@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 import yaml
+from markupsafe import Markup
 
 from .model import CannotBuild, shown_path
 
@@ -137,3 +138,10 @@ def for_language(table: dict[str, object], lang: str, default: str, name: str) -
         if key in table:
             return table[key]
     raise template_error(TEMPLATES / name, None, f"it has no '{default}' entry, which every language falls back on")
+
+
+def css_string(text: str) -> Markup:
+    """`text` as a quoted CSS string, safe inside a stylesheet (no quote, backslash or tag escapes)."""
+    escaped = "".join(ch if ch.isalnum() or ch in " -_.,:;!?/()[]{}%+=*#@&~^|'" or ord(ch) > 0x7F
+                      else f"\\{ord(ch):x} " for ch in text)
+    return Markup(f'"{escaped}"')

@@ -39,6 +39,18 @@ def chunks(page: PageObject) -> list[Chunk]:
     return found
 
 
+def text_runs(page: PageObject) -> list[tuple[str, str]]:
+    """(text, font name without its subset tag) of each run of text drawn on the page, in order."""
+    found: list[tuple[str, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        if text.strip() and font is not None:
+            found.append((text.strip(), str(font["/BaseFont"]).lstrip("/").split("+", 1)[-1]))
+
+    page.extract_text(visitor_text=visit)
+    return found
+
+
 def page_text(page: PageObject) -> str:
     return squeezed(page.extract_text())
 

@@ -462,10 +462,10 @@ def test_an_image_outside_the_bank_fails_the_build_and_writes_no_book(tmp_path: 
 def test_a_character_the_font_lacks_fails_the_build_and_writes_no_book(tmp_path: Path):
     bank = _small_bank(tmp_path / "bank")
     text = bank.read_text(encoding="utf-8")
-    bank.write_text(text.replace("Why would you quantize a model?", "Why would you quantize a model? \U0001F600"),
+    bank.write_text(text.replace("Why would you quantize a model?", "Why would you quantize a model? \uE000"),
                     encoding="utf-8")
     out = tmp_path / "dist"
     result = run_build(bank, "--out", out, "--format", "epub")
     assert result.returncode == 1
-    assert "[item second]" in result.stderr and "U+1F600" in result.stderr
+    assert "[item second]" in result.stderr and "U+E000" in result.stderr
     assert not list(out.glob("*.epub"))

@@ -30,7 +30,7 @@ from .. import progress
 from ..document import RenderedBank, RenderedItem
 from ..lock import RetiredItem
 from ..templating import render_template
-from .fonts import families_for
+from .fonts import font_stack, template_font_stacks
 from .images import SCREEN, fitted_media
 from . import BuildOptions, Downscaled, Writer
 
@@ -82,7 +82,8 @@ def key_points_enabled(doc: RenderedBank, options: BuildOptions) -> bool:
 
 def note_type(doc: RenderedBank) -> genanki.Model:
     """The note type: fields, the card templates (Anki's {{Field}} syntax) and the CSS."""
-    context = {"lang": doc.lang, "labels": doc.labels, "families": families_for(doc.lang)}
+    stack = font_stack(doc.lang)
+    context = {"lang": doc.lang, "labels": doc.labels, **template_font_stacks(stack.text, stack.mono)}
     templates = [
         {
             "name": name,
@@ -93,7 +94,7 @@ def note_type(doc: RenderedBank) -> genanki.Model:
         for name, front, back in CARD_TEMPLATES
     ]
     fields = [
-        {"name": name, "id": _schema_id("field", name), "font": families_for(doc.lang)[0]}
+        {"name": name, "id": _schema_id("field", name), "font": stack.text[0]}
         for name in FIELD_NAMES
     ]
     return genanki.Model(

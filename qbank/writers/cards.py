@@ -22,7 +22,7 @@ from weasyprint import Document
 
 from ..document import RenderedBank, RenderedItem, plain_text
 from ..model import BankError, Point, Problem
-from .fonts import font_faces, require_coverage
+from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
 from .printing import Paper, print_context, render_document, write_document
@@ -289,7 +289,7 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
 class FlashcardWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         doc = with_typeset_math(doc)
-        require_coverage(doc, font_faces(doc.lang))
+        require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
         context.update(
             geometry=Geometry.centred(context["paper"], options.shift_backs_mm),

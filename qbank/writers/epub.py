@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -32,9 +33,12 @@ from markupsafe import Markup
 
 from .. import progress
 from ..pandoc import run_pandoc
-from ..document import RenderedBank, plain_text
-from ..templating import TEMPLATES, render_template
-from .fonts import FontFace, families_for, font_faces, require_coverage
+from ..document import RenderedBank
+from ..templating import TEMPLATES, css_string, render_template
+from .fonts import (
+    FontFace, FontStack, InstalledFamily, ShownText, font_stack, glyph_sources, require_coverage, shown_text,
+    template_font_stacks,
+)
 from .images import SCREEN, fitted_media
 from . import BuildOptions, Downscaled, Writer
 
@@ -144,6 +148,15 @@ def _with_conformance_claim(book: bytes) -> bytes:
     return claimed_bytes.getvalue()
 
 
+@dataclass(frozen=True)
+class EmbeddedFont:
+    """One @font-face rule of the stylesheet: a subset file under its own family name."""
+
+    family: Markup  # a CSS string: the subset's family name, apart from any installed font's
+    bold: bool
+    file: str  # its name in FONT_FOLDER
+
+
 def _write_subset(face: FontFace, text: str, folder: Path) -> str:
     """Save the glyphs `face` needs for `text` (and nothing else) into `folder`; returns the file name.
 
@@ -191,36 +204,52 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
     ]
 
 
+def _embedded_name(family: InstalledFamily) -> str:
+    return f"{family.name} (qbank subset)"
+
+
+def embed_fonts(stack: FontStack, shown: ShownText, folder: Path) -> tuple[list[EmbeddedFont], dict[str, Markup]]:
+    """Write into `folder` a subset of each family of the stack that draws some of the book's
+    text, holding only the characters no earlier family has; returns the @font-face rules and
+    the stylesheet's font-family values (each family preceded by its subset, if it has one)."""
+    drawn, _ = glyph_sources(stack, shown)  # the coverage check already refused what none has
+    fonts = [
+        EmbeddedFont(css_string(_embedded_name(family)), face.bold, _write_subset(face, "".join(sorted(drawn[family])), folder))
+        for family in stack.installed(stack.mono) if family in drawn
+        for face in family.faces  # without a bold face, readers embolden the regular one themselves
+    ]
+
+    embedded = {family.name: _embedded_name(family) for family in drawn}
+
+    def subset_before_each(families: tuple[str, ...]) -> list[str]:
+        return [name for family in families for name in (embedded.get(family), family) if name]
+
+    return fonts, template_font_stacks(subset_before_each(stack.text), subset_before_each(stack.mono))
+
+
 class EpubWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         progress.report(0, None, "checking the fonts")
-        regular, bold = faces = font_faces(doc.lang)
-        require_coverage(doc, faces)
+        stack = font_stack(doc.lang)
+        require_coverage(doc, stack)
         book = book_html(doc)
         # Everything a reader shows comes from the book's HTML, except the navigation's labels.
-        shown_text = plain_text(book) + "".join(doc.labels[key] for key in NAVIGATION_LABELS)
+        shown = shown_text(book)
+        shown = ShownText(shown.prose + "".join(doc.labels[key] for key in NAVIGATION_LABELS), shown.code)
         with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder, fitted_media(doc.media, SCREEN) as media:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
             (work / PANDOC_DATA).mkdir()
-            progress.report(0, None, "subsetting the font")
-            fonts = [_write_subset(regular, shown_text, work / FONT_FOLDER)]
-            if bold != regular:  # without a bold face, readers embolden the regular one themselves
-                fonts.append(_write_subset(bold, shown_text, work / FONT_FOLDER))
-            stylesheet = render_template(
-                f"{TEMPLATE_FOLDER}/book.css",
-                embedded_family=f"{regular.family} (qbank subset)",
-                regular_font=fonts[0],
-                bold_font=fonts[1] if len(fonts) > 1 else None,
-                families=families_for(doc.lang),
-            )
+            progress.report(0, None, "subsetting the fonts")
+            fonts, font_stacks = embed_fonts(stack, shown, work / FONT_FOLDER)
+            stylesheet = render_template(f"{TEMPLATE_FOLDER}/book.css", fonts=fonts, **font_stacks)
             (work / STYLESHEET).write_text(stylesheet, encoding="utf-8")
             for name, source in media.files.items():
                 shutil.copyfile(source, work / name)
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
-            arguments = _pandoc_arguments(doc, book, fonts)
+            arguments = _pandoc_arguments(doc, book, [font.file for font in fonts])
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
             epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
         target.write_bytes(_with_conformance_claim(epub) if _claims_conformance(book) else epub)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..document import RenderedBank
-from .fonts import font_faces, require_coverage
+from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
 from .printing import PAPERS, Paper, print_context, render_document, write_document
@@ -26,7 +26,7 @@ def column_box(paper: Paper) -> Box:
 class CheatSheetWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
         doc = with_typeset_math(doc)
-        require_coverage(doc, font_faces(doc.lang))
+        require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
         with fitted_media(doc.media, column_box(PAPERS[options.paper])) as media:
             document = render_document(doc, media.files, "cheatsheet.html", "cheatsheet.css", **context)

@@ -7,6 +7,7 @@ and one way to turn HTML into a tagged, deterministic PDF that never shows an em
 from __future__ import annotations
 
 import logging
+import os
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from .. import progress
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
-from ..templating import TEMPLATES, render_template
-from .fonts import families_for, items_using
+from ..templating import TEMPLATES, css_string, render_template
+from .fonts import font_stack, items_using, template_font_stacks
 
 PRINT_TEMPLATES = TEMPLATES / "print"
 BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve below this folder
@@ -80,20 +81,14 @@ class PrintFetcher(URLFetcher):
 
 def print_context(doc: RenderedBank, paper: str) -> dict[str, object]:
     """What both printed outputs' templates use."""
+    stack = font_stack(doc.lang)
     return {
         "paper": PAPERS[paper],
-        "font_stack": Markup(", ".join(css_string(family) for family in families_for(doc.lang))),
+        **template_font_stacks(stack.for_weasyprint(stack.text), stack.for_weasyprint(stack.mono)),
         "page_label": page_counter_content(doc.labels["page"]),
         "date": w3c_date(doc.modified),
         "plain_text": plain_text,
     }
-
-
-def css_string(text: str) -> Markup:
-    """`text` as a quoted CSS string, safe inside a stylesheet (no quote, backslash or tag escapes)."""
-    escaped = "".join(ch if ch.isalnum() or ch in " -_.,:;!?/()[]{}%+=*#@&~^|'" or ord(ch) > 0x7F
-                      else f"\\{ord(ch):x} " for ch in text)
-    return Markup(f'"{escaped}"')
 
 
 def page_counter_content(label: str) -> Markup:
@@ -196,7 +191,23 @@ def render_document(
         )
 
 
+@contextmanager
+def font_dates_from(epoch_seconds: int) -> Iterator[None]:
+    """Date the fonts WeasyPrint re-saves (a colour emoji font, without its bitmaps) by the
+    document's date: fontTools stamps a saved font's head.modified with the clock, unless
+    SOURCE_DATE_EPOCH is set, and the stamp would make two builds differ."""
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch_seconds)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
+
+
 def write_document(doc: RenderedBank, document: Document, target: Path) -> None:
     """Write a laid-out document as a tagged PDF with its fonts subset and embedded."""
-    with refuse_notdef(doc), layout_progress():
+    with refuse_notdef(doc), layout_progress(), font_dates_from(doc.modified):
         document.write_pdf(target, **PDF_OPTIONS)
