@@ -29,8 +29,9 @@ class BuildOptions:
 
 
 class Writer:
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        """Write the output for `doc` to `target` (a temporary path the caller moves into place)."""
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> None:
+        """Write the output for `doc` to `target` (a temporary path the caller moves into place),
+        in up to `processes` processes (the printed outputs lay out chunks of pages side by side)."""
         raise NotImplementedError
 
 
@@ -49,8 +50,8 @@ class Format:
     def writer(self) -> Writer:
         return importlib.import_module(f"{__name__}.{self.module}").WRITER
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
-        self.writer.write(doc, target, options)
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> None:
+        self.writer.write(doc, target, options, processes)
 
 
 # Format name -> Format, in build order.
@@ -65,9 +66,9 @@ WRITERS: dict[str, Format] = {
 }
 
 
-def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> float:
+def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions, processes: int) -> float:
     started = time.perf_counter()
-    WRITERS[name].write(doc, target, options)
+    WRITERS[name].write(doc, target, options, processes)
     return time.perf_counter() - started
 
 
@@ -77,14 +78,19 @@ def write_outputs(doc: RenderedBank, targets: dict[str, Path], options: BuildOpt
     With more than one process, writers run side by side in forked processes: the two PDFs'
     layouts are CPU-bound and independent, so on two cores a build takes about as long as
     its slowest writers rather than their sum. Each process also returns its memory to the
-    system when done. The first failure is raised once every writer has stopped, so no
+    system when done. Each writer gets an equal share of the processes for its own work (the
+    printed outputs lay out chunks of pages side by side), so a build runs at most about
+    `processes` busy processes. The first failure is raised once every writer has stopped, so no
     process is still writing when the caller removes the temporary files.
     """
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {name: _write_timed(name, doc, target, options) for name, target in targets.items()}
+        return {name: _write_timed(name, doc, target, options, processes) for name, target in targets.items()}
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
-    with ProcessPoolExecutor(max_workers=min(processes, len(targets)), mp_context=context) as pool:
-        futures = {name: pool.submit(_write_timed, name, doc, target, options) for name, target in targets.items()}
+    side_by_side = min(processes, len(targets))
+    share = max(1, processes // side_by_side)
+    with ProcessPoolExecutor(max_workers=side_by_side, mp_context=context) as pool:
+        futures = {name: pool.submit(_write_timed, name, doc, target, options, share)
+                   for name, target in targets.items()}
         try:
             return {name: future.result() for name, future in futures.items()}
         except BaseException:

@@ -199,7 +199,7 @@ def write_package(target: Path, collection: bytes, media: dict[str, Path], stamp
 
 
 class AnkiWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> None:
         collection = collection_bytes(doc, key_points_enabled(doc, options))
         write_package(target, collection, doc.media, doc.modified)
 

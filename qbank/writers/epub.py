@@ -127,7 +127,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, target: Path, fonts: list[st
 
 
 class EpubWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> None:
         regular, bold = faces = font_faces(doc.lang)
         require_coverage(doc, faces)
         book = book_html(doc)
