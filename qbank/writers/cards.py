@@ -13,6 +13,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from itertools import groupby
+import tempfile
+from functools import partial
 from math import ceil
 from pathlib import Path
 from typing import NamedTuple, Union
@@ -24,7 +26,9 @@ from ..document import RenderedBank, RenderedItem, plain_text
 from ..model import BankError, Point, Problem
 from .fonts import font_faces, require_coverage
 from .formulas import with_typeset_math
-from .printing import Paper, print_context, render_document, write_document
+from . import printing
+from .printing import (PageNumbers, Paper, chunk_numbers, chunked, join_pdfs, map_chunks, print_context,
+                       render_document, write_document)
 from . import BuildOptions, Writer
 
 COLUMNS, ROWS = 2, 3
@@ -282,8 +286,49 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
     return refitted
 
 
+def _fitted(doc: RenderedBank, context: dict, cards: list[Card],
+            numbers: PageNumbers | None = None) -> tuple[list[Card], Document]:
+    """The cards with every face fitting, and their laid-out sheets."""
+    # Usually one pass. Each further pass shrinks a face or splits an answer, and
+    # _refitted raises when it can do neither, so this always ends.
+    while True:
+        document = render_document(doc, "cards.html", "cards.css", numbers, sheets=sheets(cards), **context)
+        overflowing = _overflowing(document, cards)
+        if not overflowing:
+            return cards, document
+        cards = _refitted(cards, overflowing, doc.labels)
+
+
+def _write_chunk(doc: RenderedBank, context: dict, chunk: tuple[list[Card], PageNumbers, Path]) -> list[Card]:
+    """Fit and write one chunk of whole sheets; returns its fitted cards."""
+    cards, numbers, target = chunk
+    cards, document = _fitted(doc, context, cards, numbers)
+    write_document(doc, document, target)
+    return cards
+
+
+def _write_chunked(doc: RenderedBank, context: dict, cards: list[Card], target: Path, processes: int) -> None:
+    """Lay the cards out in chunks of whole sheets, side by side, and join them.
+
+    A card fits or not whatever its place, so each chunk fits its own cards. The page numbers
+    come from the planned cards; a chunk that had to continue an answer on a further card
+    moves every later card, and then the fitted cards are laid out again once.
+    """
+    per_chunk = max(1, printing.ITEMS_PER_CHUNK // (COLUMNS * ROWS)) * COLUMNS * ROWS
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
+        while True:
+            chunks = chunked(cards, per_chunk)
+            numbers = chunk_numbers([2 * ceil(len(chunk) / (COLUMNS * ROWS)) for chunk in chunks])
+            parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
+            fitted = map_chunks(partial(_write_chunk, doc, context), list(zip(chunks, numbers, parts)), processes)
+            if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
+                break
+            cards = [card for chunk in fitted for card in chunk]
+        join_pdfs(parts, target)
+
+
 class FlashcardWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> None:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> None:
         doc = with_typeset_math(doc)
         require_coverage(doc, font_faces(doc.lang))
         context = print_context(doc, options.paper)
@@ -294,15 +339,10 @@ class FlashcardWriter(Writer):
             line_height=LINE_HEIGHT,
         )
         cards = planned_cards(doc)
-        # Usually one pass. Each further pass shrinks a face or splits an answer, and
-        # _refitted raises when it can do neither, so this always ends.
-        while True:
-            document = render_document(doc, "cards.html", "cards.css", sheets=sheets(cards), **context)
-            overflowing = _overflowing(document, cards)
-            if not overflowing:
-                break
-            cards = _refitted(cards, overflowing, doc.labels)
-        write_document(doc, document, target)
+        if len(cards) <= printing.ITEMS_PER_CHUNK:
+            write_document(doc, _fitted(doc, context, cards)[1], target)
+        else:
+            _write_chunked(doc, context, cards, target, processes)
 
 
 WRITER = FlashcardWriter()
