@@ -1,13 +1,17 @@
 """Benchmark the build on synthetic banks shaped like the seed bank (issue 6).
 
     bash tasks.sh bench                 # sizes 30, 300, 2000
-    python bench/benchmark.py --sizes 30,300
+    python bench/benchmark.py --sizes 30,300,2000,10000 --full-only 10000 --no-floor 10000
 
 For each size it times, each in a fresh process as a user runs it: every output alone (cold,
---force), the whole build cold, and the no-op rebuild, with the peak memory of the largest
-process involved. As the floor it times the bare tools on the same bank in the same run:
-one genanki write, one WeasyPrint render of the cheat sheet's own HTML, one pandoc EPUB call
-on the EPUB writer's own HTML. It prints a Markdown table (kept in README.md).
+--force), the whole build cold, and the no-op rebuild, with the peak memory of the build (the
+largest single process, and the whole process tree at its fullest; see bench/measure.py). As
+the floor it times the bare tools on the same bank in the same run: one genanki write, one
+WeasyPrint render of the cheat sheet's own HTML, one pandoc EPUB call on the EPUB writer's own
+HTML. It prints a Markdown table (kept in README.md). Banks are generated in a temporary
+folder, never committed. --full-only SIZES measures only the full build at those sizes, and
+--no-floor SIZES skips the bare tools there (bare WeasyPrint holds the whole layout in memory:
+about 9 GB at 10,000 items).
 
 Not a test: timings depend on the machine. Nothing here is imported by the product.
 """
@@ -30,13 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "source" / "ai-startup-interview.yaml"
 sys.path.insert(0, str(ROOT))
 
-# Runs a command and prints its peak resident memory: the largest process of its tree (Linux
-# folds reaped grandchildren, such as pandoc, into the child's maximum).
-MEASURE = (
-    "import resource, subprocess, sys, time; t = time.perf_counter(); "
-    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)"
-)
 
 
 def synthetic_bank(size: int, folder: Path) -> Path:
@@ -76,15 +73,15 @@ def synthetic_bank(size: int, folder: Path) -> Path:
     return path
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Seconds and peak MB of one run of `command` in a fresh process."""
+def measure(command: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Seconds and peak MB (largest process, whole tree) of one run of `command` in a fresh process."""
     result = subprocess.run(
-        [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-m", "bench.measure", *command], capture_output=True, text=True, env=env, check=True, cwd=ROOT
     )
-    seconds, peak_kb, code = result.stdout.split()
-    if code != "0":
+    figures = json.loads(result.stdout)
+    if figures["code"] != 0:
         raise SystemExit(f"failed: {' '.join(command)}")
-    return float(seconds), int(peak_kb) / 1024
+    return figures
 
 
 def bare_tools(bank: Path) -> dict[str, float]:
@@ -94,7 +91,7 @@ def bare_tools(bank: Path) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def bench_size(size: int, formats: list[str], work: Path) -> dict:
+def bench_size(size: int, formats: list[str], work: Path, full_only: bool, floor: bool) -> dict:
     bank = synthetic_bank(size, work)
     out = work / f"dist-{size}"
     build = [sys.executable, str(ROOT / "build.py"), str(bank), "--out", str(out)]
@@ -102,35 +99,49 @@ def bench_size(size: int, formats: list[str], work: Path) -> dict:
     subprocess.run([*build, "--force"], env=env, check=True, capture_output=True)  # writes the lock: not timed
     row: dict = {"size": size}
     for name in formats:
-        row[name] = measure([*build, "--format", name, "--force"], env)[0]
-    row["full"], row["peak_mb"] = measure([*build, "--force"], env)
-    row["noop"] = measure(build, env)[0]
-    row["bare"] = bare_tools(bank)
+        row[name] = None if full_only else measure([*build, "--format", name, "--force"], env)["seconds"]
+    full = measure([*build, "--force"], env)
+    row["full"], row["largest_mb"], row["tree_mb"] = full["seconds"], full["largest_mb"], full["tree_mb"]
+    row["noop"] = None if full_only else measure(build, env)["seconds"]
+    row["bare"] = bare_tools(bank) if floor else None
     return row
+
+
+def _cell(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds:.2f}"
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(size) for size in text.split(",") if size]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="30,300,2000")
+    parser.add_argument("--full-only", default="", metavar="SIZES", help="at these sizes, only the full build")
+    parser.add_argument("--no-floor", default="", metavar="SIZES", help="at these sizes, no bare tools")
     args = parser.parse_args()
+    full_only, no_floor = _sizes(args.full_only), _sizes(args.no_floor)
     from qbank.writers import WRITERS
 
     formats = list(WRITERS)
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in _sizes(args.sizes):
             started = time.perf_counter()
-            rows.append(bench_size(size, formats, Path(work)))
+            rows.append(bench_size(size, formats, Path(work), size in full_only, size not in no_floor))
             print(f"# {size} items measured in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    print(f"| items | {' | '.join(formats)} | full build | no-op | peak MB | bare genanki | bare WeasyPrint | bare pandoc EPUB | full / bare sum |")
-    print("|" + " ---: |" * (len(formats) + 8))
+    print(f"| items | {' | '.join(formats)} | full build | no-op | peak MB largest process | peak MB process tree "
+          "| bare genanki | bare WeasyPrint | bare pandoc EPUB | full / bare sum |")
+    print("|" + " ---: |" * (len(formats) + 9))
     for row in rows:
-        bare_sum = sum(row["bare"].values())
-        cells = [f"{row[name]:.2f}" for name in formats]
+        bare = row["bare"] or {}
+        ratio = f"{row['full'] / sum(bare.values()):.2f}" if bare else "–"
+        cells = [_cell(row[name]) for name in formats]
         print(
-            f"| {row['size']} | {' | '.join(cells)} | {row['full']:.2f} | {row['noop']:.2f} | {row['peak_mb']:.0f} | "
-            f"{row['bare']['genanki']:.2f} | {row['bare']['weasyprint']:.2f} | {row['bare']['pandoc-epub']:.2f} | "
-            f"{row['full'] / bare_sum:.2f} |"
+            f"| {row['size']} | {' | '.join(cells)} | {row['full']:.2f} | {_cell(row['noop'])} | {row['largest_mb']:.0f} | "
+            f"{row['tree_mb']:.0f} | {_cell(bare.get('genanki'))} | {_cell(bare.get('weasyprint'))} | "
+            f"{_cell(bare.get('pandoc-epub'))} | {ratio} |"
         )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]

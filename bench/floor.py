@@ -36,7 +36,7 @@ def bare_genanki(doc: RenderedBank, out: Path) -> float:
     started = time.perf_counter()
     deck = genanki.Deck(2059400110, "bare")
     for item in doc.items:
-        back = item.lead + "".join(f"<b>{p.term}</b>{p.text}" for p in item.points) + item.explanation
+        back = item.answer.lead + "".join(f"<b>{p.term}</b>{p.text}" for p in item.answer.points) + item.explanation
         deck.add_note(genanki.Note(model=model, fields=[item.title + item.question, back]))
     genanki.Package(deck).write_to_file(out / "bare.apkg")
     return time.perf_counter() - started
@@ -44,7 +44,8 @@ def bare_genanki(doc: RenderedBank, out: Path) -> float:
 
 def bare_weasyprint(doc: RenderedBank, out: Path) -> float:
     """One WeasyPrint render of the cheat sheet's own HTML and CSS, default fetcher and options."""
-    html, css = document_sources(doc, "cheatsheet.html", "cheatsheet.css", **print_context(doc, "a4"))
+    html, css = document_sources(doc, "cheatsheet.html", "cheatsheet.css", **print_context(doc, "a4"),
+                                 items=doc.items, first_chunk=True, last_chunk=True)
     started = time.perf_counter()
     HTML(string=html, base_url=BASE_URL).write_pdf(out / "bare.pdf", stylesheets=[CSS(string=css)])
     return time.perf_counter() - started

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from conftest import FIXTURES, copy_bank, run_build
 from pdfread import fonts, is_embedded, page_text, squeezed, text_runs
-from test_anki import col, import_apkg, notes_by_item  # noqa: F401 - col is a fixture
+from ankiread import col, import_apkg, notes_by_item  # noqa: F401 - col is a fixture
 from test_epub import Book, _embedded_fonts, _epubcheck
 
 SYMBOLS_BANK = FIXTURES / "symbols" / "bank.yaml"

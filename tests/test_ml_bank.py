@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from conftest import ROOT, SEED_BANK, copy_bank, run_build
 from pdfread import text_runs
-from test_anki import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
+from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from test_epub import Book, _epubcheck
 
 ML_BANK = ROOT / "source" / "ml-coding-interview.yaml"
@@ -66,7 +66,9 @@ def test_each_pdf_has_one_bookmark_per_item_and_prints_latin_first(ml_dist: Path
 def test_the_book_is_valid_and_its_navigation_lists_every_item(ml_dist: Path) -> None:
     _epubcheck(ml_dist / "ml-coding-interview.epub")
     book = Book(ml_dist / "ml-coding-interview.epub")
-    assert [text for text, _ in book.toc_entries()] == [f"{n}. {item['title']}" for n, item in enumerate(ITEMS, 1)]
+    # The preface, every item numbered as in the bank, and the closing (docs/epub.md).
+    items = [f"{n}. {item['title']}" for n, item in enumerate(ITEMS, 1)]
+    assert [text for text, _ in book.toc_entries()] == ["Preface", *items, BANK["closing"]["title"]]
     assert any(name.endswith(".png") and book.zip.read(name) == IMAGE.read_bytes() for name in book.zip.namelist())
 
 

@@ -53,8 +53,9 @@ class Written:
 
 
 class Writer:
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
-        """Write the output for `doc` to `target` (a temporary path the caller moves into place)."""
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
+        """Write the output for `doc` to `target` (a temporary path the caller moves into place),
+        in up to `processes` processes (the printed outputs lay out chunks of pages side by side)."""
         raise NotImplementedError
 
 
@@ -78,8 +79,8 @@ class Format:
                 f"the {self.name} writer cannot start: {error}; run 'bash tasks.sh build', which installs what it needs"
             ) from None
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
-        return self.writer.write(doc, target, options)
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
+        return self.writer.write(doc, target, options, processes)
 
 
 # Format name -> Format, in build order.
@@ -94,11 +95,11 @@ WRITERS: dict[str, Format] = {
 }
 
 
-def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions) -> Written:
+def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions, processes: int) -> Written:
     started = time.perf_counter()
     try:
         with progress.writing(name):
-            downscaled = WRITERS[name].write(doc, target, options)
+            downscaled = WRITERS[name].write(doc, target, options, processes)
     except OSError as error:
         if error.filename is None and error.errno in WRITE_ERRORS:
             error.filename = str(target)  # a write to an open file names none: say which it was
@@ -120,8 +121,10 @@ def write_outputs(
     With more than one process, writers run side by side in forked processes: the two PDFs'
     layouts are CPU-bound and independent, so on two cores a build takes about as long as
     its slowest writers rather than their sum. Each process also returns its memory to the
-    system when done. The first failure is raised once every writer has stopped, so no
-    process is still writing when the caller removes the temporary files. The writer
+    system when done. Each writer gets an equal share of the processes for its own work (the
+    printed outputs lay out chunks of pages side by side), so a build runs at most about
+    `processes` busy processes. The first failure is raised once every writer has stopped, so
+    no process is still writing when the caller removes the temporary files. The writer
     processes die with this one, even when it is killed (SIGKILL) and cannot stop them.
     With a `display`, each writer's steps reach it through its queue.
     """
@@ -131,19 +134,22 @@ def write_outputs(
         try:
             written = {}
             for name, target in targets.items():
-                written[name] = _write_timed(name, doc, target, options)
+                written[name] = _write_timed(name, doc, target, options, processes)
                 if display:
                     display.finished(name)
             return written
         finally:
             progress.attach(None)
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
+    side_by_side = min(processes, len(targets))
+    share = max(1, processes // side_by_side)
     pool = ProcessPoolExecutor(
-        max_workers=min(processes, len(targets)), mp_context=context,
+        max_workers=side_by_side, mp_context=context,
         initializer=_start_writer_process, initargs=(os.getpid(), queue),
     )
     with pool:
-        futures = {name: pool.submit(_write_timed, name, doc, target, options) for name, target in targets.items()}
+        futures = {name: pool.submit(_write_timed, name, doc, target, options, share)
+                   for name, target in targets.items()}
         if display:
             for name, future in futures.items():
                 future.add_done_callback(lambda _, name=name: display.finished(name))

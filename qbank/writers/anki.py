@@ -206,7 +206,7 @@ def write_package(target: Path, collection: bytes, media: dict[str, Path], stamp
 
 
 class AnkiWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
         collection = collection_bytes(doc, key_points_enabled(doc, options))
         with fitted_media(doc.media, SCREEN) as media:  # cards are studied on phones
             write_package(target, collection, media.files, doc.modified)

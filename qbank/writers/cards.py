@@ -13,6 +13,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from itertools import groupby
+import tempfile
+from functools import partial
 from math import ceil
 from pathlib import Path
 from typing import NamedTuple, Union
@@ -25,7 +27,9 @@ from ..model import BankError, Point, Problem
 from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
-from .printing import Paper, print_context, render_document, write_document
+from . import printing
+from .printing import (PageNumbers, Paper, chunk_numbers, chunked, join_pdfs, map_chunks, print_context,
+                       render_document, write_document)
 from . import BuildOptions, Downscaled, Writer
 
 COLUMNS, ROWS = 2, 3
@@ -286,8 +290,51 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
     return refitted
 
 
+def _fitted(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card],
+            numbers: PageNumbers | None = None) -> tuple[list[Card], Document]:
+    """The cards with every face fitting, and their laid-out sheets."""
+    # Usually one pass. Each further pass shrinks a face or splits an answer, and
+    # _refitted raises when it can do neither, so this always ends.
+    while True:
+        document = render_document(doc, media, "cards.html", "cards.css", numbers, sheets=sheets(cards), **context)
+        overflowing = _overflowing(document, cards)
+        if not overflowing:
+            return cards, document
+        cards = _refitted(cards, overflowing, doc.labels)
+
+
+def _write_chunk(doc: RenderedBank, media: dict[str, Path], context: dict,
+                 chunk: tuple[list[Card], PageNumbers, Path]) -> list[Card]:
+    """Fit and write one chunk of whole sheets; returns its fitted cards."""
+    cards, numbers, target = chunk
+    cards, document = _fitted(doc, media, context, cards, numbers)
+    write_document(doc, document, target)
+    return cards
+
+
+def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card], target: Path,
+                   processes: int) -> None:
+    """Lay the cards out in chunks of whole sheets, side by side, and join them.
+
+    A card fits or not whatever its place, so each chunk fits its own cards. The page numbers
+    come from the planned cards; a chunk that had to continue an answer on a further card
+    moves every later card, and then the fitted cards are laid out again once.
+    """
+    per_chunk = max(1, printing.ITEMS_PER_CHUNK // (COLUMNS * ROWS)) * COLUMNS * ROWS
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
+        while True:
+            chunks = chunked(cards, per_chunk)
+            numbers = chunk_numbers([2 * ceil(len(chunk) / (COLUMNS * ROWS)) for chunk in chunks])
+            parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
+            fitted = map_chunks(partial(_write_chunk, doc, media, context), list(zip(chunks, numbers, parts)), processes)
+            if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
+                break
+            cards = [card for chunk in fitted for card in chunk]
+        join_pdfs(parts, target)
+
+
 class FlashcardWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
         doc = with_typeset_math(doc)
         require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
@@ -299,15 +346,10 @@ class FlashcardWriter(Writer):
         )
         cards = planned_cards(doc)
         with fitted_media(doc.media, IMAGE_BOX) as media:
-            # Usually one pass. Each further pass shrinks a face or splits an answer, and
-            # _refitted raises when it can do neither, so this always ends.
-            while True:
-                document = render_document(doc, media.files, "cards.html", "cards.css", sheets=sheets(cards), **context)
-                overflowing = _overflowing(document, cards)
-                if not overflowing:
-                    break
-                cards = _refitted(cards, overflowing, doc.labels)
-            write_document(doc, document, target)
+            if len(cards) <= printing.ITEMS_PER_CHUNK:
+                write_document(doc, _fitted(doc, media.files, context, cards)[1], target)
+            else:
+                _write_chunked(doc, media.files, context, cards, target, processes)
         return media.downscaled
 
 

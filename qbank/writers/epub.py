@@ -228,7 +228,7 @@ def embed_fonts(stack: FontStack, shown: ShownText, folder: Path) -> tuple[list[
 
 
 class EpubWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions) -> Downscaled:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
         progress.report(0, None, "checking the fonts")
         stack = font_stack(doc.lang)
         require_coverage(doc, stack)

@@ -2,22 +2,31 @@
 
 A restricted URL fetcher (only the print templates and the bank's vetted images), the page sizes, CSS values made from the bank's labels,
 and one way to turn HTML into a tagged, deterministic PDF that never shows an empty box.
+
+A large bank is laid out in chunks (WeasyPrint holds a whole document's boxes in memory, about
+0.9 MB per item): each chunk in its own forked process, written as its own PDF with the page
+numbers it has in the whole, and the chunks' PDFs joined into one (join_pdfs). A bank that
+fits one chunk is laid out and written in one piece, exactly as before chunking existed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import multiprocessing
 import os
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence, TypeVar
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from markupsafe import Markup
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, ByteStringObject, Fit, NameObject, NumberObject, TextStringObject
 from weasyprint import CSS, HTML, Document
 from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
 from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
@@ -36,6 +45,11 @@ BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve bel
 # (CJK text still copies out as the original characters). The file identifier is a hash of
 # the content, so two builds of the same bank are byte-identical.
 PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "pdf_tags": True, "pdf_identifier": True}
+
+# Items per chunk of a laid-out document (the flashcards round it down to whole sheets). A
+# chunk's layout peaks at a few hundred MB whatever the bank's size; smaller chunks cost more
+# pages left part-empty at the cheat sheet's chunk ends and more work joining.
+ITEMS_PER_CHUNK = 150
 
 
 @dataclass(frozen=True)
@@ -88,16 +102,20 @@ def print_context(doc: RenderedBank, paper: str) -> dict[str, object]:
         "page_label": page_counter_content(doc.labels["page"]),
         "date": w3c_date(doc.modified),
         "plain_text": plain_text,
+        "css_string": css_string,
     }
 
 
-def page_counter_content(label: str) -> Markup:
-    """A label like '第 {page} 页 / 共 {pages} 页' as a CSS `content` value with page counters."""
+def page_counter_content(label: str, total_pages: int | None = None) -> Markup:
+    """A label like '第 {page} 页 / 共 {pages} 页' as a CSS `content` value with page counters
+    (a chunk of a document gives the whole's page count, which its own counter cannot know)."""
     parts = []
     for literal, field, _, _ in string.Formatter().parse(label):
         if literal:
             parts.append(css_string(literal))
-        if field in ("page", "pages"):
+        if field == "pages" and total_pages is not None:
+            parts.append(css_string(str(total_pages)))
+        elif field in ("page", "pages"):
             parts.append(f"counter({field})")
         elif field is not None:
             raise ValueError(f"unknown field {{{field}}} in page label {label!r}")
@@ -178,17 +196,38 @@ def document_sources(doc: RenderedBank, template: str, stylesheet: str, **contex
     )
 
 
-def render_document(
-    doc: RenderedBank, media: dict[str, Path], template: str, stylesheet: str, **context: object
-) -> Document:
+@dataclass(frozen=True)
+class PageNumbers:
+    """Where a chunk's pages sit in the whole document."""
+
+    first: int  # the number of the chunk's first page (from 1)
+    total: int  # the whole document's page count
+
+
+def chunk_numbers(page_counts: Sequence[int]) -> list[PageNumbers]:
+    """The page numbers of chunks of these page counts, laid end to end."""
+    firsts = [1 + sum(page_counts[:index]) for index in range(len(page_counts))]
+    return [PageNumbers(first, sum(page_counts)) for first in firsts]
+
+
+def _numbering_css(doc: RenderedBank, numbers: PageNumbers) -> str:
+    """Both printed outputs print the page label in @bottom-center: here with the chunk's place."""
+    return (f"@page :first {{ counter-reset: page {numbers.first}; }}\n"
+            f"@page {{ @bottom-center {{ content: {page_counter_content(doc.labels['page'], numbers.total)}; }} }}\n")
+
+
+def render_document(doc: RenderedBank, media: dict[str, Path], template: str, stylesheet: str,
+                    numbers: PageNumbers | None = None, **context: object) -> Document:
     """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given
-    `context`, with the bank's images from `media` (doc.media as this output ships them)."""
+    `context`, with the bank's images from `media` (doc.media as this output ships them);
+    with `numbers`, as one chunk of a larger document."""
     fetcher = PrintFetcher(media)
     html, css = document_sources(doc, template, stylesheet, **context)
+    stylesheets = [CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)]
+    if numbers is not None:
+        stylesheets.append(CSS(string=_numbering_css(doc, numbers)))
     with refuse_notdef(doc), layout_progress():
-        return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
-            stylesheets=[CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)], **PDF_OPTIONS
-        )
+        return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(stylesheets=stylesheets, **PDF_OPTIONS)
 
 
 @contextmanager
@@ -211,3 +250,108 @@ def write_document(doc: RenderedBank, document: Document, target: Path) -> None:
     """Write a laid-out document as a tagged PDF with its fonts subset and embedded."""
     with refuse_notdef(doc), layout_progress(), font_dates_from(doc.modified):
         document.write_pdf(target, **PDF_OPTIONS)
+
+
+Chunk = TypeVar("Chunk")
+Result = TypeVar("Result")
+
+
+def chunked(things: Sequence[Chunk], size: int) -> list[Sequence[Chunk]]:
+    """`things` cut into consecutive runs of `size` (at least one run, if empty)."""
+    return [things[start:start + size] for start in range(0, len(things), size)] or [things]
+
+
+def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> list[Result]:
+    """task(chunk) for every chunk, in order, in up to `processes` forked processes.
+
+    Each process lays out one chunk and ends (maxtasksperchild=1), so the memory of a layout
+    goes back to the system instead of staying in a long-lived process's heap: a build uses at
+    most `processes` times one chunk's memory. `task` must be picklable (a module-level function
+    or a functools.partial of one).
+    """
+    if processes <= 1 or len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [task(chunk) for chunk in chunks]
+    # If the writer process dies, a chunk process finishes at most its own chunk: its task
+    # and result pipes close with the writer, and it exits on the next read or write.
+    with multiprocessing.get_context("fork").Pool(min(processes, len(chunks)), maxtasksperchild=1) as pool:
+        return pool.map(task, chunks, chunksize=1)
+
+
+def join_pdfs(parts: Sequence[Path], target: Path) -> None:
+    """Join PDFs that WeasyPrint wrote for consecutive chunks of one document into one PDF.
+
+    The first part brings the catalog (language, metadata, viewer preferences), its outline and
+    its structure tree; every later part adds its pages, its outline entries and named
+    destinations (pointing at the joined pages), and its tagged structure: its Document
+    element's children join the first part's Document element, and its pages' and annotations'
+    keys into the structure parent tree are moved past the ones already used. The file
+    identifier is a hash of the parts' own (content) identifiers, so the result is as
+    reproducible as the parts.
+    """
+    writer = PdfWriter(clone_from=parts[0])
+    tree = writer.root_object["/StructTreeRoot"].get_object()
+    document = tree["/K"][0].get_object()
+    parent_tree = tree["/ParentTree"].get_object()
+    next_key = _next_parent_key(parent_tree["/Nums"])
+    destinations = _named_destinations(writer.root_object)
+    identifiers = [_identifier(PdfReader(parts[0]))]
+    for part in parts[1:]:
+        reader = PdfReader(part)
+        first_page = len(writer.pages)
+        part_tree = reader.root_object["/StructTreeRoot"].get_object()
+        part_document = part_tree["/K"][0].get_object()
+        # Re-parented before cloning, so cloning them does not copy the part's own root.
+        for kid in part_document["/K"]:
+            kid.get_object()[NameObject("/P")] = document.indirect_reference
+        for page in reader.pages:
+            joined = writer.add_page(page)  # pypdf drops /StructParents: set it again, moved
+            joined[NameObject("/StructParents")] = NumberObject(page["/StructParents"] + next_key)
+            for annotation in joined.get("/Annots", []):
+                annotation = annotation.get_object()
+                if "/StructParent" in annotation:
+                    annotation[NameObject("/StructParent")] = NumberObject(annotation["/StructParent"] + next_key)
+        document["/K"].extend(kid.clone(writer).indirect_reference for kid in part_document["/K"])
+        nums = part_tree["/ParentTree"].get_object()["/Nums"]
+        for key, value in zip(nums[::2], nums[1::2]):
+            parent_tree["/Nums"].extend([NumberObject(key + next_key), value.clone(writer)])
+        next_key += _next_parent_key(nums)
+        _add_outline(writer, reader, reader.outline, first_page, None)
+        destinations.update({name: dest.clone(writer) for name, dest in _named_destinations(reader.root_object).items()})
+        identifiers.append(_identifier(reader))
+    if destinations:
+        names = ArrayObject()
+        for name in sorted(destinations):
+            names.extend([TextStringObject(name), destinations[name]])
+        writer.root_object["/Names"][NameObject("/Dests")][NameObject("/Names")] = names
+    identifier = ByteStringObject(hashlib.md5(b"".join(identifiers)).digest())
+    writer._ID = ArrayObject([identifier, identifier])  # pypdf's own would be random
+    writer.write(target)
+
+
+def _identifier(reader: PdfReader) -> bytes:
+    """The first file identifier WeasyPrint wrote (a hash of the content)."""
+    identifier = reader.trailer["/ID"][0]
+    return identifier.original_bytes if isinstance(identifier, TextStringObject) else bytes(identifier)
+
+
+def _next_parent_key(nums: list) -> int:
+    return max((int(key) for key in nums[::2]), default=-1) + 1
+
+
+def _named_destinations(catalog: object) -> dict[str, object]:
+    """The named destinations of a WeasyPrint PDF: one flat /Names array under /Names /Dests."""
+    names = catalog.get("/Names", {}).get("/Dests", {}).get("/Names", [])
+    return {str(name): dest for name, dest in zip(names[::2], names[1::2])}
+
+
+def _add_outline(writer: PdfWriter, reader: PdfReader, entries: list, first_page: int, parent: object) -> None:
+    """Copy a part's outline entries (a nested list, as pypdf reads it) after the joined ones."""
+    added = None
+    for entry in entries:
+        if isinstance(entry, list):
+            _add_outline(writer, reader, entry, first_page, added)
+            continue
+        added = writer.add_outline_item(
+            title=entry.title, page_number=first_page + reader.get_destination_page_number(entry), parent=parent,
+            fit=Fit.xyz(entry.left, entry.top, entry.zoom), is_open=False,
+        )

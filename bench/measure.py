@@ -1,0 +1,64 @@
+"""Runs one command and prints its wall time and peak memory as JSON (for bench/benchmark.py).
+
+    python -m bench.measure COMMAND...   # {"seconds": s, "largest_mb": m, "tree_mb": m, "code": c}
+
+largest_mb: the peak resident memory of the largest single process of the command's tree (the
+kernel's ru_maxrss over the reaped children, which folds in grandchildren such as pandoc and
+the layout workers). tree_mb: the peak of the sum over every process of the tree alive at the
+same moment, sampled every 50 ms from /proc (Linux only), so processes side by side add up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids of every process now alive."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # the process ended while we looked
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            tree.setdefault(parent, []).append(int(entry.name))
+    return tree
+
+
+def _tree_rss_bytes(root: int) -> int:
+    tree, total, pending = _children(), 0, [root]
+    while pending:
+        pid = pending.pop()
+        pending += tree.get(pid, [])
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
+        except OSError:
+            pass
+    return total
+
+
+def main() -> None:
+    started = time.perf_counter()
+    process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+    tree_peak = 0
+    while process.poll() is None:
+        tree_peak = max(tree_peak, _tree_rss_bytes(process.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    largest_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"seconds": seconds, "largest_mb": largest_kb / 1024, "tree_mb": tree_peak / 2**20,
+                      "code": process.returncode}))
+
+
+if __name__ == "__main__":
+    main()

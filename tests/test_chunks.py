@@ -1,0 +1,91 @@
+"""A bank larger than one chunk: the printed outputs are laid out in chunks side by side and
+joined, and the joined PDF must read like one laid out in one piece (judged with pypdf)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import SEED_BANK
+from qbank.lock import Lock
+from qbank.reader import load_bank
+from qbank.render import render_bank
+from qbank.writers import WRITERS, BuildOptions, printing
+
+PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
+CHUNK_ITEMS = {"pdf": 8, "cards": 12}  # the seed's 30 items: 4 cheat-sheet chunks, 3 of flashcards
+
+
+@pytest.fixture(scope="module")
+def seed_doc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a RenderedBank
+    bank = load_bank(SEED_BANK)
+    return render_bank(bank, Lock.open(bank.path))
+
+
+def _build(doc: object, output_format: str, target: Path, chunk_items: int, monkeypatch: pytest.MonkeyPatch) -> PdfReader:
+    with monkeypatch.context() as patch:
+        patch.setattr(printing, "ITEMS_PER_CHUNK", chunk_items)
+        WRITERS[output_format].write(doc, target, BuildOptions(), 2)
+    return PdfReader(target)
+
+
+def _outline(reader: PdfReader) -> list[tuple[str, int]]:
+    return [(entry.title, reader.get_destination_page_number(entry)) for entry in reader.outline]
+
+
+def _labels(reader: PdfReader) -> list[tuple[int, int]]:
+    return [tuple(map(int, PAGE_LABEL.findall(page.extract_text())[-1])) for page in reader.pages]
+
+
+def _body_text(reader: PdfReader) -> str:
+    """Every page's text without its page label, all white space removed."""
+    return "".join(re.sub(r"\s+", "", PAGE_LABEL.sub("", page.extract_text())) for page in reader.pages)
+
+
+@pytest.mark.parametrize("output_format", ["pdf", "cards"])
+def test_a_chunked_build_reads_like_the_whole(seed_doc: object, output_format: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = _build(seed_doc, output_format, tmp_path / "whole.pdf", 1000, monkeypatch)
+    joined = _build(seed_doc, output_format, tmp_path / "joined.pdf", CHUNK_ITEMS[output_format], monkeypatch)
+
+    pages = len(joined.pages)
+    assert _labels(joined) == [(number, pages) for number in range(1, pages + 1)]
+    assert [title for title, _ in _outline(joined)] == [title for title, _ in _outline(whole)]
+    assert [page for _, page in _outline(joined)] == sorted(page for _, page in _outline(joined))
+    if output_format == "cards":  # whole sheets per chunk: the very same pages
+        assert pages == len(whole.pages)
+        assert _outline(joined) == _outline(whole)
+        assert _body_text(joined) == _body_text(whole)
+    else:  # each chunk starts on a fresh page: at most one more page per further chunk
+        assert len(whole.pages) <= pages <= len(whole.pages) + 3
+        for entry in joined.outline:  # every item's heading on the page its outline entry names
+            page = joined.pages[joined.get_destination_page_number(entry)]
+            assert re.sub(r"\s+", "", entry.title) in re.sub(r"\s+", "", page.extract_text())
+    assert joined.metadata.title == whole.metadata.title
+    assert joined.root_object["/Lang"] == whole.root_object["/Lang"]
+
+
+def test_a_chunked_build_keeps_one_tagged_structure(seed_doc: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    joined = _build(seed_doc, "pdf", tmp_path / "joined.pdf", CHUNK_ITEMS["pdf"], monkeypatch)
+    tree = joined.root_object["/StructTreeRoot"]
+    assert len(tree["/K"]) == 1
+    document = tree["/K"][0].get_object()
+    assert document["/S"] == "/Document"
+    page_ids = {page.indirect_reference.idnum for page in joined.pages}
+    for kid in document["/K"]:
+        element = kid.get_object()
+        assert element.raw_get("/P").idnum == document.indirect_reference.idnum
+        assert "/Pg" not in element or element.raw_get("/Pg").idnum in page_ids
+    keys = tree["/ParentTree"]["/Nums"][::2]
+    assert len({page["/StructParents"] for page in joined.pages}) == len(joined.pages)
+    assert {page["/StructParents"] for page in joined.pages} <= set(keys)
+
+
+def test_a_chunked_build_is_reproducible(seed_doc: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _build(seed_doc, "cards", tmp_path / "first.pdf", CHUNK_ITEMS["cards"], monkeypatch)
+    second = _build(seed_doc, "cards", tmp_path / "second.pdf", CHUNK_ITEMS["cards"], monkeypatch)
+    assert len(first.pages) == len(second.pages) > 2
+    assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes()
