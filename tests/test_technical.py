@@ -79,7 +79,7 @@ def test_anki_fields_hold_math_in_ankis_delimiters_and_no_dollars(dist: Path, tm
 
 # EPUB ---------------------------------------------------------------------------------------
 
-def _book_pages(epub: Path) -> dict[str, ET.Element]:
+def book_pages(epub: Path) -> dict[str, ET.Element]:
     with zipfile.ZipFile(epub) as archive:
         return {name: ET.fromstring(archive.read(name)) for name in archive.namelist() if name.endswith(".xhtml")}
 
@@ -90,7 +90,7 @@ def test_epub_passes_epubcheck_without_any_message(dist: Path) -> None:
 
 
 def test_epub_math_is_mathml_with_the_tex_as_annotation(dist: Path) -> None:
-    pages = _book_pages(dist / f"{BANK_ID}.epub")
+    pages = book_pages(dist / f"{BANK_ID}.epub")
     annotations = [annotation.text for page in pages.values()
                    for annotation in page.iter(f"{{{MATHML}}}annotation")
                    if annotation.get("encoding") == "application/x-tex"]
@@ -100,7 +100,11 @@ def test_epub_math_is_mathml_with_the_tex_as_annotation(dist: Path) -> None:
     displays = [math for page in pages.values() for math in page.iter(f"{{{MATHML}}}math")
                 if math.get("display") == "block"]
     assert len(displays) == 3
-    # Outside the <math> elements (whose annotations hold TeX on purpose), no TeX is shown.
+    assert_no_tex_outside_mathml(pages)
+
+
+def assert_no_tex_outside_mathml(pages: dict[str, ET.Element]) -> None:
+    """Outside the <math> elements (whose annotations hold TeX on purpose), no TeX is shown."""
     for name, page in pages.items():
         for math in list(page.iter(f"{{{MATHML}}}math")):
             math.clear()
@@ -109,7 +113,7 @@ def test_epub_math_is_mathml_with_the_tex_as_annotation(dist: Path) -> None:
 
 
 def test_epub_ids_are_unique_in_every_page_with_two_code_blocks(dist: Path) -> None:
-    pages = _book_pages(dist / f"{BANK_ID}.epub")
+    pages = book_pages(dist / f"{BANK_ID}.epub")
     code_pages = [page for page in pages.values() if len(list(page.iter(f"{{{XHTML}}}pre"))) >= 2]
     assert code_pages
     for page in pages.values():
@@ -149,8 +153,9 @@ def _real_overlaps(glyphs: list[Glyph]) -> list[tuple[Glyph, Glyph]]:
             if not kerned(a, b) and min(a.x1, b.x1) - max(a.x0, b.x0) > 0.35 * min(a.x1 - a.x0, b.x1 - b.x0)]
 
 
-def test_cheat_sheet_keeps_every_glyph_in_its_column_and_none_overlap(dist: Path) -> None:
-    reader = PdfReader(dist / f"{BANK_ID}.pdf")
+def assert_every_glyph_in_its_column(pdf: Path) -> None:
+    """A cheat sheet's glyphs stay in their columns and none overlap (beyond kerning)."""
+    reader = PdfReader(pdf)
     # templates/print/cheatsheet.css: A4, 11 mm side margins, two columns 6 mm apart.
     column = (A4_WIDTH_MM - 2 * 11 - 6) / 2
     columns = [(11, 11 + column), (A4_WIDTH_MM - 11 - column, A4_WIDTH_MM - 11)]
@@ -165,8 +170,9 @@ def test_cheat_sheet_keeps_every_glyph_in_its_column_and_none_overlap(dist: Path
         assert not [glyph for glyph in body if _outside(glyph, columns)]
 
 
-def test_flashcards_keep_every_glyph_on_its_card_and_none_overlap(dist: Path) -> None:
-    reader = PdfReader(dist / f"{BANK_ID}.cards.pdf")
+def assert_every_glyph_on_its_card(pdf: Path) -> None:
+    """Flashcards' glyphs stay inside their cards' padding and none overlap (beyond kerning)."""
+    reader = PdfReader(pdf)
     left, top = (A4_WIDTH_MM - COLUMNS * CARD_WIDTH_MM) / 2, (A4_HEIGHT_MM - ROWS * CARD_HEIGHT_MM) / 2
     cards = [(left + column * CARD_WIDTH_MM + PADDING_MM, left + (column + 1) * CARD_WIDTH_MM - PADDING_MM)
              for column in range(COLUMNS)]
@@ -176,6 +182,14 @@ def test_flashcards_keep_every_glyph_on_its_card_and_none_overlap(dist: Path) ->
         on_cards = [glyph for glyph in glyphs if glyph.y0 > (A4_HEIGHT_MM - top - ROWS * CARD_HEIGHT_MM) * MM]
         assert on_cards
         assert not [glyph for glyph in on_cards if _outside(glyph, cards)]
+
+
+def test_cheat_sheet_keeps_every_glyph_in_its_column_and_none_overlap(dist: Path) -> None:
+    assert_every_glyph_in_its_column(dist / f"{BANK_ID}.pdf")
+
+
+def test_flashcards_keep_every_glyph_on_its_card_and_none_overlap(dist: Path) -> None:
+    assert_every_glyph_on_its_card(dist / f"{BANK_ID}.cards.pdf")
 
 
 def test_display_math_wider_than_the_column_is_scaled_into_it(dist: Path) -> None:
