@@ -70,15 +70,19 @@ def seed_copy(tmp_path: Path) -> Path:
     return copy_bank(SEED_BANK, tmp_path / "bank")
 
 
+def built_copy(bank: Path, folder: Path, *args: object) -> Path:
+    """Every output (or those `args` ask for) of a private copy of `bank`, built into
+    `folder`/dist as a user builds it; returns that folder (the copy is in `folder`/bank)."""
+    out = folder / "dist"
+    result = run_build(copy_bank(bank, folder / "bank"), "--out", out, *args)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
 @pytest.fixture(scope="session")
 def seed_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every output of the seed bank, built once per test session; read, do not modify."""
-    folder = tmp_path_factory.mktemp("seed")
-    bank = copy_bank(SEED_BANK, folder / "bank")
-    out = folder / "dist"
-    result = run_build(bank, "--out", out)
-    assert result.returncode == 0, result.stderr
-    return out
+    return built_copy(SEED_BANK, tmp_path_factory.mktemp("seed"))
 
 
 @dataclass

@@ -4,6 +4,7 @@ fonts and whether they are embedded, and thin drawn lines (crop marks)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pypdf import PageObject, PdfReader
@@ -158,16 +159,10 @@ def _apply(matrix: list[float], x: float, y: float) -> tuple[float, float]:
     return matrix[0] * x + matrix[2] * y + matrix[4], matrix[1] * x + matrix[3] * y + matrix[5]
 
 
-def glyph_boxes(reader: PdfReader, page: PageObject) -> list[Glyph]:
-    """Every glyph the page's text operators draw, placed with the fonts' own widths.
-
-    Reads WeasyPrint's way of writing text: Type0 fonts with Identity-H codes (two bytes per
-    glyph), positioned by Tm and TJ arrays whose numbers adjust the advance; a TJ after another
-    in the same BT (a fallback font's run) continues where the first ended."""
-    fonts_by_name = {name: font.get_object() for name, font in (page["/Resources"].get("/Font") or {}).items()}
+def _operations(reader: PdfReader, page: PageObject) -> Iterator[tuple[list, bytes, list[float]]]:
+    """The page's content-stream operations other than q, Q and cm, each with the current
+    transformation matrix those three set (the graphics state's only part read here)."""
     ctm, stack = [1.0, 0, 0, 1.0, 0, 0], []
-    text_matrix, font, size = [1.0, 0, 0, 1.0, 0, 0], None, 0.0
-    glyphs: list[Glyph] = []
     for operands, operator in ContentStream(page.get_contents(), reader).operations:
         if operator == b"q":
             stack.append(ctm)
@@ -175,7 +170,21 @@ def glyph_boxes(reader: PdfReader, page: PageObject) -> list[Glyph]:
             ctm = stack.pop()
         elif operator == b"cm":
             ctm = _multiply([float(value) for value in operands], ctm)
-        elif operator == b"BT":
+        else:
+            yield operands, operator, ctm
+
+
+def glyph_boxes(reader: PdfReader, page: PageObject) -> list[Glyph]:
+    """Every glyph the page's text operators draw, placed with the fonts' own widths.
+
+    Reads WeasyPrint's way of writing text: Type0 fonts with Identity-H codes (two bytes per
+    glyph), positioned by Tm and TJ arrays whose numbers adjust the advance; a TJ after another
+    in the same BT (a fallback font's run) continues where the first ended."""
+    fonts_by_name = {name: font.get_object() for name, font in (page["/Resources"].get("/Font") or {}).items()}
+    text_matrix, font, size = [1.0, 0, 0, 1.0, 0, 0], None, 0.0
+    glyphs: list[Glyph] = []
+    for operands, operator, ctm in _operations(reader, page):
+        if operator == b"BT":
             text_matrix = [1.0, 0, 0, 1.0, 0, 0]
         elif operator == b"Tm":
             text_matrix = [float(value) for value in operands]
@@ -238,15 +247,9 @@ class DrawnImage:
 def drawn_images(reader: PdfReader, page: PageObject) -> list[DrawnImage]:
     """Every image the page's content stream draws, in order (images inside form XObjects are not followed)."""
     images = page["/Resources"].get("/XObject") or {}
-    ctm, stack, found = [1.0, 0, 0, 1.0, 0, 0], [], []
-    for operands, operator in ContentStream(page.get_contents(), reader).operations:
-        if operator == b"q":
-            stack.append(ctm)
-        elif operator == b"Q":
-            ctm = stack.pop()
-        elif operator == b"cm":
-            ctm = _multiply([float(value) for value in operands], ctm)
-        elif operator == b"Do" and operands[0] in images:
+    found = []
+    for operands, operator, ctm in _operations(reader, page):
+        if operator == b"Do" and operands[0] in images:
             image = images[operands[0]].get_object()
             if image["/Subtype"] == "/Image":
                 # An image fills the unit square: the matrix's columns are its sides.

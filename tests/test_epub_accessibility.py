@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT, SEED_BANK, SEED_ITEMS, copy_bank, run_build
+from conftest import FIXTURES, ROOT, SEED_BANK, SEED_ITEMS, built_copy
 from test_epub import Book
 
 ACE_FOLDER = ROOT / "tests" / "ace"
@@ -105,11 +105,7 @@ def seed_epub(seed_dist: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def technical_epub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("technical")
-    bank = copy_bank(TECHNICAL_BANK, folder / "bank")
-    result = run_build(bank, "--out", folder / "dist", "--format", "epub")
-    assert result.returncode == 0, result.stderr
-    return folder / "dist" / "technical-bank.epub"
+    return built_copy(TECHNICAL_BANK, tmp_path_factory.mktemp("technical"), "--format", "epub") / "technical-bank.epub"
 
 
 @pytest.fixture(scope="module")

