@@ -76,8 +76,7 @@ class RenderedBank(_ReadsHtml):
         return plain_text(self.html.title)
 
     def owner(self, path: Path_) -> str | None:
-        """The id of the item a field belongs to (None: the bank's own text)."""
-        return self.source.items[path[1]].id if path[:1] == ("items",) else None
+        return self.source.owner(path)
 
     def html_fragments(self) -> list[tuple[str | None, str]]:
         """Every piece of HTML an output may show, with the id of the item it belongs to."""

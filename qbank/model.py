@@ -100,6 +100,10 @@ class Bank:
     def folder(self) -> Path:
         return self.path.parent
 
+    def owner(self, path: tuple) -> str | None:
+        """The id of the item a path lies in (None: the bank's own text)."""
+        return self.items[path[1]].id if path[:1] == ("items",) else None
+
     def place(self, path: tuple) -> Location:
         """Where `path` stands, or where the nearest enclosing value does (an absent optional
         field is reported at its item)."""

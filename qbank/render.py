@@ -16,7 +16,7 @@ import json
 import re
 import secrets
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from markupsafe import Markup
@@ -72,9 +72,8 @@ def _fields(bank: Bank) -> list[_Field]:
     """Every Markdown field of the bank, as the schema declares them, in document order."""
     fields = []
     for path, declared, markdown in schema.markdown_fields(schema.BANK, bank):
-        item_id = bank.items[path[1]].id if path[:1] == ("items",) else None
         inline = declared.markdown is schema.Markdown.INLINE
-        fields.append(_Field(path, markdown, inline, bank.place(path), item_id))
+        fields.append(_Field(path, markdown, inline, bank.place(path), bank.owner(path)))
     return fields
 
 
@@ -165,10 +164,9 @@ def render_bank(bank: Bank, lock: Lock) -> RenderedBank:
     items = []
     html_bank = schema.with_html(schema.BANK, bank, rendered)
     for item, html_item in zip(bank.items, html_bank.items):
-        rendered_item = RenderedItem(item, html_item, 0)
-        modified = item_stamp(lock, item, rendered_item.plain_title)
+        modified = item_stamp(lock, item, plain_text(html_item.title))
         stamps.append(modified)
-        items.append(replace(rendered_item, modified=modified))
+        items.append(RenderedItem(item, html_item, modified))
     retired = retire_items(lock, bank)
     stamps += [item.modified for item in retired]
     return RenderedBank(
