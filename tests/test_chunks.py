@@ -1,11 +1,15 @@
 """A bank larger than one chunk: the printed outputs are laid out in chunks side by side and
-joined, and the joined PDF must read like one laid out in one piece (judged with pypdf)."""
+joined, and the joined PDF must read like one laid out in one piece (judged with pypdf, and its
+syntax with qpdf's check through pikepdf)."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import tracemalloc
 from pathlib import Path
 
+import pikepdf
 import pytest
 from pypdf import PdfReader
 
@@ -13,7 +17,8 @@ from conftest import SEED_BANK
 from qbank.lock import Lock
 from qbank.reader import load_bank
 from qbank.render import render_bank
-from qbank.writers import WRITERS, BuildOptions, printing
+from qbank.writers import WRITERS, BuildOptions, cards, printing
+from qbank.writers.joined_pdf import join_pdfs
 
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
 CHUNK_ITEMS = {"pdf": 8, "cards": 12}  # the seed's 30 items: 4 cheat-sheet chunks, 3 of flashcards
@@ -51,6 +56,8 @@ def test_a_chunked_build_reads_like_the_whole(seed_doc: object, output_format: s
     whole = _build(seed_doc, output_format, tmp_path / "whole.pdf", 1000, monkeypatch)
     joined = _build(seed_doc, output_format, tmp_path / "joined.pdf", CHUNK_ITEMS[output_format], monkeypatch)
 
+    with pikepdf.open(tmp_path / "joined.pdf") as checked:
+        assert checked.check_pdf_syntax() == []
     pages = len(joined.pages)
     assert _labels(joined) == [(number, pages) for number in range(1, pages + 1)]
     assert [title for title, _ in _outline(joined)] == [title for title, _ in _outline(whole)]
@@ -89,3 +96,32 @@ def test_a_chunked_build_is_reproducible(seed_doc: object, tmp_path: Path, monke
     second = _build(seed_doc, "cards", tmp_path / "second.pdf", CHUNK_ITEMS["cards"], monkeypatch)
     assert len(first.pages) == len(second.pages) > 2
     assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes()
+
+
+def test_joining_holds_one_part_at_a_time(seed_doc: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Joining four times as many parts must not take four times the memory: the join copies
+    one part and forgets it before it reads the next."""
+    kept = tmp_path / "parts"
+    kept.mkdir()
+
+    def keep_parts(parts: list[Path], target: Path) -> None:
+        for part in parts:
+            shutil.copy(part, kept / part.name)
+        join_pdfs(parts, target)
+
+    monkeypatch.setattr(cards, "join_pdfs", keep_parts)
+    _build(seed_doc, "cards", tmp_path / "cards.pdf", CHUNK_ITEMS["cards"], monkeypatch)
+    parts = sorted(kept.iterdir())
+    assert len(parts) == 3
+
+    def peak_bytes(copies: int) -> int:
+        tracemalloc.start()
+        try:
+            join_pdfs(parts * copies, tmp_path / f"joined-{copies}.pdf")
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    few, many = peak_bytes(2), peak_bytes(8)
+    assert len(PdfReader(tmp_path / "joined-8.pdf").pages) == 4 * len(PdfReader(tmp_path / "joined-2.pdf").pages)
+    assert many < 1.3 * few

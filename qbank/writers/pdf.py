@@ -11,7 +11,8 @@ from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
 from . import printing
-from .printing import (PAPERS, PageNumbers, Paper, chunk_numbers, chunked, join_pdfs, map_chunks, print_context,
+from .joined_pdf import join_pdfs
+from .printing import (PAPERS, PageNumbers, Paper, chunk_numbers, chunked, map_chunks, print_context,
                        render_document, write_document)
 from . import BuildOptions, Downscaled, Writer
 

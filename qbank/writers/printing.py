@@ -5,13 +5,12 @@ and one way to turn HTML into a tagged, deterministic PDF that never shows an em
 
 A large bank is laid out in chunks (WeasyPrint holds a whole document's boxes in memory, about
 0.9 MB per item): each chunk in its own forked process, written as its own PDF with the page
-numbers it has in the whole, and the chunks' PDFs joined into one (join_pdfs). A bank that
+numbers it has in the whole, and the chunks' PDFs joined into one (joined_pdf.py). A bank that
 fits one chunk is laid out and written in one piece, exactly as before chunking existed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -25,8 +24,6 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from markupsafe import Markup
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, ByteStringObject, Fit, NameObject, NumberObject, TextStringObject
 from weasyprint import CSS, HTML, Document
 from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
 from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
@@ -275,83 +272,3 @@ def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], process
     # and result pipes close with the writer, and it exits on the next read or write.
     with multiprocessing.get_context("fork").Pool(min(processes, len(chunks)), maxtasksperchild=1) as pool:
         return pool.map(task, chunks, chunksize=1)
-
-
-def join_pdfs(parts: Sequence[Path], target: Path) -> None:
-    """Join PDFs that WeasyPrint wrote for consecutive chunks of one document into one PDF.
-
-    The first part brings the catalog (language, metadata, viewer preferences), its outline and
-    its structure tree; every later part adds its pages, its outline entries and named
-    destinations (pointing at the joined pages), and its tagged structure: its Document
-    element's children join the first part's Document element, and its pages' and annotations'
-    keys into the structure parent tree are moved past the ones already used. The file
-    identifier is a hash of the parts' own (content) identifiers, so the result is as
-    reproducible as the parts.
-    """
-    writer = PdfWriter(clone_from=parts[0])
-    tree = writer.root_object["/StructTreeRoot"].get_object()
-    document = tree["/K"][0].get_object()
-    parent_tree = tree["/ParentTree"].get_object()
-    next_key = _next_parent_key(parent_tree["/Nums"])
-    destinations = _named_destinations(writer.root_object)
-    identifiers = [_identifier(PdfReader(parts[0]))]
-    for part in parts[1:]:
-        reader = PdfReader(part)
-        first_page = len(writer.pages)
-        part_tree = reader.root_object["/StructTreeRoot"].get_object()
-        part_document = part_tree["/K"][0].get_object()
-        # Re-parented before cloning, so cloning them does not copy the part's own root.
-        for kid in part_document["/K"]:
-            kid.get_object()[NameObject("/P")] = document.indirect_reference
-        for page in reader.pages:
-            joined = writer.add_page(page)  # pypdf drops /StructParents: set it again, moved
-            joined[NameObject("/StructParents")] = NumberObject(page["/StructParents"] + next_key)
-            for annotation in joined.get("/Annots", []):
-                annotation = annotation.get_object()
-                if "/StructParent" in annotation:
-                    annotation[NameObject("/StructParent")] = NumberObject(annotation["/StructParent"] + next_key)
-        document["/K"].extend(kid.clone(writer).indirect_reference for kid in part_document["/K"])
-        nums = part_tree["/ParentTree"].get_object()["/Nums"]
-        for key, value in zip(nums[::2], nums[1::2]):
-            parent_tree["/Nums"].extend([NumberObject(key + next_key), value.clone(writer)])
-        next_key += _next_parent_key(nums)
-        _add_outline(writer, reader, reader.outline, first_page, None)
-        destinations.update({name: dest.clone(writer) for name, dest in _named_destinations(reader.root_object).items()})
-        identifiers.append(_identifier(reader))
-    if destinations:
-        names = ArrayObject()
-        for name in sorted(destinations):
-            names.extend([TextStringObject(name), destinations[name]])
-        writer.root_object["/Names"][NameObject("/Dests")][NameObject("/Names")] = names
-    identifier = ByteStringObject(hashlib.md5(b"".join(identifiers)).digest())
-    writer._ID = ArrayObject([identifier, identifier])  # pypdf's own would be random
-    writer.write(target)
-
-
-def _identifier(reader: PdfReader) -> bytes:
-    """The first file identifier WeasyPrint wrote (a hash of the content)."""
-    identifier = reader.trailer["/ID"][0]
-    return identifier.original_bytes if isinstance(identifier, TextStringObject) else bytes(identifier)
-
-
-def _next_parent_key(nums: list) -> int:
-    return max((int(key) for key in nums[::2]), default=-1) + 1
-
-
-def _named_destinations(catalog: object) -> dict[str, object]:
-    """The named destinations of a WeasyPrint PDF: one flat /Names array under /Names /Dests."""
-    names = catalog.get("/Names", {}).get("/Dests", {}).get("/Names", [])
-    return {str(name): dest for name, dest in zip(names[::2], names[1::2])}
-
-
-def _add_outline(writer: PdfWriter, reader: PdfReader, entries: list, first_page: int, parent: object) -> None:
-    """Copy a part's outline entries (a nested list, as pypdf reads it) after the joined ones."""
-    added = None
-    for entry in entries:
-        if isinstance(entry, list):
-            _add_outline(writer, reader, entry, first_page, added)
-            continue
-        added = writer.add_outline_item(
-            title=entry.title, page_number=first_page + reader.get_destination_page_number(entry), parent=parent,
-            fit=Fit.xyz(entry.left, entry.top, entry.zoom), is_open=False,
-        )

@@ -1,0 +1,263 @@
+"""One PDF from the PDFs WeasyPrint wrote for consecutive chunks of one document.
+
+The join streams: it reads one part at a time, copies that part's objects into the target as
+soon as it reaches them and forgets them, so its memory is one part's (one chunk's) and not
+the whole document's. What it keeps until the end is small and per page or per item: each
+object's offset, the pages' and the Document element's kids' object numbers, the outline
+entries and the named destinations (both already written out as bytes).
+
+The first part brings the catalog (language, metadata, viewer preferences) and the document
+information; every part brings its pages, its outline entries, its named destinations and its
+tagged structure: its Document element's children join one Document element, and its pages'
+and annotations' keys into the structure parent tree are moved past the ones already used.
+The file identifier is a hash of the parts' own (content) identifiers, and object numbers
+follow the parts' own order, so the result is as reproducible as the parts.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO, Sequence
+
+from pypdf import PdfReader
+from pypdf.generic import (ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject, StreamObject,
+                           TextStringObject)
+
+# Keys the join writes itself: a part's own values point into its own page tree, outline,
+# structure tree and name tree, which the joined document replaces with one of each.
+CATALOG_OWN_KEYS = frozenset({"/Pages", "/Outlines", "/Names", "/StructTreeRoot"})
+TREE_OWN_KEYS = frozenset({"/K", "/ParentTree", "/ParentTreeNextKey"})
+DOCUMENT_OWN_KEYS = frozenset({"/K", "/P"})
+OUTLINE_LINK_KEYS = frozenset({"/Parent", "/Prev", "/Next", "/First", "/Last", "/Count"})
+STRUCT_PARENT_KEYS = frozenset({"/StructParents", "/StructParent"})  # a page's, an annotation's key into the parent tree
+
+
+@dataclass
+class OutlineEntry:
+    """An outline entry of a part, its own keys (title, destination) already written out."""
+
+    body: bytes
+    is_open: bool
+    children: list[OutlineEntry] = field(default_factory=list)
+
+    def descendants_shown(self) -> int:
+        """How many entries below this one a reader shows once this one is opened."""
+        return sum(1 + (child.descendants_shown() if child.is_open else 0) for child in self.children)
+
+
+class JoinedPdf:
+    """The target file, written object by object: only the objects' offsets stay in memory."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.offsets = array("Q", [0])  # by object number; object 0 heads the free list
+        stream.write(b"%PDF-1.7\n%\xb5\xed\xae\xfb\n")
+
+    def reserve(self) -> int:
+        """A new object number, for an object written now or later."""
+        self.offsets.append(0)
+        return len(self.offsets) - 1
+
+    def write(self, number: int, body: bytes) -> None:
+        self.offsets[number] = self.stream.tell()
+        self.stream.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+
+    def finish(self, trailer: bytes) -> None:
+        """The cross-reference table and the trailer (a dictionary's entries, without << >>)."""
+        start = self.stream.tell()
+        self.stream.write(b"xref\n0 %d\n0000000000 65535 f \n" % len(self.offsets))
+        self.stream.write(b"".join(b"%010d 00000 n \n" % offset for offset in self.offsets[1:]))
+        self.stream.write(b"trailer\n<<%s/Size %d>>\nstartxref\n%d\n%%%%EOF\n" % (trailer, len(self.offsets), start))
+
+
+class PartCopy:
+    """Copies the objects of one part that the joined document reaches, each once, renumbered."""
+
+    def __init__(self, joined: JoinedPdf, reader: PdfReader, replaced: dict[int, int], key_offset: int):
+        self.joined, self.reader = joined, reader
+        self.numbers = dict(replaced)  # the part's object number -> the joined one
+        self.key_offset = key_offset  # added to the part's keys into the structure parent tree
+        self.pending: deque[int] = deque()
+
+    def number(self, reference: IndirectObject) -> int:
+        """The joined number of a part's object, which flush() copies if it is new."""
+        if reference.idnum not in self.numbers:
+            self.numbers[reference.idnum] = self.joined.reserve()
+            self.pending.append(reference.idnum)
+        return self.numbers[reference.idnum]
+
+    def flush(self) -> None:
+        """Copy every object reached so far, and every object those reach."""
+        while self.pending:
+            idnum = self.pending.popleft()
+            self.joined.write(self.numbers[idnum], self.serialized(self.reader.get_object(idnum)))
+
+    def serialized(self, value: PdfObject) -> bytes:
+        """`value` in PDF syntax, its references renumbered."""
+        out = bytearray()
+        self._serialize(value, out)
+        return bytes(out)
+
+    def entries(self, dictionary: DictionaryObject, skipped: frozenset[str]) -> bytes:
+        """A dictionary's entries but those in `skipped`, renumbered, without the << >> around them."""
+        out = bytearray()
+        self._serialize(dictionary, out, skipped)
+        return bytes(out[2:-2])
+
+    def _serialize(self, value: PdfObject, out: bytearray, skipped: frozenset[str] = frozenset()) -> None:
+        if isinstance(value, IndirectObject):
+            out += b"%d 0 R" % self.number(value)
+        elif isinstance(value, DictionaryObject):
+            out += b"<<"
+            for key, item in value.items():
+                if key in skipped or key == "/Length":  # a stream's length is written from its data
+                    continue
+                out += key.renumber() + b" "
+                if key in STRUCT_PARENT_KEYS:
+                    out += b"%d" % (int(item) + self.key_offset)
+                else:
+                    self._serialize(item, out)
+                out += b" "
+            if isinstance(value, StreamObject):
+                out += b"/Length %d>>\nstream\n%s\nendstream" % (len(value._data), value._data)
+            else:
+                out += b">>"
+        elif isinstance(value, ArrayObject):
+            out += b"["
+            for item in value:
+                self._serialize(item, out)
+                out += b" "
+            out += b"]"
+        elif isinstance(value, NameObject):
+            out += value.renumber()
+        else:
+            out += _direct(value)
+
+
+def _direct(value: PdfObject) -> bytes:
+    """A number, string, boolean or null in PDF syntax."""
+    stream = BytesIO()
+    value.write_to_stream(stream)
+    return stream.getvalue()
+
+
+def join_pdfs(parts: Sequence[Path], target: Path) -> None:
+    """Join the chunks' PDFs `parts`, in order, into `target`."""
+    with target.open("wb") as stream:
+        join = DocumentJoin(JoinedPdf(stream))
+        for path in parts:
+            join.add(path)
+            gc.collect()  # pypdf's objects point back at their reader: only the cycle collector frees a part
+        join.finish()
+
+
+class DocumentJoin:
+    """The joined document's own objects, gathered part by part and written at the end."""
+
+    def __init__(self, joined: JoinedPdf):
+        self.joined = joined
+        self.catalog, self.pages, self.tree, self.document, self.parent_tree, self.outlines = (
+            joined.reserve() for _ in range(6))
+        self.page_numbers: list[int] = []
+        self.document_kids: list[int] = []
+        self.parent_keys: list[tuple[int, int]] = []  # (key, joined number of its value)
+        self.outline: list[OutlineEntry] = []
+        self.destinations: dict[str, bytes] = {}
+        self.identifiers: list[bytes] = []
+        self.first_part: dict[str, bytes] = {}  # the catalog's, structure tree's and Document's own entries
+        self.info = 0
+
+    def add(self, path: Path) -> None:
+        """Copy the part at `path`: its pages and all they reach, its structure, outline and destinations."""
+        reader = PdfReader(path)
+        catalog = reader.root_object
+        tree = catalog["/StructTreeRoot"]
+        document = tree["/K"][0].get_object()
+        replaced = {catalog.raw_get("/Pages").idnum: self.pages, catalog.raw_get("/StructTreeRoot").idnum: self.tree,
+                    document.indirect_reference.idnum: self.document}
+        copy = PartCopy(self.joined, reader, replaced, key_offset=max((key for key, _ in self.parent_keys), default=-1) + 1)
+        self.page_numbers += [copy.number(page.indirect_reference) for page in reader.pages]
+        self.document_kids += [copy.number(kid) for kid in document.raw_get("/K")]
+        nums = tree["/ParentTree"]["/Nums"]
+        for key, value in zip(nums[::2], nums[1::2]):
+            number = self.joined.reserve()
+            self.joined.write(number, copy.serialized(value))
+            self.parent_keys.append((int(key) + copy.key_offset, number))
+        if "/Outlines" in catalog:
+            self.outline += _outline_entries(copy, catalog["/Outlines"])
+        names = catalog.get("/Names", {}).get("/Dests", {}).get("/Names", [])
+        self.destinations.update({str(name): copy.serialized(dest) for name, dest in zip(names[::2], names[1::2])})
+        self.identifiers.append(_identifier(reader))
+        if not self.first_part:
+            self.first_part = {"catalog": copy.entries(catalog, CATALOG_OWN_KEYS),
+                               "tree": copy.entries(tree, TREE_OWN_KEYS),
+                               "document": copy.entries(document, DOCUMENT_OWN_KEYS)}
+            self.info = copy.number(reader.trailer.raw_get("/Info"))
+        copy.flush()
+
+    def finish(self) -> None:
+        joined, first = self.joined, self.first_part
+        joined.write(self.pages, b"<</Type /Pages /Count %d /Kids [%s]>>"
+                     % (len(self.page_numbers), _references(self.page_numbers)))
+        joined.write(self.document, b"<<%s/P %d 0 R /K [%s]>>"
+                     % (first["document"], self.tree, _references(self.document_kids)))
+        joined.write(self.parent_tree, b"<</Nums [%s]>>" % b" ".join(b"%d %d 0 R" % pair for pair in self.parent_keys))
+        joined.write(self.tree, b"<<%s/K [%d 0 R] /ParentTree %d 0 R>>" % (first["tree"], self.document, self.parent_tree))
+        _write_outline(joined, self.outlines, self.outline)
+        names = b" ".join(_direct(TextStringObject(name)) + b" " + self.destinations[name]
+                          for name in sorted(self.destinations))
+        joined.write(self.catalog, b"<<%s/Pages %d 0 R /Outlines %d 0 R /StructTreeRoot %d 0 R /Names <</Dests <</Names [%s]>>>>>>"
+                     % (first["catalog"], self.pages, self.outlines, self.tree, names))
+        identifier = hashlib.md5(b"".join(self.identifiers)).hexdigest().encode()
+        joined.finish(b"/Root %d 0 R /Info %d 0 R /ID [<%s> <%s>] " % (self.catalog, self.info, identifier, identifier))
+
+
+def _references(numbers: Sequence[int]) -> bytes:
+    return b" ".join(b"%d 0 R" % number for number in numbers)
+
+
+def _identifier(reader: PdfReader) -> bytes:
+    """The first file identifier WeasyPrint wrote (a hash of the content)."""
+    identifier = reader.trailer["/ID"][0]
+    return identifier.original_bytes if isinstance(identifier, TextStringObject) else bytes(identifier)
+
+
+def _outline_entries(copy: PartCopy, parent: DictionaryObject) -> list[OutlineEntry]:
+    """The entries under `parent` in a part's outline, in order, with theirs."""
+    entries = []
+    entry = parent["/First"] if "/First" in parent else None
+    while entry is not None:
+        entries.append(OutlineEntry(copy.entries(entry, OUTLINE_LINK_KEYS), int(entry.get("/Count", 0)) > 0,
+                                    _outline_entries(copy, entry)))
+        entry = entry["/Next"] if "/Next" in entry else None
+    return entries
+
+
+def _write_outline(joined: JoinedPdf, root: int, entries: list[OutlineEntry]) -> None:
+    numbers = _write_outline_entries(joined, root, entries)
+    shown = sum(1 + (entry.descendants_shown() if entry.is_open else 0) for entry in entries)
+    ends = b"/First %d 0 R /Last %d 0 R " % (numbers[0], numbers[-1]) if numbers else b""
+    joined.write(root, b"<</Type /Outlines %s/Count %d>>" % (ends, shown))
+
+
+def _write_outline_entries(joined: JoinedPdf, parent: int, entries: list[OutlineEntry]) -> list[int]:
+    """Write outline entries under `parent`, linked to each other; their numbers, in order."""
+    numbers = [joined.reserve() for _ in entries]
+    for index, (number, entry) in enumerate(zip(numbers, entries)):
+        links = b"/Parent %d 0 R " % parent
+        if index > 0:
+            links += b"/Prev %d 0 R " % numbers[index - 1]
+        if index + 1 < len(numbers):
+            links += b"/Next %d 0 R " % numbers[index + 1]
+        children = _write_outline_entries(joined, number, entry.children)
+        if children:
+            shown = entry.descendants_shown()
+            links += b"/First %d 0 R /Last %d 0 R /Count %d " % (children[0], children[-1], shown if entry.is_open else -shown)
+        joined.write(number, b"<<%s%s>>" % (entry.body, links))
+    return numbers
