@@ -259,16 +259,18 @@ def chunked(things: Sequence[Chunk], size: int) -> list[Sequence[Chunk]]:
 
 
 def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> list[Result]:
-    """task(chunk) for every chunk, in order, in up to `processes` forked processes.
+    """task(chunk) for every chunk, in order, each in a forked process of its own, up to
+    `processes` at once.
 
     Each process lays out one chunk and ends (maxtasksperchild=1), so the memory of a layout
     goes back to the system instead of staying in a long-lived process's heap: a build uses at
-    most `processes` times one chunk's memory. `task` must be picklable (a module-level function
-    or a functools.partial of one).
+    most `processes` times one chunk's memory, and the writer's own process never holds a
+    layout, even with one process (a heap that laid out chunk after chunk keeps growing from
+    fragmentation). `task` must be picklable (a module-level function or a functools.partial of one).
     """
-    if processes <= 1 or len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [task(chunk) for chunk in chunks]
     # If the writer process dies, a chunk process finishes at most its own chunk: its task
     # and result pipes close with the writer, and it exits on the next read or write.
-    with multiprocessing.get_context("fork").Pool(min(processes, len(chunks)), maxtasksperchild=1) as pool:
+    with multiprocessing.get_context("fork").Pool(max(1, min(processes, len(chunks))), maxtasksperchild=1) as pool:
         return pool.map(task, chunks, chunksize=1)
