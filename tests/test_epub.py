@@ -469,3 +469,19 @@ def test_a_character_the_font_lacks_fails_the_build_and_writes_no_book(tmp_path:
     assert result.returncode == 1
     assert "[item second]" in result.stderr and "U+E000" in result.stderr
     assert not list(out.glob("*.epub"))
+
+
+def test_a_book_read_in_parts_is_the_book_read_whole(seed_dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # A large bank's HTML reaches pandoc's reader in parts of PAGES_PER_PART pages (memory);
+    # cut the seed's 64 pages into 13 parts and the book must not change by a byte.
+    from qbank.lock import Lock
+    from qbank.reader import load_bank
+    from qbank.render import render_bank
+    from qbank.writers import BuildOptions, epub
+
+    bank = load_bank(seed_dist.parent / "bank" / SEED_BANK.name)
+    doc = render_bank(bank, Lock.open(bank.path))
+    monkeypatch.setattr(epub, "PAGES_PER_PART", 5)
+    assert len(epub._book_parts(epub.book_html(doc))) == 13
+    epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions())
+    assert (tmp_path / "parts.epub").read_bytes() == (seed_dist / "ai-startup-interview.epub").read_bytes()
