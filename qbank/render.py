@@ -53,6 +53,9 @@ RENDER_TIMEOUT_SECONDS = 60.0
 # Plus this much per field, so a large bank is never taken for a stalled one: 2,000 items
 # (28,000 fields) render in about 10 s, and get 60 + 140 s.
 RENDER_TIMEOUT_PER_FIELD_SECONDS = 0.005
+# pandoc holds about 10 KB per field it renders (270 MB for the 28,000 fields of 2,000 items):
+# a large bank is rendered in calls of this many fields (about 300 items), one after another.
+FIELDS_PER_CALL = 4000
 
 _FIELD_DIV = re.compile(r'<div id="qbf-(\d+)">\n?')
 _ONE_PARAGRAPH = re.compile(r"^<p>((?:(?!</?p>).)*)</p>$", re.DOTALL)
@@ -101,7 +104,24 @@ def _slow_field(fields: list[_Field], request: dict) -> Problem:
 
 def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
     """The HTML of each field (in the order given), and the links, images and formulas that
-    pandoc could not read it found, each as [field number, target]."""
+    pandoc could not read it found, each as [field number, target]; in pandoc calls of
+    FIELDS_PER_CALL fields, whose numbers of fields and images continue from the call before."""
+    html: list[str] = []
+    links: list[list] = []
+    images: list[list] = []
+    bad_math: list[list] = []
+    for start in range(0, len(fields), FIELDS_PER_CALL):
+        call = _render_call(fields[start:start + FIELDS_PER_CALL])
+        image_offset = len(images)
+        html += [_MEDIA_PLACEHOLDER.sub(lambda m: f'src="qbank-media:{int(m[1]) + image_offset}"', body)
+                 for body in call[0]]
+        for found, called in zip((links, images, bad_math), call[1:]):
+            found += [[number + start, target] for number, target in called]
+    return html, links, images, bad_math
+
+
+def _render_call(fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
+    """_render_html's answer for `fields` from one pandoc call, numbering them from 1."""
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"
     request = {"format": READER_FORMAT, "separator": separator, "fields": [field.markdown for field in fields]}
@@ -150,7 +170,7 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
 
 
 def render_bank(bank: Bank, lock: Lock) -> RenderedBank:
-    """Render all Markdown of `bank` in one pandoc call. Raises BankError for unsafe links/images."""
+    """Render all Markdown of `bank` with pandoc. Raises BankError for unsafe links/images."""
     fields = _fields(bank)
     html, links, images, bad_math = _render_html(fields)
     media, names = _vetted(bank, fields, links, images, bad_math)

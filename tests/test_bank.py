@@ -9,13 +9,16 @@ transcription slip - a dropped bullet, an edited word, two items swapped - fails
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import tinyhtml5
-from conftest import FIXTURES, SEED_BANK, SEED_ITEMS
+import yaml
+from conftest import FIXTURES, SEED_BANK, SEED_ITEMS, tiny_png
 
+from qbank import render
 from qbank.lock import Lock
-from qbank.model import Bank
+from qbank.model import Bank, BankError
 from qbank.reader import load_bank
 from qbank.render import render_bank
 
@@ -153,3 +156,35 @@ def test_the_rendered_text_is_still_the_article_text(bank: Bank, article: Articl
         assert plain_text(item.answer.lead) == source.lead
         assert [(plain_text(p.term), plain_text(p.text)) for p in item.answer.points] == source.bullets
         assert plain_text(item.explanation) == source.explanation
+
+
+def _bank_of_pictures(folder: Path, link: str) -> Path:
+    """Five items, each with its own picture (a different size each), and `link` in the last."""
+    (folder / "pictures").mkdir(parents=True)
+    items = []
+    for number in range(1, 6):
+        (folder / "pictures" / f"p{number}.png").write_bytes(tiny_png(number, number))
+        items.append({"id": f"i{number}", "title": f"Item **{number}**", "question": f"![p{number}](pictures/p{number}.png)",
+                      "answer": {"lead": f"Lead {number}, $x^{number}$"},
+                      "explanation": f"See [this]({link})." if number == 5 else "Nothing."})
+    path = folder / "bank.yaml"
+    path.write_text(yaml.safe_dump({"id": "pictures", "title": "Pictures", "lang": "en", "items": items}), encoding="utf-8")
+    return path
+
+
+def test_a_bank_rendered_in_many_pandoc_calls_is_rendered_as_in_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A large bank's fields go to pandoc FIELDS_PER_CALL at a time; the fields' HTML, the
+    # images' names and the places blamed for a refused link must not depend on the cut.
+    bank = load_bank(_bank_of_pictures(tmp_path / "ok", "https://example.org"))
+    whole = render_bank(bank, Lock.open(bank.path))
+    monkeypatch.setattr(render, "FIELDS_PER_CALL", 3)
+    cut = render_bank(bank, Lock.open(bank.path))
+    assert cut.fields == whole.fields and cut.media == whole.media
+    assert len(set(whole.media)) == 5
+
+    refused = load_bank(_bank_of_pictures(tmp_path / "refused", "file:///etc/passwd"))
+    with pytest.raises(BankError) as failure:
+        render_bank(refused, Lock.open(refused.path))
+    (problem,) = failure.value.problems
+    assert problem.item_id == "i5"
+    assert "/etc/passwd" in refused.path.read_text(encoding="utf-8").splitlines()[problem.location.line - 1]
