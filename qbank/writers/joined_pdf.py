@@ -21,13 +21,14 @@ import hashlib
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO, Sequence
 
 from pypdf import PdfReader
-from pypdf.generic import (ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject, StreamObject,
-                           TextStringObject)
+from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, IndirectObject, NameObject, NumberObject,
+                           PdfObject, StreamObject, TextStringObject)
 
 # Keys the join writes itself: a part's own values point into its own page tree, outline,
 # structure tree and name tree, which the joined document replaces with one of each.
@@ -118,7 +119,7 @@ class PartCopy:
             for key, item in value.items():
                 if key in skipped or key == "/Length":  # a stream's length is written from its data
                     continue
-                out += key.renumber() + b" "
+                out += _name(key) + b" "
                 if key in STRUCT_PARENT_KEYS:
                     out += b"%d" % (int(item) + self.key_offset)
                 else:
@@ -135,9 +136,19 @@ class PartCopy:
                 out += b" "
             out += b"]"
         elif isinstance(value, NameObject):
-            out += value.renumber()
+            out += _name(value)
+        elif isinstance(value, NumberObject):
+            out += b"%d" % value
+        elif isinstance(value, FloatObject):
+            out += value.myrepr().encode()
         else:
             out += _direct(value)
+
+
+@lru_cache(maxsize=4096)
+def _name(name: NameObject) -> bytes:
+    """A name in PDF syntax: a few hundred names make up most of a part's dictionaries."""
+    return name.renumber()
 
 
 def _direct(value: PdfObject) -> bytes:
