@@ -1,4 +1,5 @@
-"""Child processes that die with the build: no writer or pandoc goes on alone after it.
+"""Child processes that die with the build: no writer or pandoc goes on alone after it; and
+forked processes that inherit their task instead of unpickling a copy of it.
 
 A build killed with SIGKILL (an out-of-memory kill, a CI time-out, a closed laptop) cannot
 stop its children itself. On Linux the kernel does it: each child asks, right after it
@@ -14,6 +15,8 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 _PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 0.2
@@ -54,3 +57,28 @@ def _watch_parent(parent: int) -> None:
 def subprocess_dies_with_parent() -> dict:
     """Keyword arguments for subprocess.run/Popen: the program is killed if we die (Linux)."""
     return {"preexec_fn": ask_to_die_with_parent} if _prctl is not None else {}
+
+
+# The task of the processes forked in a forked_task() block (see there).
+_forked_task: Callable[[Any], Any] | None = None
+
+
+def _run_forked_task(argument: Any) -> Any:
+    return _forked_task(argument)
+
+
+@contextmanager
+def forked_task(task: Callable[[Any], Any]) -> Iterator[Callable[[Any], Any]]:
+    """A stand-in for `task` to hand to a pool of processes forked in the block.
+
+    A pool pickles its task for every call and each process unpickles its own copy: a task
+    holding the rendered bank would copy the whole bank through a pipe for each output and each
+    chunk (at 10,000 items, hundreds of MB per process). The stand-in is a plain module
+    function; the processes find `task` in this module, as they inherited it when forked.
+    """
+    global _forked_task
+    previous, _forked_task = _forked_task, task
+    try:
+        yield _run_forked_task
+    finally:
+        _forked_task = previous

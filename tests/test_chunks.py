@@ -4,6 +4,7 @@ syntax with qpdf's check through pikepdf)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tracemalloc
@@ -125,3 +126,12 @@ def test_joining_holds_one_part_at_a_time(seed_doc: object, tmp_path: Path, monk
     few, many = peak_bytes(2), peak_bytes(8)
     assert len(PdfReader(tmp_path / "joined-8.pdf").pages) == 4 * len(PdfReader(tmp_path / "joined-2.pdf").pages)
     assert many < 1.3 * few
+
+
+def test_chunk_processes_inherit_their_task_and_each_lays_out_one_chunk() -> None:
+    # The task holds the rendered bank: it must reach the processes by fork, not pickled
+    # through a pipe (a lambda cannot be pickled), and every chunk gets a fresh process.
+    factor = 2
+    results = printing.map_chunks(lambda chunk: (chunk * factor, os.getpid()), [1, 2, 3], 1)
+    assert [doubled for doubled, _ in results] == [2, 4, 6]
+    assert len({pid for _, pid in results} | {os.getpid()}) == 4

@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import progress
 from ..document import RenderedBank
 from ..model import MissingTool
-from ..processes import die_with_parent
+from ..processes import die_with_parent, forked_task
 
 # Errors of writing a file that name no file: a writer writes only its target, so they are its.
 WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS, errno.EIO}
@@ -143,13 +143,15 @@ def write_outputs(
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
     side_by_side = min(processes, len(targets))
     share = max(1, processes // side_by_side)
-    pool = ProcessPoolExecutor(
+
+    def write(output: tuple[str, Path]) -> Written:
+        return _write_timed(output[0], doc, output[1], options, share)
+
+    with forked_task(write) as inherited, ProcessPoolExecutor(
         max_workers=side_by_side, mp_context=context,
         initializer=_start_writer_process, initargs=(os.getpid(), queue),
-    )
-    with pool:
-        futures = {name: pool.submit(_write_timed, name, doc, target, options, share)
-                   for name, target in targets.items()}
+    ) as pool:  # with fork, all its processes start at the first submit, inside forked_task
+        futures = {name: pool.submit(inherited, (name, target)) for name, target in targets.items()}
         if display:
             for name, future in futures.items():
                 future.add_done_callback(lambda _, name=name: display.finished(name))

@@ -30,6 +30,7 @@ from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .. import progress
+from ..processes import forked_task
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, render_template
@@ -266,11 +267,13 @@ def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], process
     goes back to the system instead of staying in a long-lived process's heap: a build uses at
     most `processes` times one chunk's memory, and the writer's own process never holds a
     layout, even with one process (a heap that laid out chunk after chunk keeps growing from
-    fragmentation). `task` must be picklable (a module-level function or a functools.partial of one).
+    fragmentation). The processes inherit `task` (processes.forked_task): only the chunks and
+    the results go through pipes.
     """
     if len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [task(chunk) for chunk in chunks]
     # If the writer process dies, a chunk process finishes at most its own chunk: its task
     # and result pipes close with the writer, and it exits on the next read or write.
-    with multiprocessing.get_context("fork").Pool(max(1, min(processes, len(chunks))), maxtasksperchild=1) as pool:
-        return pool.map(task, chunks, chunksize=1)
+    pool = multiprocessing.get_context("fork").Pool
+    with forked_task(task) as inherited, pool(max(1, min(processes, len(chunks))), maxtasksperchild=1) as workers:
+        return workers.map(inherited, chunks, chunksize=1)
