@@ -471,17 +471,42 @@ def test_a_character_the_font_lacks_fails_the_build_and_writes_no_book(tmp_path:
     assert not list(out.glob("*.epub"))
 
 
-def test_a_book_read_in_parts_is_the_book_read_whole(seed_dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    # A large bank's HTML reaches pandoc's reader in parts of PAGES_PER_PART pages (memory);
-    # cut the seed's 64 pages into 13 parts and the book must not change by a byte.
+def _bank_of_pictures(folder: Path) -> Path:
+    """Eight items; items 1 to 3 show pictures A, B, C, and items 6 to 8 show C, B, A again."""
+    (folder / "pictures").mkdir(parents=True)
+    for size, name in enumerate("ABC", start=2):
+        (folder / "pictures" / f"{name}.png").write_bytes(tiny_png(size, size))
+    shown = ["A", "B", "C", None, None, "C", "B", "A"]
+    items = [{"id": f"item-{number}", "title": f"Question {number}", "question": f"Which is {number}?"
+              + (f"\n\n![Picture {name}](pictures/{name}.png)" if name else ""),
+              "answer": {"lead": f"It is {number}."}}
+             for number, name in enumerate(shown, start=1)]
+    path = folder / "pictures.yaml"
+    path.write_text(yaml.safe_dump({"id": "pictures", "title": "Pictures", "lang": "en", "description": "Preface.",
+                                    "items": items}), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("bank", ["seed", "pictures"])
+def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch):
+    # A large bank's book is made by pandoc in parts of PAGES_PER_PART pages and joined
+    # (joined_epub.py): the pages' names, the links between parts, the images (which pandoc
+    # names per part), the package and the navigation must come out as pandoc makes them whole.
     from qbank.lock import Lock
     from qbank.reader import load_bank
     from qbank.render import render_bank
     from qbank.writers import BuildOptions, epub
 
-    bank = load_bank(seed_dist.parent / "bank" / SEED_BANK.name)
-    doc = render_bank(bank, Lock.open(bank.path))
+    path = seed_dist.parent / "bank" / SEED_BANK.name if bank == "seed" else _bank_of_pictures(tmp_path / "bank")
+    loaded = load_bank(path)
+    doc = render_bank(loaded, Lock.open(loaded.path))
+    epub.WRITER.write(doc, tmp_path / "whole.epub", BuildOptions())
     monkeypatch.setattr(epub, "PAGES_PER_PART", 5)
-    assert len(epub._book_parts(epub.book_html(doc))) == 13
-    epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions())
-    assert (tmp_path / "parts.epub").read_bytes() == (seed_dist / "ai-startup-interview.epub").read_bytes()
+    assert len(epub.book_parts(epub.book_html(doc))) == {"seed": 13, "pictures": 4}[bank]
+    epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    with zipfile.ZipFile(tmp_path / "whole.epub") as whole, zipfile.ZipFile(tmp_path / "parts.epub") as parts:
+        assert parts.namelist() == whole.namelist()
+        for name in whole.namelist():
+            assert parts.read(name) == whole.read(name), name
+    assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()

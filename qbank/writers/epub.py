@@ -18,12 +18,12 @@ an empty data folder, so neither the machine's pandoc settings nor its clock cha
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import tempfile
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
@@ -41,6 +41,7 @@ from .fonts import (
     template_font_stacks,
 )
 from .images import SCREEN, fitted_media
+from .joined_epub import Part, join_epubs, page_file
 from . import BuildOptions, Downscaled, Writer
 
 # What the working folder holds besides the media files (whose names are content hashes).
@@ -51,8 +52,9 @@ PANDOC_DATA = "pandoc-data"  # empty: pandoc uses no file of the user's
 MATH_FILTER = Path(__file__).with_name("epub_math.lua")  # the render step's math spans -> MathML
 PAGE_TEMPLATE = TEMPLATES / TEMPLATE_FOLDER / "page.xhtml"  # pandoc's template for each XHTML file
 PAGE_TITLES_FILTER = TEMPLATES / TEMPLATE_FOLDER / "page-titles.lua"  # <h1>s as plain text, for <title>
-BOOK_DOCUMENT = "book.json"  # the book as pandoc's own document (JSON), read from its HTML part by part
-PAGES_PER_PART = 300  # <h1>s (pages) per part: pandoc's HTML reader holds ~0.3 MB per page
+# A book of more pages is made in parts of this many (joined_epub.py): pandoc's time to split
+# a book into pages grows faster than their number, and its memory (0.2 MB a page) with them.
+PAGES_PER_PART = 300
 PACKAGE_DOCUMENT = "EPUB/content.opf"  # where pandoc puts it (its --epub-subdirectory is EPUB)
 NAVIGATION_LABELS = ("title_page", "first_question")  # the landmarks: written by pandoc, not book.html
 
@@ -71,6 +73,8 @@ EVALUATOR = "qbank (Ace by DAISY and epubcheck in its test suite)"
 IMAGE_TAG = re.compile(r"<img\b[^>]*>")
 ALT_TEXT = re.compile(r'\balt="[^"]*\S[^"]*"')
 PAGE_START = re.compile(r"^<h1\b", re.MULTILINE)
+IMAGE_SOURCE = re.compile(r'<img\b[^>]*?\ssrc="([^"]+)"')
+PAGE_OR_ID = re.compile(r'^<h1\b|\sid="([^"]+)"', re.MULTILINE)
 BANK_HEADING = re.compile(r"<(/?)h([1-6])\b")
 EMPTY_HEADER_CELL = re.compile(r"<th\b([^>]*)></th>")
 
@@ -99,38 +103,55 @@ def book_html(doc: RenderedBank) -> str:
     )
 
 
-def _book_parts(book: str) -> list[str]:
-    """The book's HTML cut before every PAGES_PER_PART-th page (<h1>): the first part holds the
-    <head>, the last the closing tags. Raw HTML is off in the bank's fields and their headings
-    are placed below the book's, so every "<h1" starting a line is one of the book's pages."""
-    starts = [match.start() for match in PAGE_START.finditer(book)][PAGES_PER_PART::PAGES_PER_PART]
-    return [book[start:end] for start, end in zip([0, *starts], [*starts, len(book)])]
+def book_parts(book: str) -> list[BookPart]:
+    """The book's HTML cut before every PAGES_PER_PART-th page (<h1>), each part with the book's
+    <head>, and where its first page is in the book. Raw HTML is off in the bank's fields and
+    their headings are placed below the book's, so every "<h1" starting a line is a page."""
+    pages = [match.start() for match in PAGE_START.finditer(book)]
+    starts = pages[::PAGES_PER_PART]
+    head = book[:starts[0]]
+    return [BookPart(head + book[start:end], first_page=1 + PAGES_PER_PART * index)
+            for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(book)]))]
 
 
-def write_book_document(book: str, work: Path, environment: dict[str, str]) -> None:
-    """Write the book as pandoc's JSON document into work/BOOK_DOCUMENT, reading its HTML a part
-    at a time.
-
-    pandoc's HTML reader holds far more memory than its EPUB writer (at 2,000 items, 680 MB
-    against 280 MB): read in parts of a bounded size, the book's pages are joined as JSON
-    blocks, and the EPUB writer reads the whole from there. The parts' blocks are the whole's:
-    the HTML reader resolves nothing across pages (links are resolved by the writer).
-    """
-    with (work / BOOK_DOCUMENT).open("w", encoding="utf-8") as out:
-        for index, part in enumerate(_book_parts(book)):
-            document = json.loads(run_pandoc(["--from=html", "--to=json"], part.encode("utf-8"), env=environment,
-                                             cwd=str(work)))
-            if index == 0:
-                out.write(f'{{"pandoc-api-version":{json.dumps(document["pandoc-api-version"])},'
-                          f'"meta":{json.dumps(document["meta"], ensure_ascii=False)},"blocks":[')
-            blocks = json.dumps(document["blocks"], ensure_ascii=False)[1:-1]
-            out.write(("," if index and blocks else "") + blocks)
-        out.write("]}")
+def page_of_id(book: str) -> dict[str, int]:
+    """The number of the page (from 1) that holds each id of the book's HTML."""
+    pages, found = 0, {}
+    for match in PAGE_OR_ID.finditer(book):
+        if match[1] is None:
+            pages += 1
+        else:
+            found.setdefault(match[1], pages)
+    return found
 
 
-def _page_file(number: int) -> str:
-    """pandoc's name for the book's `number`th XHTML file, counted from 1: one per <h1>."""
-    return f"ch{number:03d}.xhtml"
+def _image_order(html: str) -> dict[str, int]:
+    """Each image file of `html` by the order of its first use, from 0: pandoc names the images
+    of an EPUB media/file0, media/file1, … in that order."""
+    return {src: number for number, src in enumerate(dict.fromkeys(IMAGE_SOURCE.findall(html)))}
+
+
+def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
+                    processes: int) -> bytes:
+    """The book made by one pandoc run per part (side by side, up to `processes`), joined."""
+    files = [work / f"part-{index}.epub" for index in range(len(parts))]
+
+    def make(index: int) -> None:
+        files[index].write_bytes(run_pandoc(arguments, parts[index].html.encode("utf-8"), env=environment, cwd=str(work)))
+
+    with ThreadPoolExecutor(max(1, processes)) as pandocs:
+        list(pandocs.map(make, range(len(parts))))
+    joined = work / "book.epub"
+    book_images = _image_order(book)
+    join_epubs([Part(file, part.first_page, {local: book_images[src] for local, src in enumerate(_image_order(part.html))})
+                for file, part in zip(files, parts)], page_of_id(book), joined)
+    return joined.read_bytes()
+
+
+@dataclass(frozen=True)
+class BookPart:
+    html: str  # the book's <head> and a run of its pages
+    first_page: int  # the number of its first page in the book, from 1
 
 
 def _book_identifier(bank_id: str) -> str:
@@ -216,7 +237,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
     return [
         # The book comes back on standard output: a full disk or a read-only folder is then
         # reported like any other output's, and pandoc never writes in dist/.
-        BOOK_DOCUMENT, "--from=json", "--to=epub3", "--output=-", f"--template={PAGE_TEMPLATE}",
+        "--from=html", "--to=epub3", "--output=-", f"--template={PAGE_TEMPLATE}",
         f"--lua-filter={MATH_FILTER}", f"--lua-filter={PAGE_TITLES_FILTER}", "--mathml",
         f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
         *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
@@ -231,9 +252,9 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
         f"--variable=landmark-title-page={escape(labels['title_page'])}",
         f"--variable=landmark-contents={escape(labels['contents'])}",
         f"--variable=landmark-first-question={escape(labels['first_question'])}",
-        f"--variable=title-page-file={_page_file(1)}",
-        f"--variable=contents-file={_page_file(2)}",
-        f"--variable=first-item-file={_page_file(3 + bool(doc.description))}",
+        f"--variable=title-page-file={page_file(1)}",
+        f"--variable=contents-file={page_file(2)}",
+        f"--variable=first-item-file={page_file(3 + bool(doc.description))}",
     ]
 
 
@@ -282,11 +303,13 @@ class EpubWriter(Writer):
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
-            progress.report(0, None, f"pandoc reading {len(doc.items)} items")
-            write_book_document(book, work, environment)
             arguments = _pandoc_arguments(doc, book, [font.file for font in fonts])
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
-            epub = run_pandoc(arguments, b"", env=environment, cwd=str(work))
+            parts = book_parts(book)
+            if len(parts) == 1:
+                epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
+            else:
+                epub = _write_in_parts(parts, book, arguments, environment, work, processes)
         target.write_bytes(_with_conformance_claim(epub) if _claims_conformance(book) else epub)
         return media.downscaled
 
