@@ -75,8 +75,7 @@ def _joined_package(package: str, parts: list[str]) -> str:
     spine_start = package.index("  <spine") + package[package.index("  <spine"):].index("\n") + 1
     spine_end = package.index("  </spine>")
     first_items = MANIFEST_ITEM.findall(package[manifest_start:manifest_end])
-    before_pages = [item for item in first_items[:next((i for i, item in enumerate(first_items) if PAGE_ITEM.match(item)),
-                                                        len(first_items))]]
+    before_pages = first_items[:next(index for index, item in enumerate(first_items) if PAGE_ITEM.match(item))]
     after_pages = [item for item in others if item not in before_pages]
     return (package[:manifest_start] + "".join(before_pages) + pages + "".join(after_pages)
             + package[manifest_end:spine_start] + spine + package[spine_end:])
