@@ -496,14 +496,14 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
     from qbank.lock import Lock
     from qbank.reader import load_bank
     from qbank.render import render_bank
-    from qbank.writers import BuildOptions, epub
+    from qbank.writers import BuildOptions, epub, joined_epub
 
     path = seed_dist.parent / "bank" / SEED_BANK.name if bank == "seed" else _bank_of_pictures(tmp_path / "bank")
     loaded = load_bank(path)
     doc = render_bank(loaded, Lock.open(loaded.path))
     epub.WRITER.write(doc, tmp_path / "whole.epub", BuildOptions())
     monkeypatch.setattr(epub, "PAGES_PER_PART", 5)
-    assert len(epub.book_parts(epub.book_html(doc))) == {"seed": 13, "pictures": 4}[bank]
+    assert len(joined_epub.book_parts(epub.book_html(doc), epub.PAGES_PER_PART)) == {"seed": 13, "pictures": 4}[bank]
     epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions(), 2)
     with zipfile.ZipFile(tmp_path / "whole.epub") as whole, zipfile.ZipFile(tmp_path / "parts.epub") as parts:
         assert parts.namelist() == whole.namelist()

@@ -13,7 +13,7 @@ pandoc reads images, the stylesheet and fonts from disk, and a bank must not be 
 it read anything else (an image pointing at /etc/passwd would otherwise be packed into the
 book). pandoc's --sandbox would also block the book's own images and stylesheet, so instead
 pandoc runs in a fresh folder that holds only what we put there: the vetted media files under
-their flat names, the stylesheet and the font subsets. It reads the book from that folder and gets
+their flat names, the stylesheet and the font subsets. It reads the book from stdin and gets
 an empty data folder, so neither the machine's pandoc settings nor its clock change the book.
 """
 
@@ -43,7 +43,7 @@ from .fonts import (
     template_font_stacks,
 )
 from .images import SCREEN, fitted_media
-from .joined_epub import Part, join_epubs, page_file
+from .joined_epub import BookPart, book_parts, join_epubs, page_file
 from . import BuildOptions, Downscaled, Writer
 
 # What the working folder holds besides the media files (whose names are content hashes).
@@ -74,9 +74,6 @@ CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.2 Level AA"
 EVALUATOR = "qbank (Ace by DAISY and epubcheck in its test suite)"
 IMAGE_TAG = re.compile(r"<img\b[^>]*>")
 ALT_TEXT = re.compile(r'\balt="[^"]*\S[^"]*"')
-PAGE_START = re.compile(r"^<h1\b", re.MULTILINE)
-IMAGE_SOURCE = re.compile(r'<img\b[^>]*?\ssrc="([^"]+)"')
-PAGE_OR_ID = re.compile(r'^<h1\b|\sid="([^"]+)"', re.MULTILINE)
 BANK_HEADING = re.compile(r"<(/?)h([1-6])\b")
 EMPTY_HEADER_CELL = re.compile(r"<th\b([^>]*)></th>")
 
@@ -105,34 +102,6 @@ def book_html(doc: RenderedBank) -> str:
     )
 
 
-def book_parts(book: str) -> list[BookPart]:
-    """The book's HTML cut before every PAGES_PER_PART-th page (<h1>), each part with the book's
-    <head>, and where its first page is in the book. Raw HTML is off in the bank's fields and
-    their headings are placed below the book's, so every "<h1" starting a line is a page."""
-    pages = [match.start() for match in PAGE_START.finditer(book)]
-    starts = pages[::PAGES_PER_PART]
-    head = book[:starts[0]]
-    return [BookPart(head + book[start:end], first_page=1 + PAGES_PER_PART * index)
-            for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(book)]))]
-
-
-def page_of_id(book: str) -> dict[str, int]:
-    """The number of the page (from 1) that holds each id of the book's HTML."""
-    pages, found = 0, {}
-    for match in PAGE_OR_ID.finditer(book):
-        if match[1] is None:
-            pages += 1
-        else:
-            found.setdefault(match[1], pages)
-    return found
-
-
-def _image_order(html: str) -> dict[str, int]:
-    """Each image file of `html` by the order of its first use, from 0: pandoc names the images
-    of an EPUB media/file0, media/file1, … in that order."""
-    return {src: number for number, src in enumerate(dict.fromkeys(IMAGE_SOURCE.findall(html)))}
-
-
 def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
                     processes: int) -> bytes:
     """The book made by one pandoc run per part (side by side, up to `processes`), joined."""
@@ -144,16 +113,8 @@ def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], envi
     with ThreadPoolExecutor(max(1, processes)) as pandocs:
         list(pandocs.map(make, range(len(parts))))
     joined = work / "book.epub"
-    book_images = _image_order(book)
-    join_epubs([Part(file, part.first_page, {local: book_images[src] for local, src in enumerate(_image_order(part.html))})
-                for file, part in zip(files, parts)], page_of_id(book), joined)
+    join_epubs(list(zip(parts, files)), book, joined)
     return joined.read_bytes()
-
-
-@dataclass(frozen=True)
-class BookPart:
-    html: str  # the book's <head> and a run of its pages
-    first_page: int  # the number of its first page in the book, from 1
 
 
 def _book_identifier(bank_id: str) -> str:
@@ -307,7 +268,7 @@ class EpubWriter(Writer):
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
             arguments = _pandoc_arguments(doc, book, [font.file for font in fonts])
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
-            parts = book_parts(book)
+            parts = book_parts(book, PAGES_PER_PART)
             if len(parts) == 1:
                 epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
             else:

@@ -1,4 +1,4 @@
-"""One EPUB from the EPUBs pandoc made of consecutive parts of one book.
+"""A book cut into parts of its pages, and one EPUB from the EPUBs pandoc made of the parts.
 
 pandoc's time to split a book into pages grows faster than the number of pages (1,000 pages:
 3.4 s, 4,000: 29 s), and its memory with the book: a large bank's book is made in parts of a
@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 import zipfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 PACKAGE = "EPUB/content.opf"
 NAVIGATION = "EPUB/nav.xhtml"
@@ -36,6 +37,11 @@ MANIFEST_ITEM = re.compile(r'^ *<item .*\n', re.MULTILINE)
 SPINE_ITEM = re.compile(r'^ *<itemref .*\n', re.MULTILINE)
 TOC_ENTRY = re.compile(r'<li id="toc-li-\d+">(.*?)</li>', re.DOTALL)
 NCX_POINT = re.compile(r'^ *<navPoint id="navPoint-\d+">.*?</navPoint>\n', re.DOTALL | re.MULTILINE)
+# In the book's HTML: a page starts at each <h1> starting a line (raw HTML is off in the bank's
+# fields and their headings are placed below the book's); every id is an attribute of ours.
+PAGE_START = r"^<h1\b"
+PAGE_OR_ID = re.compile(PAGE_START + r'|\sid="([^"]+)"', re.MULTILINE)
+IMAGE_SOURCE = re.compile(r'<img\b[^>]*?\ssrc="([^"]+)"')
 
 
 def page_file(number: int) -> str:
@@ -44,13 +50,46 @@ def page_file(number: int) -> str:
 
 
 @dataclass(frozen=True)
-class Part:
-    path: Path  # the part's EPUB, as pandoc wrote it
-    first_page: int  # the number of its first page in the whole book (from 1)
+class BookPart:
+    html: str  # the book's <head> and a run of its pages
+    first_page: int  # the number of its first page in the book, from 1
+
+
+def book_parts(book: str, pages_per_part: int) -> list[BookPart]:
+    """The book's HTML cut before every `pages_per_part`-th page, each part with the book's <head>."""
+    starts = [match.start() for match in re.finditer(PAGE_START, book, re.MULTILINE)][::pages_per_part]
+    head = book[:starts[0]]
+    return [BookPart(head + book[start:end], first_page=1 + pages_per_part * index)
+            for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(book)]))]
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A part as pandoc made it, and how its names become the whole book's."""
+
+    path: Path  # the part's EPUB
+    first_page: int
     images: dict[int, int]  # pandoc's number of each of its images (media/fileN) -> the whole book's
 
 
-def _renamed(text: str, part: Part) -> str:
+def _page_of_id(book: str) -> dict[str, int]:
+    """The number of the page (from 1) that holds each id of the book's HTML."""
+    pages, found = 0, {}
+    for match in PAGE_OR_ID.finditer(book):
+        if match[1] is None:
+            pages += 1
+        else:
+            found.setdefault(match[1], pages)
+    return found
+
+
+def _image_order(html: str) -> dict[str, int]:
+    """Each image file of `html` by the order of its first use, from 0: pandoc names the images
+    of an EPUB media/file0, media/file1, … in that order."""
+    return {src: number for number, src in enumerate(dict.fromkeys(IMAGE_SOURCE.findall(html)))}
+
+
+def _renamed(text: str, part: _Made) -> str:
     """`text` with the part's names of pages and images replaced by the whole book's."""
     text = PAGE_NAME.sub(lambda name: f"ch{int(name[1]) + part.first_page - 1:03d}", text)
     return MEDIA_NAME.sub(lambda name: f"{name[1]}{part.images[int(name[2])]}", text) if part.images else text
@@ -62,8 +101,9 @@ def _linked(page: str, page_of_id: dict[str, int]) -> str:
                          if link[1] in page_of_id else link[0], page)
 
 
-def _joined_package(package: str, parts: list[str]) -> str:
+def _joined_package(parts: list[str]) -> str:
     """The first part's package document with every part's pages, images and spine."""
+    package = parts[0]
     pages = "".join(item for part in parts for item in PAGE_ITEM.findall(part))
     others = list(dict.fromkeys(item for part in parts for item in MANIFEST_ITEM.findall(part)
                                 if not PAGE_ITEM.match(item)))
@@ -81,8 +121,9 @@ def _joined_package(package: str, parts: list[str]) -> str:
             + package[manifest_end:spine_start] + spine + package[spine_end:])
 
 
-def _joined_list(first: str, parts: list[str], entry: re.Pattern[str], number: re.Pattern[str]) -> str:
+def _joined_list(parts: list[str], entry: re.Pattern[str], number: re.Pattern[str]) -> str:
     """The first part's navigation (or NCX) listing every part's entries, numbered anew."""
+    first = parts[0]
     entries = [found[0] for part in parts for found in entry.finditer(part)]
     counter = iter(range(1, len(entries) + 1))
     numbered = [number.sub(lambda prefix: f"{prefix[1]}{next(counter)}", found, count=1) for found in entries]
@@ -90,59 +131,45 @@ def _joined_list(first: str, parts: list[str], entry: re.Pattern[str], number: r
     return first[:spans[0][0]] + "".join(numbered) + first[spans[-1][1]:]
 
 
-def join_epubs(parts: Sequence[Part], page_of_id: dict[str, int], target: Path) -> None:
-    """Join the EPUBs of consecutive parts of one book into `target`."""
-    controls = []  # each part's package, navigation and NCX, renamed (a few KB per page)
-    for part in parts:
-        with zipfile.ZipFile(part.path) as book:
-            controls.append([_renamed(book.read(name).decode("utf-8"), part) for name in (PACKAGE, NAVIGATION, NCX)])
-    package = _joined_package(controls[0][0], [control[0] for control in controls])
-    navigation = _joined_list(controls[0][1], [control[1] for control in controls], TOC_ENTRY,
-                              re.compile(r'(<li id="toc-li-)\d+'))
-    ncx = _joined_list(controls[0][2], [control[2] for control in controls], NCX_POINT,
-                       re.compile(r'(<navPoint id="navPoint-)\d+'))
-    joined = {PACKAGE: package, NAVIGATION: navigation, NCX: ncx}
-    names = _names(parts[0])
-    front = {name for name in names[:next(index for index, name in enumerate(names) if _is_page(name))]
-             if not _is_image(name)}
-    # Where each image is first found: pandoc writes the images the last used first.
-    images = {}
-    for part in parts:
-        for name in _names(part):
-            if _is_image(name):
-                images.setdefault(_renamed(name, part), part)
-    written: set[str] = set()
-    with zipfile.ZipFile(target, "w") as out:
-
-        def copy(part: Part, wanted: Callable[[str], bool]) -> None:
-            """Copy the part's wanted files: pages and images renamed, pages' links completed."""
-            with zipfile.ZipFile(part.path) as book:
-                for entry in book.infolist():
-                    renaming = _is_page(entry.filename) or _is_image(entry.filename)
-                    name = _renamed(entry.filename, part) if renaming else entry.filename
-                    if not wanted(name) or name in written:  # an image an earlier part has too
-                        continue
-                    if _is_page(name):
-                        data = _linked(_renamed(book.read(entry).decode("utf-8"), part), page_of_id).encode("utf-8")
-                    else:
-                        data = joined[name].encode("utf-8") if name in joined else book.read(entry)
-                    entry.filename = name
-                    out.writestr(entry, data)
-                    written.add(name)
-
-        # pandoc's order: the package, navigation and stylesheet; the images; the pages; the fonts.
-        copy(parts[0], front.__contains__)
-        for name in sorted(images, key=lambda name: -int(MEDIA_NAME.search(name)[2])):
-            copy(images[name], name.__eq__)
-        for part in parts:
-            copy(part, _is_page)
-        for part in parts:
-            copy(part, lambda name: not _is_page(name))
-
-
-def _names(part: Part) -> list[str]:
-    with zipfile.ZipFile(part.path) as book:
-        return book.namelist()
+def join_epubs(made: Sequence[tuple[BookPart, Path]], book: str, target: Path) -> None:
+    """Join the EPUBs pandoc made of the consecutive parts of `book` (its HTML) into `target`."""
+    book_images = _image_order(book)
+    parts = [_Made(path, part.first_page, {local: book_images[src] for local, src in enumerate(_image_order(part.html))})
+             for part, path in made]
+    page_of_id = _page_of_id(book)
+    with ExitStack() as opened, zipfile.ZipFile(target, "w") as out:
+        books = [opened.enter_context(zipfile.ZipFile(part.path)) for part in parts]
+        # Each part's files by their names in the whole book.
+        files = [{_renamed(entry.filename, part) if _is_renamed(entry.filename) else entry.filename: entry
+                  for entry in book.infolist()} for part, book in zip(parts, books)]
+        controls = [[_renamed(book.read(name).decode("utf-8"), part) for name in (PACKAGE, NAVIGATION, NCX)]
+                    for part, book in zip(parts, books)]
+        joined = {
+            PACKAGE: _joined_package([control[0] for control in controls]),
+            NAVIGATION: _joined_list([control[1] for control in controls], TOC_ENTRY, re.compile(r'(<li id="toc-li-)\d+')),
+            NCX: _joined_list([control[2] for control in controls], NCX_POINT, re.compile(r'(<navPoint id="navPoint-)\d+')),
+        }
+        # pandoc's order: the package, navigation and stylesheet; the images, the last used first;
+        # the pages; the fonts. An image is taken from the first part that has it.
+        first_names = list(files[0])
+        front = first_names[:next(index for index, name in enumerate(first_names) if _is_page(name))]
+        order = [(0, name) for name in front if not _is_image(name)]
+        images = {name: index for index in reversed(range(len(files))) for name in files[index] if _is_image(name)}
+        order += [(images[name], name) for name in sorted(images, key=lambda name: -int(MEDIA_NAME.search(name)[2]))]
+        order += [(index, name) for index, names in enumerate(files) for name in names if _is_page(name)]
+        order += [(index, name) for index, names in enumerate(files) for name in names if not _is_page(name)]
+        written: set[str] = set()
+        for index, name in order:
+            if name in written:
+                continue
+            entry = files[index][name]
+            if _is_page(name):
+                data = _linked(_renamed(books[index].read(entry).decode("utf-8"), parts[index]), page_of_id).encode()
+            else:
+                data = joined[name].encode() if name in joined else books[index].read(entry)
+            entry.filename = name
+            out.writestr(entry, data)
+            written.add(name)
 
 
 def _is_page(name: str) -> bool:
@@ -151,3 +178,7 @@ def _is_page(name: str) -> bool:
 
 def _is_image(name: str) -> bool:
     return name.startswith(MEDIA_FOLDER)
+
+
+def _is_renamed(name: str) -> bool:
+    return _is_page(name) or _is_image(name)
