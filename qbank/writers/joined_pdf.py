@@ -115,9 +115,10 @@ class PartCopy:
         if isinstance(value, IndirectObject):
             out += b"%d 0 R" % self.number(value)
         elif isinstance(value, DictionaryObject):
+            is_stream = isinstance(value, StreamObject)
             out += b"<<"
             for key, item in value.items():
-                if key in skipped or key == "/Length":  # a stream's length is written from its data
+                if key in skipped or (key == "/Length" and is_stream):  # written from the data
                     continue
                 out += _name(key) + b" "
                 if key in STRUCT_PARENT_KEYS:
@@ -125,7 +126,7 @@ class PartCopy:
                 else:
                     self._serialize(item, out)
                 out += b" "
-            if isinstance(value, StreamObject):
+            if is_stream:
                 out += b"/Length %d>>\nstream\n%s\nendstream" % (len(value._data), value._data)
             else:
                 out += b">>"
@@ -178,7 +179,7 @@ class DocumentJoin:
         self.page_numbers: list[int] = []
         self.document_kids: list[int] = []
         self.parent_keys: list[tuple[int, int]] = []  # (key, joined number of its value)
-        self.outline: list[OutlineEntry] = []
+        self.outline = OutlineEntry(b"", is_open=True)  # the root: the parts' entries are its children
         self.destinations: dict[str, bytes] = {}
         self.identifiers: list[bytes] = []
         self.first_part: dict[str, bytes] = {}  # the catalog's, structure tree's and Document's own entries
@@ -201,7 +202,7 @@ class DocumentJoin:
             self.joined.write(number, copy.serialized(value))
             self.parent_keys.append((int(key) + copy.key_offset, number))
         if "/Outlines" in catalog:
-            self.outline += _outline_entries(copy, catalog["/Outlines"])
+            self.outline.children += _outline_entries(copy, catalog["/Outlines"])
         names = catalog.get("/Names", {}).get("/Dests", {}).get("/Names", [])
         self.destinations.update({str(name): copy.serialized(dest) for name, dest in zip(names[::2], names[1::2])})
         self.identifiers.append(_identifier(reader))
@@ -250,11 +251,10 @@ def _outline_entries(copy: PartCopy, parent: DictionaryObject) -> list[OutlineEn
     return entries
 
 
-def _write_outline(joined: JoinedPdf, root: int, entries: list[OutlineEntry]) -> None:
-    numbers = _write_outline_entries(joined, root, entries)
-    shown = sum(1 + (entry.descendants_shown() if entry.is_open else 0) for entry in entries)
+def _write_outline(joined: JoinedPdf, number: int, root: OutlineEntry) -> None:
+    numbers = _write_outline_entries(joined, number, root.children)
     ends = b"/First %d 0 R /Last %d 0 R " % (numbers[0], numbers[-1]) if numbers else b""
-    joined.write(root, b"<</Type /Outlines %s/Count %d>>" % (ends, shown))
+    joined.write(number, b"<</Type /Outlines %s/Count %d>>" % (ends, root.descendants_shown()))
 
 
 def _write_outline_entries(joined: JoinedPdf, parent: int, entries: list[OutlineEntry]) -> list[int]:
