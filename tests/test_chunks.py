@@ -92,9 +92,11 @@ def test_a_chunked_build_keeps_one_tagged_structure(seed_doc: object, tmp_path: 
     assert {page["/StructParents"] for page in joined.pages} <= set(keys)
 
 
-def test_a_chunked_build_is_reproducible(seed_doc: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = _build(seed_doc, "cards", tmp_path / "first.pdf", CHUNK_ITEMS["cards"], monkeypatch)
-    second = _build(seed_doc, "cards", tmp_path / "second.pdf", CHUNK_ITEMS["cards"], monkeypatch)
+@pytest.mark.parametrize("output_format", ["pdf", "cards"])
+def test_a_chunked_build_is_reproducible(seed_doc: object, output_format: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _build(seed_doc, output_format, tmp_path / "first.pdf", CHUNK_ITEMS[output_format], monkeypatch)
+    second = _build(seed_doc, output_format, tmp_path / "second.pdf", CHUNK_ITEMS[output_format], monkeypatch)
     assert len(first.pages) == len(second.pages) > 2
     assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes()
 

@@ -12,6 +12,10 @@ tagged structure: its Document element's children join one Document element, and
 and annotations' keys into the structure parent tree are moved past the ones already used.
 The file identifier is a hash of the parts' own (content) identifiers, and object numbers
 follow the parts' own order, so the result is as reproducible as the parts.
+
+A join may also stamp each page with the same page of another PDF (the cheat sheet's page
+labels, which no chunk can lay out before all are counted): the stamp page becomes a form
+XObject drawn over the page, after its own content, marked as a pagination artifact.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ TREE_OWN_KEYS = frozenset({"/K", "/ParentTree", "/ParentTreeNextKey"})
 DOCUMENT_OWN_KEYS = frozenset({"/K", "/P"})
 OUTLINE_LINK_KEYS = frozenset({"/Parent", "/Prev", "/Next", "/First", "/Last", "/Count"})
 STRUCT_PARENT_KEYS = frozenset({"/StructParents", "/StructParent"})  # a page's, an annotation's key into the parent tree
+STAMPED_PAGE_KEYS = frozenset({"/Contents", "/Resources"})  # a stamped page's, written by the join
+STAMP_NAME = b"/QbankStamp"  # the stamp's form XObject, among a stamped page's resources
+# A stamped page's content is [SAVE, its own streams..., DRAW_STAMP]: its own content cannot
+# leave the graphics state (a transformation, a colour) to the stamp.
+SAVE = b"q\n"
+DRAW_STAMP = b"\nQ\n/Artifact <</Type /Pagination>> BDC %s Do EMC\n" % STAMP_NAME
 
 
 @dataclass
@@ -83,6 +93,7 @@ class PartCopy:
     def __init__(self, joined: JoinedPdf, reader: PdfReader, replaced: dict[int, int], key_offset: int):
         self.joined, self.reader = joined, reader
         self.numbers = dict(replaced)  # the part's object number -> the joined one
+        self.bodies: dict[int, bytes] = {}  # the part's object number -> what to write instead of the object
         self.key_offset = key_offset  # added to the part's keys into the structure parent tree
         self.pending: deque[int] = deque()
 
@@ -97,7 +108,8 @@ class PartCopy:
         """Copy every object reached so far, and every object those reach."""
         while self.pending:
             idnum = self.pending.popleft()
-            self.joined.write(self.numbers[idnum], self.serialized(self.reader.get_object(idnum)))
+            body = self.bodies.pop(idnum, None) or self.serialized(self.reader.get_object(idnum))
+            self.joined.write(self.numbers[idnum], body)
 
     def serialized(self, value: PdfObject) -> bytes:
         """`value` in PDF syntax, its references renumbered."""
@@ -110,6 +122,30 @@ class PartCopy:
         out = bytearray()
         self._serialize(dictionary, out, skipped)
         return bytes(out[2:-2])
+
+    def stamped_page(self, page: DictionaryObject, streams: tuple[int, int], stamp: int) -> bytes:
+        """`page` with its content between the join's `streams` (SAVE, DRAW_STAMP) and the
+        form XObject `stamp` among its resources."""
+        contents = page.raw_get("/Contents")
+        own = b" ".join(self.serialized(item) for item in contents) if isinstance(contents, ArrayObject) \
+            else self.serialized(contents)
+        resources = page["/Resources"]
+        xobjects = self.entries(resources["/XObject"], frozenset()) if "/XObject" in resources else b""
+        return b"<<%s/Contents [%d 0 R %s %d 0 R] /Resources <<%s/XObject <<%s%s %d 0 R>>>>>>" % (
+            self.entries(page, STAMPED_PAGE_KEYS), streams[0], own, streams[1],
+            self.entries(resources, frozenset({"/XObject"})), xobjects, STAMP_NAME, stamp)
+
+    def form_xobject(self, page: DictionaryObject) -> bytes:
+        """A page as a form XObject, to draw on another page of the same size."""
+        contents = page["/Contents"]
+        if isinstance(contents, ArrayObject):  # several streams: one, decoded
+            data, encoding = b"\n".join(stream.get_object().get_data() for stream in contents), b""
+        else:
+            data = contents._data
+            encoding = b"".join(_name(key) + b" " + self.serialized(value) + b" "
+                                for key, value in contents.items() if key != "/Length")
+        return b"<</Type /XObject /Subtype /Form /BBox %s /Resources %s %s/Length %d>>\nstream\n%s\nendstream" % (
+            self.serialized(page["/MediaBox"]), self.serialized(page.raw_get("/Resources")), encoding, len(data), data)
 
     def _serialize(self, value: PdfObject, out: bytearray, skipped: frozenset[str] = frozenset()) -> None:
         if isinstance(value, IndirectObject):
@@ -159,10 +195,11 @@ def _direct(value: PdfObject) -> bytes:
     return stream.getvalue()
 
 
-def join_pdfs(parts: Sequence[Path], target: Path) -> None:
-    """Join the chunks' PDFs `parts`, in order, into `target`."""
+def join_pdfs(parts: Sequence[Path], target: Path, stamps: Path | None = None) -> None:
+    """Join the chunks' PDFs `parts`, in order, into `target`; with `stamps`, a PDF of as many
+    pages, each page drawn over the same page of the joined document."""
     with target.open("wb") as stream:
-        join = DocumentJoin(JoinedPdf(stream))
+        join = DocumentJoin(JoinedPdf(stream), PdfReader(stamps) if stamps else None)
         for path in parts:
             join.add(path)
             gc.collect()  # pypdf's objects point back at their reader: only the cycle collector frees a part
@@ -172,8 +209,14 @@ def join_pdfs(parts: Sequence[Path], target: Path) -> None:
 class DocumentJoin:
     """The joined document's own objects, gathered part by part and written at the end."""
 
-    def __init__(self, joined: JoinedPdf):
+    def __init__(self, joined: JoinedPdf, stamps: PdfReader | None = None):
         self.joined = joined
+        self.stamps = stamps
+        if stamps is not None:
+            self.stamp_copy = PartCopy(joined, stamps, {}, key_offset=0)
+            self.stamp_streams = (joined.reserve(), joined.reserve())
+            for number, data in zip(self.stamp_streams, (SAVE, DRAW_STAMP)):
+                joined.write(number, b"<</Length %d>>\nstream\n%s\nendstream" % (len(data), data))
         self.catalog, self.pages, self.tree, self.document, self.parent_tree, self.outlines = (
             joined.reserve() for _ in range(6))
         self.page_numbers: list[int] = []
@@ -194,6 +237,12 @@ class DocumentJoin:
         replaced = {catalog.raw_get("/Pages").idnum: self.pages, catalog.raw_get("/StructTreeRoot").idnum: self.tree,
                     document.indirect_reference.idnum: self.document}
         copy = PartCopy(self.joined, reader, replaced, key_offset=max((key for key, _ in self.parent_keys), default=-1) + 1)
+        if self.stamps is not None:
+            for index, page in enumerate(reader.pages, start=len(self.page_numbers)):
+                stamp = self.joined.reserve()
+                self.joined.write(stamp, self.stamp_copy.form_xobject(self.stamps.pages[index]))
+                copy.bodies[page.indirect_reference.idnum] = copy.stamped_page(page, self.stamp_streams, stamp)
+            self.stamp_copy.flush()
         self.page_numbers += [copy.number(page.indirect_reference) for page in reader.pages]
         self.document_kids += [copy.number(kid) for kid in document.raw_get("/K")]
         nums = tree["/ParentTree"]["/Nums"]
@@ -226,6 +275,10 @@ class DocumentJoin:
                           for name in sorted(self.destinations))
         joined.write(self.catalog, b"<<%s/Pages %d 0 R /Outlines %d 0 R /StructTreeRoot %d 0 R /Names <</Dests <</Names [%s]>>>>>>"
                      % (first["catalog"], self.pages, self.outlines, self.tree, names))
+        if self.stamps is not None:
+            if len(self.stamps.pages) != len(self.page_numbers):
+                raise ValueError(f"{len(self.stamps.pages)} stamps for {len(self.page_numbers)} pages")
+            self.identifiers.append(_identifier(self.stamps))
         identifier = hashlib.md5(b"".join(self.identifiers)).hexdigest().encode()
         joined.finish(b"/Root %d 0 R /Info %d 0 R /ID [<%s> <%s>] " % (self.catalog, self.info, identifier, identifier))
 

@@ -12,8 +12,7 @@ from .formulas import with_typeset_math
 from .images import Box, fitted_media
 from . import printing
 from .joined_pdf import join_pdfs
-from .printing import (PAPERS, PageNumbers, Paper, chunk_numbers, chunked, map_chunks, print_context,
-                       render_document, write_document)
+from .printing import PAPERS, Paper, chunked, map_chunks, print_context, render_document, write_document
 from . import BuildOptions, Downscaled, Writer
 
 # templates/print/cheatsheet.css: the page margins (top, right, bottom, left) and the gap
@@ -31,18 +30,23 @@ def column_box(paper: Paper) -> Box:
 def _chunk_context(doc: RenderedBank, context: dict, span: range) -> dict:
     """The template's context for the items in `span` (positions in doc.items)."""
     return {**context, "items": doc.items[span.start:span.stop], "first_chunk": span.start == 0,
-            "last_chunk": span.stop >= len(doc.items)}
+            "last_chunk": span.stop >= len(doc.items), "labels_only": False}
 
 
-def _page_count(doc: RenderedBank, media: dict[str, Path], context: dict, span: range) -> int:
-    return len(render_document(doc, media, "cheatsheet.html", "cheatsheet.css", **_chunk_context(doc, context, span)).pages)
-
-
-def _write_chunk(doc: RenderedBank, media: dict[str, Path], context: dict, chunk: tuple[range, PageNumbers, Path]) -> None:
-    span, numbers, target = chunk
-    document = render_document(doc, media, "cheatsheet.html", "cheatsheet.css", numbers,
-                               **_chunk_context(doc, context, span))
+def _write_chunk(doc: RenderedBank, media: dict[str, Path], context: dict, chunk: tuple[range, Path]) -> int:
+    """Lay out and write the items in a span without page labels; returns its page count."""
+    span, target = chunk
+    document = render_document(doc, media, "cheatsheet.html", "cheatsheet.css",
+                               **{**_chunk_context(doc, context, span), "page_label": None})
     write_document(doc, document, target)
+    return len(document.pages)
+
+
+def _write_page_labels(doc: RenderedBank, context: dict, pages: int, target: Path) -> None:
+    """`pages` pages that show only their page labels, where the cheat sheet shows them."""
+    document = render_document(doc, {}, "page-labels.html", "cheatsheet.css", options=printing.STAMP_OPTIONS,
+                               **{**context, "pages": pages, "labels_only": True, "first_chunk": True})
+    write_document(doc, document, target, printing.STAMP_OPTIONS)
 
 
 class CheatSheetWriter(Writer):
@@ -57,14 +61,16 @@ class CheatSheetWriter(Writer):
                                            **_chunk_context(doc, context, chunks[0]))
                 write_document(doc, document, target)
                 return media.downscaled
-            # Each chunk starts on a fresh page, and its page labels need the whole's page count:
-            # a first pass lays the chunks out only to count their pages.
-            page_counts = map_chunks(partial(_page_count, doc, media.files, context), chunks, processes)
+            # Each chunk starts on a fresh page. A page label ("page 3 of 40") needs the pages of
+            # every chunk before and of the whole, so the chunks are laid out without labels, and
+            # the labels, laid out on their own once the page counts are known, are stamped on.
             with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
                 parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
-                map_chunks(partial(_write_chunk, doc, media.files, context),
-                           list(zip(chunks, chunk_numbers(page_counts), parts)), processes)
-                join_pdfs(parts, target)
+                page_counts = map_chunks(partial(_write_chunk, doc, media.files, context), list(zip(chunks, parts)),
+                                         processes)
+                labels = Path(folder) / "page-labels.pdf"
+                _write_page_labels(doc, context, sum(page_counts), labels)
+                join_pdfs(parts, target, stamps=labels)
         return media.downscaled
 
 

@@ -4,9 +4,11 @@ A restricted URL fetcher (only the print templates and the bank's vetted images)
 and one way to turn HTML into a tagged, deterministic PDF that never shows an empty box.
 
 A large bank is laid out in chunks (WeasyPrint holds a whole document's boxes in memory, about
-0.9 MB per item): each chunk in its own forked process, written as its own PDF with the page
-numbers it has in the whole, and the chunks' PDFs joined into one (joined_pdf.py). A bank that
-fits one chunk is laid out and written in one piece, exactly as before chunking existed.
+0.9 MB per item): each chunk in its own forked process, written as its own PDF, and the chunks'
+PDFs joined into one (joined_pdf.py). The flashcards know each chunk's pages in advance and lay
+them out with their page numbers in the whole; the cheat sheet's chunks are laid out without
+page labels, which are stamped on in the join. A bank that fits one chunk is laid out and
+written in one piece, exactly as before chunking existed.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve bel
 # (CJK text still copies out as the original characters). The file identifier is a hash of
 # the content, so two builds of the same bank are byte-identical.
 PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "pdf_tags": True, "pdf_identifier": True}
+# Page labels to stamp onto a document's pages (joined_pdf.py) are pagination artifacts, not
+# content: laid out untagged, they mark no content for the structure tree.
+STAMP_OPTIONS = {"pdf_identifier": True}
 
 # Items per chunk of a laid-out document (the flashcards round it down to whole sheets). A
 # chunk's layout peaks at a few hundred MB whatever the bank's size; smaller chunks cost more
@@ -215,7 +220,7 @@ def _numbering_css(doc: RenderedBank, numbers: PageNumbers) -> str:
 
 
 def render_document(doc: RenderedBank, media: dict[str, Path], template: str, stylesheet: str,
-                    numbers: PageNumbers | None = None, **context: object) -> Document:
+                    numbers: PageNumbers | None = None, options: dict = PDF_OPTIONS, **context: object) -> Document:
     """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given
     `context`, with the bank's images from `media` (doc.media as this output ships them);
     with `numbers`, as one chunk of a larger document."""
@@ -225,7 +230,7 @@ def render_document(doc: RenderedBank, media: dict[str, Path], template: str, st
     if numbers is not None:
         stylesheets.append(CSS(string=_numbering_css(doc, numbers)))
     with refuse_notdef(doc), layout_progress():
-        return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(stylesheets=stylesheets, **PDF_OPTIONS)
+        return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(stylesheets=stylesheets, **options)
 
 
 @contextmanager
@@ -244,10 +249,11 @@ def font_dates_from(epoch_seconds: int) -> Iterator[None]:
             os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
-def write_document(doc: RenderedBank, document: Document, target: Path) -> None:
-    """Write a laid-out document as a tagged PDF with its fonts subset and embedded."""
+def write_document(doc: RenderedBank, document: Document, target: Path, options: dict = PDF_OPTIONS) -> None:
+    """Write a laid-out document as a PDF (tagged, unless `options` say otherwise) with its
+    fonts subset and embedded."""
     with refuse_notdef(doc), layout_progress(), font_dates_from(doc.modified):
-        document.write_pdf(target, **PDF_OPTIONS)
+        document.write_pdf(target, **options)
 
 
 Chunk = TypeVar("Chunk")
