@@ -330,13 +330,13 @@ def _downscaled(downscaled: Downscaled) -> str:
     return f"  ({images} downscaled, {_size(abs(downscaled.saved_bytes))} {change})"
 
 
-def check_bank(path: Path) -> None:
+def check_bank(path: Path, processes: int) -> None:
     data = read_bank(path)
     bank = load_bank(path, read=lambda _: data)
     lock = Lock.open(path)
     if lock.repaired:
         note(f"{shown_path(lock.path)}: has a git merge conflict that the next build repairs ({lock.repaired})")
-    doc = render_bank(bank, lock)  # vets links and images; the lock is not saved
+    doc = render_bank(bank, lock, processes)  # vets links and images; the lock is not saved
     warnings = lint_bank(bank)
     _report(warnings, "warning")
     print(f"{path}: {len(bank.items)} items, valid ({len(warnings)} warnings); "
@@ -372,7 +372,7 @@ def build_bank(
     started = time.perf_counter()
     bank = load_bank(path, read=lambda _: bank_bytes)
     lock = Lock.open(path, lock_bytes) if lock_bytes is not None else Lock.open(path)
-    doc = render_bank(bank, lock)
+    doc = render_bank(bank, lock, processes)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s; "
           f"since the lock: {_changes(doc.changes)}")
     out.mkdir(parents=True, exist_ok=True)
@@ -461,7 +461,7 @@ def _run(args: argparse.Namespace) -> int:
     banks = _banks(args.banks)
     options = BuildOptions(paper=args.paper, cloze=args.cloze, shift_backs_mm=args.shift_backs)
     if args.check:  # reads only: no build lock needed (every file a build writes is replaced whole)
-        return max(_each_bank(path, None, lambda path=path: check_bank(path)) for path in banks)
+        return max(_each_bank(path, None, lambda path=path: check_bank(path, args.jobs)) for path in banks)
     out = _out_folder(args.out)
     status = 0
     # The output folder is locked for the whole run, each bank's folder (its lock file) while

@@ -16,6 +16,7 @@ import json
 import re
 import secrets
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,8 @@ RENDER_TIMEOUT_SECONDS = 60.0
 # (28,000 fields) render in about 10 s, and get 60 + 140 s.
 RENDER_TIMEOUT_PER_FIELD_SECONDS = 0.005
 # pandoc holds about 10 KB per field it renders (270 MB for the 28,000 fields of 2,000 items):
-# a large bank is rendered in calls of this many fields (about 300 items), one after another.
+# a large bank is rendered in calls of this many fields (about 300 items), as many at once as
+# the build has processes.
 FIELDS_PER_CALL = 4000
 
 _FIELD_DIV = re.compile(r'<div id="qbf-(\d+)">\n?')
@@ -102,16 +104,19 @@ def _slow_field(fields: list[_Field], request: dict) -> Problem:
     return Problem(fields[0].location, reason)  # too slow only all together: no one field to blame
 
 
-def _render_html(fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
+def _render_html(fields: list[_Field], processes: int) -> tuple[list[str], list[list], list[list], list[list]]:
     """The HTML of each field (in the order given), and the links, images and formulas that
     pandoc could not read it found, each as [field number, target]; in pandoc calls of
-    FIELDS_PER_CALL fields, whose numbers of fields and images continue from the call before."""
+    FIELDS_PER_CALL fields, up to `processes` at once, whose numbers of fields and images are
+    made to continue from the call before."""
+    starts = range(0, len(fields), FIELDS_PER_CALL)
+    with ThreadPoolExecutor(max(1, min(processes, len(starts)))) as pandocs:
+        calls = list(pandocs.map(lambda start: _render_call(fields[start:start + FIELDS_PER_CALL]), starts))
     html: list[str] = []
     links: list[list] = []
     images: list[list] = []
     bad_math: list[list] = []
-    for start in range(0, len(fields), FIELDS_PER_CALL):
-        call = _render_call(fields[start:start + FIELDS_PER_CALL])
+    for start, call in zip(starts, calls):
         image_offset = len(images)
         html += [_MEDIA_PLACEHOLDER.sub(lambda m: f'src="qbank-media:{int(m[1]) + image_offset}"', body)
                  for body in call[0]]
@@ -169,10 +174,11 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
     return media, names
 
 
-def render_bank(bank: Bank, lock: Lock) -> RenderedBank:
-    """Render all Markdown of `bank` with pandoc. Raises BankError for unsafe links/images."""
+def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
+    """Render all Markdown of `bank` with pandoc, in up to `processes` pandoc runs at once.
+    Raises BankError for unsafe links/images."""
     fields = _fields(bank)
-    html, links, images, bad_math = _render_html(fields)
+    html, links, images, bad_math = _render_html(fields, processes)
     media, names = _vetted(bank, fields, links, images, bad_math)
     # render.lua put `qbank-media:N` for the N-th image pandoc found.
     rendered = {

@@ -178,13 +178,13 @@ def test_a_bank_rendered_in_many_pandoc_calls_is_rendered_as_in_one(tmp_path: Pa
     bank = load_bank(_bank_of_pictures(tmp_path / "ok", "https://example.org"))
     whole = render_bank(bank, Lock.open(bank.path))
     monkeypatch.setattr(render, "FIELDS_PER_CALL", 3)
-    cut = render_bank(bank, Lock.open(bank.path))
+    cut = render_bank(bank, Lock.open(bank.path), processes=3)  # the calls side by side
     assert cut.fields == whole.fields and cut.media == whole.media
     assert len(set(whole.media)) == 5
 
     refused = load_bank(_bank_of_pictures(tmp_path / "refused", "file:///etc/passwd"))
     with pytest.raises(BankError) as failure:
-        render_bank(refused, Lock.open(refused.path))
+        render_bank(refused, Lock.open(refused.path), processes=3)
     (problem,) = failure.value.problems
     assert problem.item_id == "i5"
     assert "/etc/passwd" in refused.path.read_text(encoding="utf-8").splitlines()[problem.location.line - 1]
