@@ -8,9 +8,10 @@ output; `source` keeps the Markdown as written, for places and plain text.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from markupsafe import Markup
 
@@ -78,7 +79,28 @@ class RenderedBank(_ReadsHtml):
         return plain_text(self.html.title)
 
     def owner(self, path: Path_) -> str | None:
-        return self.source.owner(path)
+        """The id of the item a path lies in (None: the bank's own text)."""
+        return self._item_ids[path[1]] if path[:1] == ("items",) else None
+
+    @cached_property
+    def _item_ids(self) -> dict[int, str]:
+        """Item ids by position in the bank (a path's index), for the items this bank holds."""
+        return {item.number - 1: item.id for item in self.items}
+
+    def excerpt(self, items: Sequence[RenderedItem]) -> RenderedBank:
+        """This bank holding only `items` of its items: what a process that lays out a chunk
+        of a large bank needs, without the other items' HTML, Markdown and places (at 10,000
+        items those are 150 MB). The bank's own fields, labels, media and dates stay."""
+        positions = {item.number - 1 for item in items}
+        title = ("title",)
+        return replace(
+            self,
+            source=replace(self.source, items=(), places={title: self.source.place(title)}),
+            html=replace(self.html, items=()),
+            items=tuple(items),
+            retired=(),
+            fields={path: html for path, html in self.fields.items() if path[:1] != ("items",) or path[1] in positions},
+        )
 
     def html_fragments(self) -> list[tuple[str | None, str]]:
         """Every piece of HTML an output may show, with the id of the item it belongs to."""

@@ -304,13 +304,18 @@ def _fitted(doc: RenderedBank, media: dict[str, Path], context: dict, cards: lis
         cards = _refitted(cards, overflowing, doc.labels)
 
 
-def _write_chunk(doc: RenderedBank, media: dict[str, Path], context: dict,
-                 chunk: tuple[list[Card], PageNumbers, Path]) -> list[Card]:
-    """Fit and write one chunk of whole sheets; returns its fitted cards."""
-    cards, numbers, target = chunk
-    cards, document = _fitted(doc, media, context, cards, numbers)
-    write_document(doc, document, target)
+def _write_chunk(media: dict[str, Path], context: dict,
+                 chunk: tuple[RenderedBank, list[Card], PageNumbers, Path]) -> list[Card]:
+    """Fit and write one chunk of whole sheets (with an excerpt of the bank holding their
+    items); returns its fitted cards."""
+    excerpt, cards, numbers, target = chunk
+    cards, document = _fitted(excerpt, media, context, cards, numbers)
+    write_document(excerpt, document, target)
     return cards
+
+
+def _excerpt(doc: RenderedBank, cards: list[Card]) -> RenderedBank:
+    return doc.excerpt(list({card.item.number: card.item for card in cards}.values()))
 
 
 def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card], target: Path,
@@ -327,7 +332,9 @@ def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, car
             chunks = chunked(cards, per_chunk)
             numbers = chunk_numbers([2 * ceil(len(chunk) / (COLUMNS * ROWS)) for chunk in chunks])
             parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
-            fitted = map_chunks(partial(_write_chunk, doc, media, context), list(zip(chunks, numbers, parts)), processes)
+            excerpts = [_excerpt(doc, chunk) for chunk in chunks]
+            fitted = map_chunks(partial(_write_chunk, media, context), list(zip(excerpts, chunks, numbers, parts)),
+                                processes)
             if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
                 break
             cards = [card for chunk in fitted for card in chunk]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -27,18 +28,35 @@ def column_box(paper: Paper) -> Box:
     return Box.printed((paper.width_mm - left - right - COLUMN_GAP_MM) / 2, paper.height_mm - top - bottom)
 
 
-def _chunk_context(doc: RenderedBank, context: dict, span: range) -> dict:
-    """The template's context for the items in `span` (positions in doc.items)."""
-    return {**context, "items": doc.items[span.start:span.stop], "first_chunk": span.start == 0,
-            "last_chunk": span.stop >= len(doc.items), "labels_only": False}
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive items laid out as one piece, each chunk starting on a fresh page."""
+
+    doc: RenderedBank  # the bank, or an excerpt of it holding the chunk's items
+    first: bool  # the chunk opens the sheet (with the title block)
+    last: bool  # the chunk ends it (with the closing)
 
 
-def _write_chunk(doc: RenderedBank, media: dict[str, Path], context: dict, chunk: tuple[range, Path]) -> int:
-    """Lay out and write the items in a span without page labels; returns its page count."""
-    span, target = chunk
-    document = render_document(doc, media, "cheatsheet.html", "cheatsheet.css",
-                               **{**_chunk_context(doc, context, span), "page_label": None})
-    write_document(doc, document, target)
+def _chunks(doc: RenderedBank) -> list[Chunk]:
+    """The bank in chunks of printing.ITEMS_PER_CHUNK items: an excerpt each, if more than one."""
+    spans = chunked(range(len(doc.items)), printing.ITEMS_PER_CHUNK)
+    if len(spans) == 1:
+        return [Chunk(doc, first=True, last=True)]
+    return [Chunk(doc.excerpt(doc.items[span.start:span.stop]), first=span.start == 0, last=span.stop >= len(doc.items))
+            for span in spans]
+
+
+def _chunk_context(chunk: Chunk, context: dict) -> dict:
+    return {**context, "items": chunk.doc.items, "first_chunk": chunk.first, "last_chunk": chunk.last,
+            "labels_only": False}
+
+
+def _write_chunk(media: dict[str, Path], context: dict, chunk_and_target: tuple[Chunk, Path]) -> int:
+    """Lay out and write one chunk without page labels; returns its page count."""
+    chunk, target = chunk_and_target
+    document = render_document(chunk.doc, media, "cheatsheet.html", "cheatsheet.css",
+                               **{**_chunk_context(chunk, context), "page_label": None})
+    write_document(chunk.doc, document, target)
     return len(document.pages)
 
 
@@ -54,11 +72,11 @@ class CheatSheetWriter(Writer):
         doc = with_typeset_math(doc)
         require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
-        chunks = chunked(range(len(doc.items)), printing.ITEMS_PER_CHUNK)
+        chunks = _chunks(doc)
         with fitted_media(doc.media, column_box(PAPERS[options.paper])) as media:
             if len(chunks) == 1:
                 document = render_document(doc, media.files, "cheatsheet.html", "cheatsheet.css",
-                                           **_chunk_context(doc, context, chunks[0]))
+                                           **_chunk_context(chunks[0], context))
                 write_document(doc, document, target)
                 return media.downscaled
             # Each chunk starts on a fresh page. A page label ("page 3 of 40") needs the pages of
@@ -66,7 +84,7 @@ class CheatSheetWriter(Writer):
             # the labels, laid out on their own once the page counts are known, are stamped on.
             with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
                 parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
-                page_counts = map_chunks(partial(_write_chunk, doc, media.files, context), list(zip(chunks, parts)),
+                page_counts = map_chunks(partial(_write_chunk, media.files, context), list(zip(chunks, parts)),
                                          processes)
                 labels = Path(folder) / "page-labels.pdf"
                 _write_page_labels(doc, context, sum(page_counts), labels)
