@@ -3,6 +3,8 @@
 PyYAML's composer builds a node tree that still knows each value's line and column; the
 validator walks that tree against qbank/schema.py instead of calling ``yaml.safe_load``, so
 that every message can point at the exact place and one pass collects all problems at once.
+The items are checked one by one as they are composed, and their nodes dropped: the tree of
+a whole 10,000-item bank would take 150 MB, kept by the process and every one forked later.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import yaml
 
 from .model import Bank, BankError, Location, Problem
 from .schema import BANK, build
-from .validate import Validator
+from .validate import STR, ListReader, Validator
 
 # A bank is text written by people; anything larger than this is a mistake or an attack.
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -32,13 +34,18 @@ _Parser = yaml.cyaml.CParser if yaml.__with_libyaml__ else yaml.SafeLoader
 class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
     """Parser events composed into a node tree by PyYAML's composer, refusing aliases: a bank
     never needs them, and they are how a small file expands into gigabytes ("billion laughs").
-    No Python objects are constructed: the walker reads the nodes, which keep their places."""
+    No Python objects are constructed: the walker reads the nodes, which keep their places.
 
-    def __init__(self, text: str):
+    Given `items`, each element of the bank's items list is handed to it as soon as it is
+    composed, and only what it returns (a Checked) stays in the tree."""
+
+    def __init__(self, text: str, items: ListReader | None = None):
         _Parser.__init__(self, text)
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
         self.depth = 0
+        self.items = items  # until the bank's `items` key is met
+        self.reading_items: ListReader | None = None  # while its value is composed
 
     # libyaml's own composer (in C) would expand aliases before we could refuse them.
     get_single_node = yaml.composer.Composer.get_single_node
@@ -53,11 +60,26 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
             raise yaml.MarkedYAMLError(
                 problem=f"nested more than {MAX_NESTING} levels deep; a bank needs six", problem_mark=event.start_mark
             )
+        # Only the first `items` key of the bank is read this way: the validator refuses a second
+        # one without reading its value.
+        starts_items = self.depth == 1 and self.items is not None and _is_key(index, "items")
+        if starts_items:
+            self.reading_items, self.items = self.items, None
         self.depth += 1
         try:
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
+            if starts_items:
+                self.reading_items = None
+        if self.reading_items is not None and self.depth == 2 and isinstance(parent, yaml.SequenceNode):
+            return self.reading_items.check(index, node)  # an item, whole: checked now, its nodes dropped
+        return node
+
+
+def _is_key(node: yaml.Node | None, key: str) -> bool:
+    """Whether `node`, a mapping's key, is `key` as the validator reads keys."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value == key
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -153,8 +175,8 @@ def _is_item_path(path: tuple) -> bool:
     return len(path) == 2 and path[0] == "items" and isinstance(path[1], int)
 
 
-def _compose(text: str) -> yaml.Node | None:
-    loader = _NoAliasLoader(text)
+def _compose(text: str, items: ListReader | None = None) -> yaml.Node | None:
+    loader = _NoAliasLoader(text, items)
     try:
         return loader.get_single_node()
     finally:
@@ -190,8 +212,10 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
             [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
         )
     text = _decode(path, read(path))
+    validator = Validator(path)
     try:
-        root = _compose(text)
+        # `value(BANK, root, "bank")` below names the items and places them the same way.
+        root = _compose(text, ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
     except yaml.reader.ReaderError as error:
         # YAML refuses control characters before parsing; the first one is where it stopped.
         raise _error_at(
@@ -202,7 +226,6 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         raise BankError([_syntax_problem(path, text, error)]) from None
     if root is None:
         raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
-    validator = Validator(path)
     values = validator.value(BANK, root, "bank")
     problems = validator.problems + _id_problems(values, validator.places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
