@@ -39,8 +39,8 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
     Given `items`, each element of the bank's items list is handed to it as soon as it is
     composed, and only what it returns (a Checked) stays in the tree."""
 
-    def __init__(self, text: str, items: ListReader | None = None):
-        _Parser.__init__(self, text)
+    def __init__(self, stream: str | bytes, items: ListReader | None = None):
+        _Parser.__init__(self, stream)
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
         self.depth = 0
@@ -82,8 +82,13 @@ def _is_key(node: yaml.Node | None, key: str) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value == key
 
 
-def _decode(path: Path, data: bytes) -> str:
-    """UTF-8 (a leading BOM is accepted); a bad byte is reported at its line and column."""
+def _utf8(path: Path, data: bytes) -> bytes:
+    """The file as the parser reads it: UTF-8 (a leading BOM is accepted; a bad byte is reported
+    at its line and column), line ends as \\n.
+
+    Bytes, not text: the parser reads UTF-8, and would encode a str into a copy of its own
+    (11 MB for 10,000 items) while the str was kept too. The text is decoded again only to
+    report a problem."""
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         text = data.decode("utf-8")
@@ -96,7 +101,7 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
     if "\x00" in text:
         raise _error_at(path, text, text.index("\x00"), "contains a NUL character; is this a text file?")
-    return text.replace("\r\n", "\n")
+    return data.replace(b"\r\n", b"\n")
 
 
 def _location_of(path: Path, text: str, offset: int) -> Location:
@@ -175,8 +180,8 @@ def _is_item_path(path: tuple) -> bool:
     return len(path) == 2 and path[0] == "items" and isinstance(path[1], int)
 
 
-def _compose(text: str, items: ListReader | None = None) -> yaml.Node | None:
-    loader = _NoAliasLoader(text, items)
+def _compose(stream: str | bytes, items: ListReader | None = None) -> yaml.Node | None:
+    loader = _NoAliasLoader(stream, items)
     try:
         return loader.get_single_node()
     finally:
@@ -200,6 +205,26 @@ def _syntax_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> Probl
     return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML syntax: {message}", _item_at(text, mark.line + 1))
 
 
+def _read_tree(path: Path, data: bytes, items: ListReader) -> yaml.Node:
+    """The file's node tree, its items checked (and dropped) by `items` as they are read, or a
+    BankError for what YAML cannot read. The file's bytes are dropped when the tree is read."""
+    data = _utf8(path, data)
+    try:
+        root = _compose(data, items)
+    except yaml.reader.ReaderError as error:
+        # YAML refuses control characters before parsing; the first one is where it stopped.
+        text = data.decode("utf-8")
+        raise _error_at(
+            path, text, text.index(chr(error.character)),
+            f"contains the character U+{error.character:04X}, which YAML does not allow (a control character?)",
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        raise BankError([_syntax_problem(path, data.decode("utf-8"), error)]) from None
+    if root is None:
+        raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
+    return root
+
+
 def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Bank:
     """Read and validate one bank file. Raises BankError listing every problem found."""
     path = Path(path)
@@ -211,21 +236,9 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         raise BankError(
             [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
         )
-    text = _decode(path, read(path))
     validator = Validator(path)
-    try:
-        # `value(BANK, root, "bank")` below names the items and places them the same way.
-        root = _compose(text, ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
-    except yaml.reader.ReaderError as error:
-        # YAML refuses control characters before parsing; the first one is where it stopped.
-        raise _error_at(
-            path, text, text.index(chr(error.character)),
-            f"contains the character U+{error.character:04X}, which YAML does not allow (a control character?)",
-        ) from None
-    except yaml.MarkedYAMLError as error:
-        raise BankError([_syntax_problem(path, text, error)]) from None
-    if root is None:
-        raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
+    # `value(BANK, root, "bank")` below names the items and places them the same way.
+    root = _read_tree(path, read(path), ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
     values = validator.value(BANK, root, "bank")
     problems = validator.problems + _id_problems(values, validator.places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
