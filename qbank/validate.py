@@ -183,10 +183,10 @@ class ListReader:
     place and owner, so values, places and messages are the same. Only the order in which
     problems and places are recorded changes: the elements' come before those of the keys
     around the list (the reader sorts problems by place; places are looked up, never listed).
-    The one check that looks at earlier problems
-    is a list's `min_items`, and it stays the same for the list read here, whose elements'
-    problems are all in before it runs either way; a `min_items` on a list *inside* these
-    elements would no longer see the problems around this list.
+    The one check that looks at earlier problems is a list's `min_items` ("needs at least one
+    element", said only when nothing else is wrong so far). For the list read here it sees
+    the same problems either way; another list with a `min_items` would see other ones, so
+    in the bank's schema no other list has one (tests/test_reader.py holds it to that).
     """
 
     def __init__(self, validator: Validator, schema: ListOf, what: str, place: Path_, owner: str | None = None):

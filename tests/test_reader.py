@@ -22,6 +22,7 @@ from refusals import Expected, RefusedRun, refuse_all
 from qbank import reader
 from qbank.model import BankError
 from qbank.reader import load_bank
+from qbank.schema import BANK, ListOf, Mapping, Node
 
 BROKEN = FIXTURES / "broken"
 A_REAL_PNG = FIXTURES / "hostile" / "images" / "pixel.png"
@@ -244,6 +245,21 @@ def test_reading_holds_one_items_nodes_at_a_time(tmp_path: Path) -> None:
 
     few, many = _bank_of(tmp_path, 100), _bank_of(tmp_path, 400)
     assert above_kept(many) - above_kept(few) < 0.5 * (tree(many) - tree(few))  # 1.0 with the whole tree
+
+
+def test_only_the_items_list_has_a_minimum() -> None:
+    """The items are checked as they are read, before the bank's other keys; a `min_items`
+    (said only when nothing else is wrong so far) on any other list would then see other
+    problems than in one walk of the whole tree (see validate.ListReader)."""
+
+    def minimums(node: Node, path: str) -> list[str]:
+        if isinstance(node, Mapping):
+            return [found for key, child in node.keys.items() for found in minimums(child, f"{path}.{key}")]
+        if isinstance(node, ListOf):
+            return ([path] if node.min_items else []) + minimums(node.element, f"{path}[]")
+        return []
+
+    assert minimums(BANK, "bank") == ["bank.items"]
 
 
 def _whole_tree(monkeypatch: pytest.MonkeyPatch) -> None:
