@@ -17,7 +17,9 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-@dataclass(frozen=True)
+# Slots: a bank's `places` holds one Location per value (257,000 for 10,000 items), and a
+# __dict__ each made them twice the size.
+@dataclass(frozen=True, slots=True)
 class Location:
     """Where something stands in a bank file (1-based line and column)."""
 

@@ -3,6 +3,8 @@
 PyYAML's composer builds a node tree that still knows each value's line and column; the
 validator walks that tree against qbank/schema.py instead of calling ``yaml.safe_load``, so
 that every message can point at the exact place and one pass collects all problems at once.
+The items are checked one by one as they are composed, and their nodes dropped: the tree of
+a whole 10,000-item bank would take 150 MB, kept by the process and every one forked later.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import yaml
 
 from .model import Bank, BankError, Location, Problem
 from .schema import BANK, build
-from .validate import Validator
+from .validate import STR, ListReader, Validator
 
 # A bank is text written by people; anything larger than this is a mistake or an attack.
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -32,13 +34,18 @@ _Parser = yaml.cyaml.CParser if yaml.__with_libyaml__ else yaml.SafeLoader
 class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
     """Parser events composed into a node tree by PyYAML's composer, refusing aliases: a bank
     never needs them, and they are how a small file expands into gigabytes ("billion laughs").
-    No Python objects are constructed: the walker reads the nodes, which keep their places."""
+    No Python objects are constructed: the walker reads the nodes, which keep their places.
 
-    def __init__(self, text: str):
-        _Parser.__init__(self, text)
+    Given `items`, each element of the bank's items list is handed to it as soon as it is
+    composed, and only what it returns (a Checked) stays in the tree."""
+
+    def __init__(self, stream: str | bytes, items: ListReader | None = None):
+        _Parser.__init__(self, stream)
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
         self.depth = 0
+        self.items = items  # until the bank's `items` key is met
+        self.reading_items: ListReader | None = None  # while its value is composed
 
     # libyaml's own composer (in C) would expand aliases before we could refuse them.
     get_single_node = yaml.composer.Composer.get_single_node
@@ -53,15 +60,35 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
             raise yaml.MarkedYAMLError(
                 problem=f"nested more than {MAX_NESTING} levels deep; a bank needs six", problem_mark=event.start_mark
             )
+        # Only the first `items` key of the bank is read this way: the validator refuses a second
+        # one without reading its value.
+        starts_items = self.depth == 1 and self.items is not None and _is_key(index, "items")
+        if starts_items:
+            self.reading_items, self.items = self.items, None
         self.depth += 1
         try:
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
+            if starts_items:
+                self.reading_items = None
+        if self.reading_items is not None and self.depth == 2 and isinstance(parent, yaml.SequenceNode):
+            return self.reading_items.check(index, node)  # an item, whole: checked now, its nodes dropped
+        return node
 
 
-def _decode(path: Path, data: bytes) -> str:
-    """UTF-8 (a leading BOM is accepted); a bad byte is reported at its line and column."""
+def _is_key(node: yaml.Node | None, key: str) -> bool:
+    """Whether `node`, a mapping's key, is `key` as the validator reads keys."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value == key
+
+
+def _utf8(path: Path, data: bytes) -> bytes:
+    """The file as the parser reads it: UTF-8 (a leading BOM is accepted; a bad byte is reported
+    at its line and column), line ends as \\n.
+
+    Bytes, not text: the parser reads UTF-8, and would encode a str into a copy of its own
+    (11 MB for 10,000 items) while the str was kept too. The text is decoded again only to
+    report a problem."""
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         text = data.decode("utf-8")
@@ -74,7 +101,7 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
     if "\x00" in text:
         raise _error_at(path, text, text.index("\x00"), "contains a NUL character; is this a text file?")
-    return text.replace("\r\n", "\n")
+    return data.replace(b"\r\n", b"\n")
 
 
 def _location_of(path: Path, text: str, offset: int) -> Location:
@@ -153,8 +180,8 @@ def _is_item_path(path: tuple) -> bool:
     return len(path) == 2 and path[0] == "items" and isinstance(path[1], int)
 
 
-def _compose(text: str) -> yaml.Node | None:
-    loader = _NoAliasLoader(text)
+def _compose(stream: str | bytes, items: ListReader | None = None) -> yaml.Node | None:
+    loader = _NoAliasLoader(stream, items)
     try:
         return loader.get_single_node()
     finally:
@@ -178,6 +205,26 @@ def _syntax_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> Probl
     return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML syntax: {message}", _item_at(text, mark.line + 1))
 
 
+def _read_tree(path: Path, data: bytes, items: ListReader) -> yaml.Node:
+    """The file's node tree, its items checked (and dropped) by `items` as they are read, or a
+    BankError for what YAML cannot read. The file's bytes are dropped when the tree is read."""
+    data = _utf8(path, data)
+    try:
+        root = _compose(data, items)
+    except yaml.reader.ReaderError as error:
+        # YAML refuses control characters before parsing; the first one is where it stopped.
+        text = data.decode("utf-8")
+        raise _error_at(
+            path, text, text.index(chr(error.character)),
+            f"contains the character U+{error.character:04X}, which YAML does not allow (a control character?)",
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        raise BankError([_syntax_problem(path, data.decode("utf-8"), error)]) from None
+    if root is None:
+        raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
+    return root
+
+
 def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Bank:
     """Read and validate one bank file. Raises BankError listing every problem found."""
     path = Path(path)
@@ -189,20 +236,9 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         raise BankError(
             [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
         )
-    text = _decode(path, read(path))
-    try:
-        root = _compose(text)
-    except yaml.reader.ReaderError as error:
-        # YAML refuses control characters before parsing; the first one is where it stopped.
-        raise _error_at(
-            path, text, text.index(chr(error.character)),
-            f"contains the character U+{error.character:04X}, which YAML does not allow (a control character?)",
-        ) from None
-    except yaml.MarkedYAMLError as error:
-        raise BankError([_syntax_problem(path, text, error)]) from None
-    if root is None:
-        raise BankError([Problem(Location(path, 1, 1), "the file is empty")])
     validator = Validator(path)
+    # `value(BANK, root, "bank")` below names the items and places them the same way.
+    root = _read_tree(path, read(path), ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
     values = validator.value(BANK, root, "bank")
     problems = validator.problems + _id_problems(values, validator.places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
