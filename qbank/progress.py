@@ -15,6 +15,9 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+# The start method whose queues reach both forked processes and those of a fork server.
+SHARED_START = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
 # Set in each process that writes: where to send steps, and which output is being written.
 _queue: multiprocessing.queues.Queue | None = None
 _output: str | None = None
@@ -35,6 +38,18 @@ def writing(output: str) -> Iterator[None]:
         yield
     finally:
         _output = None
+
+
+def reporting() -> tuple[multiprocessing.queues.Queue | None, str | None]:
+    """Where this process's steps go and for which output: to hand to a process that is not
+    forked from this one (a chunk's, writers/printing.py), which takes them up with resume()."""
+    return _queue, _output
+
+
+def resume(reporting: tuple[multiprocessing.queues.Queue | None, str | None]) -> None:
+    """Report steps as the process that gave `reporting` does (a process initializer)."""
+    global _queue, _output
+    _queue, _output = reporting
 
 
 def active() -> bool:
@@ -62,7 +77,9 @@ class ProgressDisplay:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # a terminal's cost only
         from rich.console import Console
 
-        self.queue: multiprocessing.queues.Queue = multiprocessing.get_context("fork").Queue()
+        # Of the forkserver context: chunk processes, started by a fork server, get it pickled,
+        # which a queue of the fork context refuses; forked writer processes inherit it all the same.
+        self.queue: multiprocessing.queues.Queue = multiprocessing.get_context(SHARED_START).Queue()
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"), TimeElapsedColumn(),
             console=Console(file=sys.stderr), transient=True,

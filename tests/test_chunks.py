@@ -130,10 +130,19 @@ def test_joining_holds_one_part_at_a_time(seed_doc: object, tmp_path: Path, monk
     assert many < 1.3 * few
 
 
-def test_chunk_processes_inherit_their_task_and_each_lays_out_one_chunk() -> None:
-    # The task holds the rendered bank: it must reach the processes by fork, not pickled
-    # through a pipe (a lambda cannot be pickled), and every chunk gets a fresh process.
-    factor = 2
-    results = printing.map_chunks(lambda chunk: (chunk * factor, os.getpid()), [1, 2, 3], 1)
-    assert [doubled for doubled, _ in results] == [2, 4, 6]
-    assert len({pid for _, pid in results} | {os.getpid()}) == 4
+def _chunk_process(chunk: int) -> tuple[int, int, int]:
+    """A chunk's task: the chunk doubled, this process's id, and its resident memory in MB."""
+    resident_kb = int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text())[1])
+    return chunk * 2, os.getpid(), resident_kb // 1024
+
+
+def test_chunk_processes_hold_their_chunk_not_the_writers_memory() -> None:
+    # A writer holds the whole rendered bank (here: ballast); a chunk's process forked from it
+    # would count all of that as its own. Each chunk gets a fresh process, and none holds it.
+    ballast_mb = 400
+    ballast = bytearray(b"x") * (ballast_mb * 2**20)
+    results = printing.map_chunks(_chunk_process, [1, 2, 3], 1)
+    assert [doubled for doubled, _, _ in results] == [2, 4, 6]
+    assert len({pid for _, pid, _ in results} | {os.getpid()}) == 4
+    assert max(resident for _, _, resident in results) < ballast_mb * 3 // 4
+    del ballast

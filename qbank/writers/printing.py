@@ -32,7 +32,6 @@ from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .. import progress
-from ..processes import forked_task
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, render_template
@@ -265,21 +264,34 @@ def chunked(things: Sequence[Chunk], size: int) -> list[Sequence[Chunk]]:
     return [things[start:start + size] for start in range(0, len(things), size)] or [things]
 
 
+# What a chunk's process runs: the fork server of the chunk processes imports these once, and
+# every chunk process starts from it with them loaded.
+LAYOUT_MODULES = ["qbank.writers.pdf", "qbank.writers.cards"]
+
+
 def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> list[Result]:
-    """task(chunk) for every chunk, in order, each in a forked process of its own, up to
-    `processes` at once.
+    """task(chunk) for every chunk, in order, each in a process of its own, up to `processes`
+    at once.
 
     Each process lays out one chunk and ends (maxtasksperchild=1), so the memory of a layout
     goes back to the system instead of staying in a long-lived process's heap: a build uses at
     most `processes` times one chunk's memory, and the writer's own process never holds a
     layout, even with one process (a heap that laid out chunk after chunk keeps growing from
-    fragmentation). The processes inherit `task` (processes.forked_task): only the chunks and
-    the results go through pipes.
+    fragmentation).
+
+    The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
+    process that has imported LAYOUT_MODULES and holds nothing of the bank. Forked from the
+    writer, a chunk's process would count the whole loaded and rendered bank as its own
+    (about 20 KB an item, shared until written to but resident all the same), on top of its
+    layout. So `task` and the chunks are pickled: a chunk carries an excerpt of the bank
+    (RenderedBank.excerpt), never the whole, and a chunk process's memory does not grow with
+    the bank. If the writer process dies, a chunk process finishes at most its own chunk: its
+    task and result pipes close with the writer, and it exits on the next read or write.
     """
-    if len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if len(chunks) <= 1 or "forkserver" not in multiprocessing.get_all_start_methods():
         return [task(chunk) for chunk in chunks]
-    # If the writer process dies, a chunk process finishes at most its own chunk: its task
-    # and result pipes close with the writer, and it exits on the next read or write.
-    pool = multiprocessing.get_context("fork").Pool
-    with forked_task(task) as inherited, pool(max(1, min(processes, len(chunks))), maxtasksperchild=1) as workers:
-        return workers.map(inherited, chunks, chunksize=1)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(LAYOUT_MODULES)
+    with context.Pool(max(1, min(processes, len(chunks))), progress.resume, (progress.reporting(),),
+                      maxtasksperchild=1) as workers:
+        return workers.map(task, chunks, chunksize=1)
