@@ -239,8 +239,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--watch", action="store_true", help="rebuild whenever a bank or template is saved")
     parser.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-        help="write up to N outputs at once, each in its own process (default: the number of CPUs; "
-        "1 keeps memory lowest)",
+        help="use up to N processes' worth of CPU at once, shared by the outputs (default: the number of CPUs; "
+        "1 writes one output at a time and keeps memory lowest)",
     )
     parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="paper size of the PDFs")
     parser.add_argument("--cloze", action="store_true", default=None, help="add the 'recall the key points' cloze card")

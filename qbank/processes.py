@@ -1,5 +1,6 @@
-"""Child processes that die with the build: no writer or pandoc goes on alone after it; and
-forked processes that inherit their task instead of unpickling a copy of it.
+"""Child processes that die with the build: no writer or pandoc goes on alone after it;
+forked processes that inherit their task instead of unpickling a copy of it; and the build's
+budget of slots for CPU-heavy work, shared by every process it forks.
 
 A build killed with SIGKILL (an out-of-memory kill, a CI time-out, a closed laptop) cannot
 stop its children itself. On Linux the kernel does it: each child asks, right after it
@@ -10,6 +11,7 @@ process watches its parent's id instead and exits once it has changed.
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
@@ -43,9 +45,20 @@ def ask_to_die_with_parent() -> bool:
 def die_with_parent(parent: int) -> None:
     """Start-up of a forked worker process whose parent is `parent`."""
     if not ask_to_die_with_parent():
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+        watch_parent(parent)
     if os.getppid() != parent:  # the parent died before we asked
         os._exit(1)
+
+
+def watch_parent(parent: int) -> None:
+    """Start-up of a forked worker process: exit once `parent` has died, by watching its id.
+
+    For the processes of a multiprocessing.Pool: the kernel's signal comes when the *thread*
+    that forked a process ends, and a pool forks its replacement processes from a thread of its
+    own, which ends while the pool shuts down: idle processes killed then may hold the lock of
+    the pool's task queue, and the shutdown waits for that lock forever.
+    """
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _watch_parent(parent: int) -> None:
@@ -82,3 +95,76 @@ def forked_task(task: Callable[[Any], Any]) -> Iterator[Callable[[Any], Any]]:
         yield _run_forked_task
     finally:
         _forked_task = previous
+
+
+# The start method whose locks and queues reach both forked processes and those of a fork server.
+SHARED_START = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+# The build's slots for CPU-heavy work (see cpu_budget), inherited by the processes forked in
+# its block; None outside a build of several writers side by side.
+_slots: multiprocessing.synchronize.BoundedSemaphore | None = None
+_holding = threading.local()  # .slot: whether this thread holds one of the slots
+
+
+@contextmanager
+def cpu_budget(slots: int) -> Iterator[None]:
+    """At most `slots` CPU-heavy steps (cpu_slot) at once across the processes forked in the block.
+
+    A build's writers run side by side and each may use every slot, so a writer left alone keeps
+    every core busy; this bounds the memory too, at one chunk's layout, one pandoc run or one
+    writer's own work per slot. The semaphore wakes its waiters in no set order, but none
+    starves: a holder keeps its slot for one step (a chunk, a pandoc run, a writer's work between
+    them), and the writer that ends last, the longest, has every slot once the others are done.
+    """
+    global _slots
+    # Of the forkserver context: chunk processes, started by a fork server, get it pickled, which
+    # a semaphore of the fork context refuses; forked writer processes inherit it all the same.
+    previous, _slots = _slots, multiprocessing.get_context(SHARED_START).BoundedSemaphore(slots)
+    try:
+        yield
+    finally:
+        _slots = previous
+
+
+def budget() -> multiprocessing.synchronize.BoundedSemaphore | None:
+    """The build's slots, to hand to a process that is not forked from this one (adopt_budget)."""
+    return _slots
+
+
+def adopt_budget(slots: multiprocessing.synchronize.BoundedSemaphore | None) -> None:
+    """Take slots from `slots` (budget() of the process that started this one)."""
+    global _slots
+    _slots = slots
+
+
+@contextmanager
+def cpu_slot() -> Iterator[None]:
+    """Hold one of the build's slots in the block; without a budget, or if this thread holds one
+    already, the block just runs. No holder waits for another slot (a writer lends its own while
+    its chunks run: lend_slot), so the slots cannot deadlock."""
+    if _slots is None or getattr(_holding, "slot", False):
+        yield
+        return
+    _slots.acquire()
+    _holding.slot = True
+    try:
+        yield
+    finally:
+        if _holding.slot:  # not lent out and lost to a failure (lend_slot)
+            _holding.slot = False
+            _slots.release()
+
+
+@contextmanager
+def lend_slot() -> Iterator[None]:
+    """Give this thread's slot back while the block waits for work that takes slots of its own
+    (chunk processes, pandoc runs), and take one again after it. Processes forked in the block
+    start without a slot. If the block fails, the slot stays given back: the writer is ending."""
+    if not getattr(_holding, "slot", False):
+        yield
+        return
+    _holding.slot = False
+    _slots.release()
+    yield
+    _slots.acquire()
+    _holding.slot = True

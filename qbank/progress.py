@@ -15,8 +15,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-# The start method whose queues reach both forked processes and those of a fork server.
-SHARED_START = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+from .processes import SHARED_START
 
 # Set in each process that writes: where to send steps, and which output is being written.
 _queue: multiprocessing.queues.Queue | None = None
@@ -84,7 +83,7 @@ class ProgressDisplay:
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"), TimeElapsedColumn(),
             console=Console(file=sys.stderr), transient=True,
         )
-        # A task's clock starts with its writer's first step: the writers may wait for a free process.
+        # A task's clock starts with its writer's first step: a writer may wait for a share of the CPU.
         self._tasks = {name: self._progress.add_task(label, total=None, step="waiting", start=False)
                        for name, label in outputs.items()}
         self._reader = threading.Thread(target=self._read, name="progress", daemon=True)

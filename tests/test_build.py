@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from conftest import ROOT, SEED_BANK, copy_bank, run_build
 
 from qbank import cli
+from qbank.processes import lend_slot
 from qbank.writers import WRITERS, Format
 
 BANK_ID = "ai-startup-interview"
@@ -106,6 +107,11 @@ class _ExplodingFormat(Format):
     error: BaseException = RuntimeError()
 
     def write(self, doc, target, options, processes=1) -> None:  # noqa: ANN001
+        # The writers run side by side: fail once every other one is writing its temporary file.
+        deadline = time.monotonic() + 120
+        with lend_slot():  # of the build's CPU budget, while it only waits
+            while len(list(target.parent.glob(".*.tmp"))) < len(WRITERS) - 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
         target.write_bytes(b"half a file")
         raise self.error
 
@@ -118,7 +124,7 @@ def test_a_failing_writer_leaves_no_trace(
     assert cli.main([str(seed_copy), "--out", str(out)]) == 0
     before = outputs(out)
     monkeypatch.setitem(WRITERS, "boom", _ExplodingFormat("boom", ".boom", "none", error))
-    # The failing writer runs last, after every real writer already wrote its temporary file.
+    # The failing writer fails once every real writer is writing its temporary file.
     status = cli.main([str(seed_copy), "--out", str(out), "--force", "--format", ",".join(WRITERS)])
     assert status == (130 if isinstance(error, KeyboardInterrupt) else 1)
     assert outputs(out) == before, "a previous output was replaced or a temporary file was left"

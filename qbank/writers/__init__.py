@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import progress
 from ..document import RenderedBank
 from ..model import MissingTool
-from ..processes import die_with_parent, forked_task
+from ..processes import cpu_budget, cpu_slot, die_with_parent, forked_task
 
 # Errors of writing a file that name no file: a writer writes only its target, so they are its.
 WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS, errno.EIO}
@@ -118,15 +118,17 @@ def write_outputs(
 ) -> dict[str, Written]:
     """Write each format's output to its target; returns what each reports and the seconds it took.
 
-    With more than one process, writers run side by side in forked processes: the two PDFs'
-    layouts are CPU-bound and independent, so on two cores a build takes about as long as
-    its slowest writers rather than their sum. Each process also returns its memory to the
-    system when done. Each writer gets an equal share of the processes for its own work (the
-    printed outputs lay out chunks of pages side by side), so a build runs at most about
-    `processes` busy processes. The first failure is raised once every writer has stopped, so
+    With more than one process, every writer runs at once in a forked process of its own, and
+    their CPU-heavy steps share the build's `processes` slots (processes.cpu_budget): a writer's
+    own work, each chunk of a printed output's layout, each pandoc run of the EPUB. Any writer
+    may take every slot, so the one still running last (on a large bank, the cheat sheet) lays
+    its chunks out on every core; with a fixed share of the processes each, it laid them out one
+    after another while the other core sat idle. A writer lends its slot while it waits for its
+    chunks, so no holder of a slot waits for another, and at most `processes` layouts or pandoc
+    runs are in memory at once. The first failure is raised once every writer has stopped, so
     no process is still writing when the caller removes the temporary files. The writer
-    processes die with this one, even when it is killed (SIGKILL) and cannot stop them.
-    With a `display`, each writer's steps reach it through its queue.
+    processes die with this one, even when it is killed (SIGKILL) and cannot stop them. With a
+    `display`, each writer's steps reach it through its queue.
     """
     queue = display.queue if display else None
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -141,16 +143,15 @@ def write_outputs(
         finally:
             progress.attach(None)
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
-    side_by_side = min(processes, len(targets))
-    share = max(1, processes // side_by_side)
 
     def write(output: tuple[str, Path]) -> Written:
-        return _write_timed(output[0], doc, output[1], options, share)
+        with cpu_slot():  # lent while the writer's chunks or pandoc runs take slots of their own
+            return _write_timed(output[0], doc, output[1], options, processes)
 
-    with forked_task(write) as inherited, ProcessPoolExecutor(
-        max_workers=side_by_side, mp_context=context,
+    with forked_task(write) as inherited, cpu_budget(processes), ProcessPoolExecutor(
+        max_workers=len(targets), mp_context=context,
         initializer=_start_writer_process, initargs=(os.getpid(), queue),
-    ) as pool:  # with fork, all its processes start at the first submit, inside forked_task
+    ) as pool:  # with fork, all its processes start at the first submit, inside both blocks
         futures = {name: pool.submit(inherited, (name, target)) for name, target in targets.items()}
         if display:
             for name, future in futures.items():

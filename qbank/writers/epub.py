@@ -36,6 +36,7 @@ from markupsafe import Markup
 
 from .. import progress
 from ..pandoc import run_pandoc
+from ..processes import cpu_slot, lend_slot
 from ..document import RenderedBank
 from ..templating import TEMPLATES, css_string, render_template
 from .fonts import (
@@ -104,13 +105,16 @@ def book_html(doc: RenderedBank) -> str:
 
 def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
                     processes: int) -> bytes:
-    """The book made by one pandoc run per part (side by side, up to `processes`), joined."""
+    """The book made by one pandoc run per part (side by side, up to `processes`; in a build,
+    each holding one of its slots while the writer lends its own), joined."""
     files = [work / f"part-{index}.epub" for index in range(len(parts))]
 
     def make(index: int) -> None:
-        files[index].write_bytes(run_pandoc(arguments, parts[index].html.encode("utf-8"), env=environment, cwd=str(work)))
+        with cpu_slot():
+            files[index].write_bytes(run_pandoc(arguments, parts[index].html.encode("utf-8"), env=environment,
+                                                cwd=str(work)))
 
-    with ThreadPoolExecutor(max(1, processes)) as pandocs:
+    with lend_slot(), ThreadPoolExecutor(max(1, processes)) as pandocs:
         list(pandocs.map(make, range(len(parts))))
     joined = work / "book.epub"
     join_epubs(list(zip(parts, files)), book, joined)

@@ -19,6 +19,7 @@ import os
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
@@ -32,6 +33,7 @@ from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .. import progress
+from ..processes import adopt_budget, budget, cpu_slot, lend_slot, watch_parent
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, render_template
@@ -271,13 +273,13 @@ LAYOUT_MODULES = ["qbank.writers.pdf", "qbank.writers.cards"]
 
 def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> list[Result]:
     """task(chunk) for every chunk, in order, each in a process of its own, up to `processes`
-    at once.
+    at once; in a build, each also holds one of the build's slots while it runs
+    (processes.cpu_slot), which the writer lends meanwhile.
 
     Each process lays out one chunk and ends (maxtasksperchild=1), so the memory of a layout
-    goes back to the system instead of staying in a long-lived process's heap: a build uses at
-    most `processes` times one chunk's memory, and the writer's own process never holds a
-    layout, even with one process (a heap that laid out chunk after chunk keeps growing from
-    fragmentation).
+    goes back to the system instead of staying in a long-lived process's heap: a build holds at
+    most one chunk's layout per slot, and the writer's own process never holds a layout, even
+    with one process (a heap that laid out chunk after chunk keeps growing from fragmentation).
 
     The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
     process that has imported LAYOUT_MODULES and holds nothing of the bank. Forked from the
@@ -285,13 +287,27 @@ def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], process
     (about 20 KB an item, shared until written to but resident all the same), on top of its
     layout. So `task` and the chunks are pickled: a chunk carries an excerpt of the bank
     (RenderedBank.excerpt), never the whole, and a chunk process's memory does not grow with
-    the bank. If the writer process dies, a chunk process finishes at most its own chunk: its
-    task and result pipes close with the writer, and it exits on the next read or write.
+    the bank.
     """
     if len(chunks) <= 1 or "forkserver" not in multiprocessing.get_all_start_methods():
         return [task(chunk) for chunk in chunks]
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(LAYOUT_MODULES)
-    with context.Pool(max(1, min(processes, len(chunks))), progress.resume, (progress.reporting(),),
-                      maxtasksperchild=1) as workers:
-        return workers.map(task, chunks, chunksize=1)
+    with lend_slot(), context.Pool(max(1, min(processes, len(chunks))), _start_chunk_process,
+                                   (progress.reporting(), budget()), maxtasksperchild=1) as workers:
+        return workers.map(partial(_in_slot, task), chunks, chunksize=1)
+
+
+def _start_chunk_process(reporting: tuple, slots: object) -> None:
+    """Start-up of a chunk's process: it reports steps as its writer does and takes its slots
+    from the build's budget. It exits once its parent, the fork server, has: the server ends
+    with the writer that started it, and a chunk process waiting for a slot would otherwise
+    wait forever for slots that died with their holders."""
+    progress.resume(reporting)
+    adopt_budget(slots)
+    watch_parent(os.getppid())
+
+
+def _in_slot(task: Callable[[Chunk], Result], chunk: Chunk) -> Result:
+    with cpu_slot():
+        return task(chunk)
