@@ -4,8 +4,8 @@ A restricted URL fetcher (only the print templates and the bank's vetted images)
 and one way to turn HTML into a tagged, deterministic PDF that never shows an empty box.
 
 A large bank is laid out in chunks (WeasyPrint holds a whole document's boxes in memory, about
-0.9 MB per item): each chunk in its own forked process, written as its own PDF, and the chunks'
-PDFs joined into one (joined_pdf.py). The flashcards know each chunk's pages in advance and lay
+0.9 MB per item): each chunk in a process of its own (map_chunks), written as its own PDF, and
+the chunks' PDFs joined into one (joined_pdf.py). The flashcards know each chunk's pages in advance and lay
 them out with their page numbers in the whole; the cheat sheet's chunks are laid out without
 page labels, which are stamped on in the join. A bank that fits one chunk is laid out and
 written in one piece, exactly as before chunking existed.
@@ -19,8 +19,8 @@ import os
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 from urllib.parse import urlsplit
@@ -296,6 +296,23 @@ def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], process
     with lend_slot(), context.Pool(max(1, min(processes, len(chunks))), _start_chunk_process,
                                    (progress.reporting(), budget()), maxtasksperchild=1) as workers:
         return workers.map(partial(_in_slot, task), chunks, chunksize=1)
+
+
+def _forget_the_parents_fork_server() -> None:
+    """In a forked process: start a fork server of our own when one is needed. multiprocessing
+    would reuse the parent's, but first checks that it is alive with waitpid(), which only the
+    server's parent may call (ChildProcessError elsewhere: e.g. in a writer process forked from
+    a build that has laid chunks out itself)."""
+    server = multiprocessing.forkserver._forkserver  # the one the "forkserver" context uses
+    if server._forkserver_alive_fd is not None:
+        os.close(server._forkserver_alive_fd)  # held open, it would keep the parent's server alive
+    server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
+
+
+if "forkserver" in multiprocessing.get_all_start_methods():
+    import multiprocessing.forkserver
+
+    os.register_at_fork(after_in_child=_forget_the_parents_fork_server)
 
 
 def _start_chunk_process(reporting: tuple, slots: object) -> None:

@@ -1,0 +1,125 @@
+"""The build's budget of processes for CPU-heavy work (processes.cpu_budget): writers side by
+side never run more steps at once than the build has processes, and a writer whose companions
+are done uses every one of them (with a fixed share it kept its share)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from qbank.processes import cpu_budget, cpu_slot
+from qbank.writers import WRITERS, BuildOptions, Downscaled, Format, epub, printing, write_outputs
+
+PROCESSES = 2
+PATIENCE = 10  # seconds a chunk waits for another of its writer's to run beside it (never, with a fixed share)
+
+
+def _lay_out(folder: Path, writer: str, meets: bool, chunk: int) -> int:
+    """A stand-in for a chunk's layout that leaves, in `folder`, the time it ran (while it held
+    a slot), and a marker while it runs. Chunk processes come from a fork server, so they share
+    no memory with the test: files are what all of them see.
+
+    A chunk of the writer that `meets` stays until a second chunk of its own writer runs beside
+    it: the other writer's chunks are short, so once they are done that writer has both slots.
+    """
+    running = folder / f"{writer}-{chunk}.running"
+    running.touch()
+    started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process
+    if meets:
+        while len(list(folder.glob(f"{writer}-*.running"))) < 2 and time.monotonic() < started + PATIENCE:
+            time.sleep(0.01)
+    time.sleep(0.05)
+    (folder / f"{writer}-{chunk}.ran").write_text(f"{started} {time.monotonic()}")
+    running.unlink()
+    return chunk
+
+
+def _most_at_once(folder: Path, writer: str = "*") -> int:
+    """The most chunks (of `writer`) that ran at the same moment."""
+    events = []
+    for ran in folder.glob(f"{writer}-*.ran"):
+        start, end = map(float, ran.read_text().split())
+        events += [(start, 1), (end, -1)]
+    running = most = 0
+    for _, change in sorted(events):  # at a tie an end sorts first: touching is not overlapping
+        running += change
+        most = max(most, running)
+    return most
+
+
+def _waited_in_vain(folder: Path) -> bool:
+    return any(end - start >= PATIENCE for start, end in
+               (map(float, ran.read_text().split()) for ran in folder.glob("*.ran")))
+
+
+def _double(chunk: int) -> int:
+    return chunk * 2
+
+
+@dataclass(frozen=True)
+class _ChunkedFormat(Format):
+    """A writer that lays out its chunks in processes, as the printed outputs do."""
+
+    folder: Path = Path()
+    chunks: int = 4
+    meets: bool = False
+
+    def write(self, doc, target, options, processes=1) -> Downscaled:  # noqa: ANN001
+        task = partial(_lay_out, self.folder, self.name, self.meets)
+        assert printing.map_chunks(task, range(self.chunks), processes) == list(range(self.chunks))
+        target.write_text("written")
+        return Downscaled()
+
+
+def test_writers_side_by_side_share_the_processes_and_one_alone_gets_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "chunks"
+    folder.mkdir()
+    monkeypatch.setitem(WRITERS, "short", _ChunkedFormat("short", ".short", "none", folder, chunks=6))
+    monkeypatch.setitem(WRITERS, "long", _ChunkedFormat("long", ".long", "none", folder, chunks=4, meets=True))
+    targets = {name: tmp_path / name for name in ("short", "long")}
+    written = write_outputs(None, targets, BuildOptions(), PROCESSES)
+    assert set(written) == set(targets) and all(target.read_text() == "written" for target in targets.values())
+    assert _most_at_once(folder) <= PROCESSES  # both writers' chunks together
+    assert _most_at_once(folder, "long") == PROCESSES and not _waited_in_vain(folder)  # its old share was 1
+
+
+def test_a_holder_lends_its_slot_while_its_chunks_take_slots() -> None:
+    # With one slot, held by the writer itself: if it kept the slot, no chunk could ever start.
+    with cpu_budget(1), cpu_slot():
+        assert printing.map_chunks(_double, [1, 2, 3], 2) == [2, 4, 6]
+        with cpu_slot():  # already held by this thread: no second slot to wait for
+            pass
+
+
+def test_a_pool_larger_than_the_budget_runs_no_more_chunks_at_once(tmp_path: Path) -> None:
+    with cpu_budget(PROCESSES):
+        assert printing.map_chunks(partial(_lay_out, tmp_path, "one", False), range(6), 2 * PROCESSES) == list(range(6))
+    assert _most_at_once(tmp_path) <= PROCESSES
+
+
+def test_the_epub_writer_lends_its_slot_to_its_pandoc_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    running, most, lock = [0], [0], threading.Lock()
+
+    def pandoc(arguments: list[str], stdin: bytes, **options: object) -> bytes:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return b"a part"
+
+    monkeypatch.setattr(epub, "run_pandoc", pandoc)
+    monkeypatch.setattr(epub, "join_epubs", lambda parts, book, target: target.write_bytes(b"the book"))
+    parts = [SimpleNamespace(html="<h1>part</h1>")] * 6
+    with cpu_budget(1), cpu_slot():  # the writer's own slot, the only one: it must lend it
+        assert epub._write_in_parts(parts, "", [], {}, tmp_path, 3) == b"the book"
+    assert most[0] == 1
