@@ -45,7 +45,7 @@ def bare_genanki(doc: RenderedBank, out: Path) -> float:
 def bare_weasyprint(doc: RenderedBank, out: Path) -> float:
     """One WeasyPrint render of the cheat sheet's own HTML and CSS, default fetcher and options."""
     html, css = document_sources(doc, "cheatsheet.html", "cheatsheet.css", **print_context(doc, "a4"),
-                                 items=doc.items, first_chunk=True, last_chunk=True)
+                                 items=doc.items, first_chunk=True, last_chunk=True, labels_only=False)
     started = time.perf_counter()
     HTML(string=html, base_url=BASE_URL).write_pdf(out / "bare.pdf", stylesheets=[CSS(string=css)])
     return time.perf_counter() - started

@@ -85,9 +85,10 @@ def forked_task(task: Callable[[Any], Any]) -> Iterator[Callable[[Any], Any]]:
     """A stand-in for `task` to hand to a pool of processes forked in the block.
 
     A pool pickles its task for every call and each process unpickles its own copy: a task
-    holding the rendered bank would copy the whole bank through a pipe for each output and each
-    chunk (at 10,000 items, hundreds of MB per process). The stand-in is a plain module
-    function; the processes find `task` in this module, as they inherited it when forked.
+    holding the rendered bank would copy the whole bank through a pipe for each writer (at
+    10,000 items, hundreds of MB per process). The stand-in is a plain module function; the
+    processes find `task` in this module, as they inherited it when forked. (A chunk's process
+    is not forked from its writer, and gets only an excerpt of the bank: printing.map_chunks.)
     """
     global _forked_task
     previous, _forked_task = _forked_task, task

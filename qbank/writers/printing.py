@@ -284,7 +284,7 @@ def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], process
     The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
     process that has imported LAYOUT_MODULES and holds nothing of the bank. Forked from the
     writer, a chunk's process would count the whole loaded and rendered bank as its own
-    (about 20 KB an item, shared until written to but resident all the same), on top of its
+    (about 13 KB an item, shared until written to but resident all the same), on top of its
     layout. So `task` and the chunks are pickled: a chunk carries an excerpt of the bank
     (RenderedBank.excerpt), never the whole, and a chunk process's memory does not grow with
     the bank.
