@@ -1,6 +1,7 @@
 """Child processes that die with the build: no writer or pandoc goes on alone after it;
-forked processes that inherit their task instead of unpickling a copy of it; and the build's
-budget of slots for CPU-heavy work, shared by every process it forks.
+forked processes that inherit their task instead of unpickling a copy of it; fresh processes
+from a fork server, which hold none of the build's memory; and the build's budget of slots
+for CPU-heavy work, shared by all of them.
 
 A build killed with SIGKILL (an out-of-memory kill, a CI time-out, a closed laptop) cannot
 stop its children itself. On Linux the kernel does it: each child asks, right after it
@@ -18,7 +19,8 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from functools import partial
+from typing import Any, Callable, Iterator, Sequence
 
 _PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 0.2
@@ -98,18 +100,24 @@ def forked_task(task: Callable[[Any], Any]) -> Iterator[Callable[[Any], Any]]:
         _forked_task = previous
 
 
-# The start method whose locks and queues reach both forked processes and those of a fork server.
-SHARED_START = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+_HAS_FORK_SERVER = "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def shared_context() -> multiprocessing.context.BaseContext:
+    """The context for locks and queues shared with forked processes and with those a fork
+    server starts: these get them pickled, which a lock of the fork context refuses (forked
+    processes inherit them all the same)."""
+    return multiprocessing.get_context("forkserver" if _HAS_FORK_SERVER else "spawn")
 
 # The build's slots for CPU-heavy work (see cpu_budget), inherited by the processes forked in
-# its block; None outside a build of several writers side by side.
+# its block and handed to those of a fork server; None outside a build of several writers.
 _slots: multiprocessing.synchronize.BoundedSemaphore | None = None
 _holding = threading.local()  # .slot: whether this thread holds one of the slots
 
 
 @contextmanager
 def cpu_budget(slots: int) -> Iterator[None]:
-    """At most `slots` CPU-heavy steps (cpu_slot) at once across the processes forked in the block.
+    """At most `slots` CPU-heavy steps (cpu_slot) at once across the processes started in the block.
 
     A build's writers run side by side and each may use every slot, so a writer left alone keeps
     every core busy; this bounds the memory too, at one chunk's layout, one pandoc run or one
@@ -118,24 +126,11 @@ def cpu_budget(slots: int) -> Iterator[None]:
     them), and the writer that ends last, the longest, has every slot once the others are done.
     """
     global _slots
-    # Of the forkserver context: chunk processes, started by a fork server, get it pickled, which
-    # a semaphore of the fork context refuses; forked writer processes inherit it all the same.
-    previous, _slots = _slots, multiprocessing.get_context(SHARED_START).BoundedSemaphore(slots)
+    previous, _slots = _slots, shared_context().BoundedSemaphore(slots)
     try:
         yield
     finally:
         _slots = previous
-
-
-def budget() -> multiprocessing.synchronize.BoundedSemaphore | None:
-    """The build's slots, to hand to a process that is not forked from this one (adopt_budget)."""
-    return _slots
-
-
-def adopt_budget(slots: multiprocessing.synchronize.BoundedSemaphore | None) -> None:
-    """Take slots from `slots` (budget() of the process that started this one)."""
-    global _slots
-    _slots = slots
 
 
 @contextmanager
@@ -159,7 +154,7 @@ def cpu_slot() -> Iterator[None]:
 @contextmanager
 def lend_slot() -> Iterator[None]:
     """Give this thread's slot back while the block waits for work that takes slots of its own
-    (chunk processes, pandoc runs), and take one again after it. Processes forked in the block
+    (chunk processes, pandoc runs), and take one again after it. Processes started in the block
     start without a slot. If the block fails, the slot stays given back: the writer is ending."""
     if not getattr(_holding, "slot", False):
         yield
@@ -169,3 +164,58 @@ def lend_slot() -> Iterator[None]:
     yield
     _slots.acquire()
     _holding.slot = True
+
+
+def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], processes: int, preload: list[str],
+                           start: Callable[..., None], start_arguments: tuple) -> list[Any]:
+    """task(item) for every item, in order, each in a process of its own that ends after it, up
+    to `processes` at once, each holding one of the build's slots while it runs (the calling
+    thread lends its own meanwhile); each process first calls start(*start_arguments).
+
+    The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
+    process that has imported the modules `preload` names and holds nothing else. A process
+    forked from the caller would count all of the caller's memory as its own (shared until
+    written to, but resident all the same). So `task` and the items are pickled. Without fork
+    servers (Windows), the items are done here, one after another.
+    """
+    if not _HAS_FORK_SERVER:
+        return [task(item) for item in items]
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload)
+    with lend_slot(), context.Pool(max(1, min(processes, len(items))), _start_fresh_process,
+                                   (_slots, start, start_arguments), maxtasksperchild=1) as workers:
+        return workers.map(partial(_in_slot, task), items, chunksize=1)
+
+
+def _start_fresh_process(slots: multiprocessing.synchronize.BoundedSemaphore | None, start: Callable[..., None],
+                         start_arguments: tuple) -> None:
+    """Start-up of a process from a fork server: it takes its slots from the build's budget and
+    exits once its parent, the fork server, has. The server ends with the process that started
+    it, and a process waiting for a slot would otherwise wait forever for slots that died with
+    their holders."""
+    global _slots
+    _slots = slots
+    watch_parent(os.getppid())
+    start(*start_arguments)
+
+
+def _in_slot(task: Callable[[Any], Any], item: Any) -> Any:
+    with cpu_slot():
+        return task(item)
+
+
+def _forget_the_parents_fork_server() -> None:
+    """In a forked process: start a fork server of our own when one is needed. multiprocessing
+    would reuse the parent's, but first checks that it is alive with waitpid(), which only the
+    server's parent may call (ChildProcessError elsewhere: e.g. in a writer process forked from
+    a build that has laid chunks out itself)."""
+    server = multiprocessing.forkserver._forkserver  # the one the "forkserver" context uses
+    if server._forkserver_alive_fd is not None:
+        os.close(server._forkserver_alive_fd)  # held open, it would keep the parent's server alive
+    server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
+
+
+if _HAS_FORK_SERVER:
+    import multiprocessing.forkserver
+
+    os.register_at_fork(after_in_child=_forget_the_parents_fork_server)

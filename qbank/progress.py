@@ -15,17 +15,18 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from .processes import SHARED_START
+from .processes import shared_context
 
 # Set in each process that writes: where to send steps, and which output is being written.
 _queue: multiprocessing.queues.Queue | None = None
 _output: str | None = None
 
 
-def attach(queue: multiprocessing.queues.Queue | None) -> None:
-    """Send this process's steps to `queue` (a writer process's initializer)."""
-    global _queue
-    _queue = queue
+def attach(queue: multiprocessing.queues.Queue | None, output: str | None = None) -> None:
+    """Send this process's steps to `queue` (a writer process's initializer), as `output`'s
+    (a chunk process's, with what its writer's reporting() gives)."""
+    global _queue, _output
+    _queue, _output = queue, output
 
 
 @contextmanager
@@ -40,15 +41,9 @@ def writing(output: str) -> Iterator[None]:
 
 
 def reporting() -> tuple[multiprocessing.queues.Queue | None, str | None]:
-    """Where this process's steps go and for which output: to hand to a process that is not
-    forked from this one (a chunk's, writers/printing.py), which takes them up with resume()."""
+    """Where this process's steps go and for which output: attach()'s arguments for a process
+    that is not forked from this one (a chunk's, writers/printing.py)."""
     return _queue, _output
-
-
-def resume(reporting: tuple[multiprocessing.queues.Queue | None, str | None]) -> None:
-    """Report steps as the process that gave `reporting` does (a process initializer)."""
-    global _queue, _output
-    _queue, _output = reporting
 
 
 def active() -> bool:
@@ -76,9 +71,8 @@ class ProgressDisplay:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # a terminal's cost only
         from rich.console import Console
 
-        # Of the forkserver context: chunk processes, started by a fork server, get it pickled,
-        # which a queue of the fork context refuses; forked writer processes inherit it all the same.
-        self.queue: multiprocessing.queues.Queue = multiprocessing.get_context(SHARED_START).Queue()
+        # Shared with chunk processes, which a fork server starts (processes.shared_context).
+        self.queue: multiprocessing.queues.Queue = shared_context().Queue()
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"), TimeElapsedColumn(),
             console=Console(file=sys.stderr), transient=True,

@@ -4,23 +4,21 @@ A restricted URL fetcher (only the print templates and the bank's vetted images)
 and one way to turn HTML into a tagged, deterministic PDF that never shows an empty box.
 
 A large bank is laid out in chunks (WeasyPrint holds a whole document's boxes in memory, about
-0.9 MB per item): each chunk in a process of its own (map_chunks), written as its own PDF, and
-the chunks' PDFs joined into one (joined_pdf.py). The flashcards know each chunk's pages in advance and lay
-them out with their page numbers in the whole; the cheat sheet's chunks are laid out without
-page labels, which are stamped on in the join. A bank that fits one chunk is laid out and
+0.9 MB per item): each chunk in a process of its own (map_chunks), written as its own PDF,
+and the chunks' PDFs joined into one (joined_pdf.py). The flashcards know each chunk's pages
+in advance and lay them out with their page numbers in the whole; the cheat sheet's chunks are
+laid out without page labels, which are stamped on in the join. A bank that fits one chunk is laid out and
 written in one piece, exactly as before chunking existed.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 from urllib.parse import urlsplit
@@ -33,7 +31,7 @@ from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .. import progress
-from ..processes import adopt_budget, budget, cpu_slot, lend_slot, watch_parent
+from ..processes import map_in_fresh_processes
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, render_template
@@ -273,58 +271,17 @@ LAYOUT_MODULES = ["qbank.writers.pdf", "qbank.writers.cards"]
 
 def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> list[Result]:
     """task(chunk) for every chunk, in order, each in a process of its own, up to `processes`
-    at once; in a build, each also holds one of the build's slots while it runs
-    (processes.cpu_slot), which the writer lends meanwhile.
+    at once (processes.map_in_fresh_processes); its steps are reported as the writer's.
 
-    Each process lays out one chunk and ends (maxtasksperchild=1), so the memory of a layout
-    goes back to the system instead of staying in a long-lived process's heap: a build holds at
-    most one chunk's layout per slot, and the writer's own process never holds a layout, even
-    with one process (a heap that laid out chunk after chunk keeps growing from fragmentation).
-
-    The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
-    process that has imported LAYOUT_MODULES and holds nothing of the bank. Forked from the
-    writer, a chunk's process would count the whole loaded and rendered bank as its own
-    (about 13 KB an item, shared until written to but resident all the same), on top of its
-    layout. So `task` and the chunks are pickled: a chunk carries an excerpt of the bank
-    (RenderedBank.excerpt), never the whole, and a chunk process's memory does not grow with
-    the bank.
+    Each process lays out one chunk and ends, so the memory of a layout goes back to the system
+    instead of staying in a long-lived process's heap: a build holds at most one chunk's layout
+    per slot of its CPU budget, and the writer's own process never holds a layout, even with
+    one process (a heap that laid out chunk after chunk keeps growing from fragmentation).
+    The processes come from a fork server that has imported LAYOUT_MODULES, not from the writer,
+    which holds the whole loaded and rendered bank (about 13 KB an item). `task` and the chunks
+    are pickled: a chunk carries an excerpt of the bank (RenderedBank.excerpt), never the whole,
+    so a chunk process's memory does not grow with the bank.
     """
-    if len(chunks) <= 1 or "forkserver" not in multiprocessing.get_all_start_methods():
+    if len(chunks) <= 1:
         return [task(chunk) for chunk in chunks]
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(LAYOUT_MODULES)
-    with lend_slot(), context.Pool(max(1, min(processes, len(chunks))), _start_chunk_process,
-                                   (progress.reporting(), budget()), maxtasksperchild=1) as workers:
-        return workers.map(partial(_in_slot, task), chunks, chunksize=1)
-
-
-def _forget_the_parents_fork_server() -> None:
-    """In a forked process: start a fork server of our own when one is needed. multiprocessing
-    would reuse the parent's, but first checks that it is alive with waitpid(), which only the
-    server's parent may call (ChildProcessError elsewhere: e.g. in a writer process forked from
-    a build that has laid chunks out itself)."""
-    server = multiprocessing.forkserver._forkserver  # the one the "forkserver" context uses
-    if server._forkserver_alive_fd is not None:
-        os.close(server._forkserver_alive_fd)  # held open, it would keep the parent's server alive
-    server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
-
-
-if "forkserver" in multiprocessing.get_all_start_methods():
-    import multiprocessing.forkserver
-
-    os.register_at_fork(after_in_child=_forget_the_parents_fork_server)
-
-
-def _start_chunk_process(reporting: tuple, slots: object) -> None:
-    """Start-up of a chunk's process: it reports steps as its writer does and takes its slots
-    from the build's budget. It exits once its parent, the fork server, has: the server ends
-    with the writer that started it, and a chunk process waiting for a slot would otherwise
-    wait forever for slots that died with their holders."""
-    progress.resume(reporting)
-    adopt_budget(slots)
-    watch_parent(os.getppid())
-
-
-def _in_slot(task: Callable[[Chunk], Result], chunk: Chunk) -> Result:
-    with cpu_slot():
-        return task(chunk)
+    return map_in_fresh_processes(task, chunks, processes, LAYOUT_MODULES, progress.attach, progress.reporting())
