@@ -136,16 +136,13 @@ class PartCopy:
             self.entries(resources, frozenset({"/XObject"})), xobjects, STAMP_NAME, stamp)
 
     def form_xobject(self, page: DictionaryObject) -> bytes:
-        """A page as a form XObject, to draw on another page of the same size."""
+        """A page of WeasyPrint's (one content stream) as a form XObject, to draw on another
+        page of the same size: its stream's data and encoding, and its resources."""
         contents = page["/Contents"]
-        if isinstance(contents, ArrayObject):  # several streams: one, decoded
-            data, encoding = b"\n".join(stream.get_object().get_data() for stream in contents), b""
-        else:
-            data = contents._data
-            encoding = b"".join(_name(key) + b" " + self.serialized(value) + b" "
-                                for key, value in contents.items() if key != "/Length")
+        encoding = self.entries(DictionaryObject(contents), frozenset({"/Length"}))  # the stream's, as a plain dictionary
         return b"<</Type /XObject /Subtype /Form /BBox %s /Resources %s %s/Length %d>>\nstream\n%s\nendstream" % (
-            self.serialized(page["/MediaBox"]), self.serialized(page.raw_get("/Resources")), encoding, len(data), data)
+            self.serialized(page["/MediaBox"]), self.serialized(page.raw_get("/Resources")), encoding,
+            len(contents._data), contents._data)
 
     def _serialize(self, value: PdfObject, out: bytearray, skipped: frozenset[str] = frozenset()) -> None:
         if isinstance(value, IndirectObject):
