@@ -6,6 +6,8 @@ largest_mb: the peak resident memory of the largest single process of the comman
 kernel's ru_maxrss over the reaped children, which folds in grandchildren such as pandoc and
 the layout workers). tree_mb: the peak of the sum over every process of the tree alive at the
 same moment, sampled every 50 ms from /proc (Linux only), so processes side by side add up.
+processes: the sampled peak of each of the largest processes, by the name the build gives it
+("qbank cards", "pdf chunk": processes.name_this_process) and its pid, largest first.
 """
 
 from __future__ import annotations
@@ -35,29 +37,36 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss_bytes(root: int) -> int:
-    tree, total, pending = _children(), 0, [root]
+def _tree_rss_bytes(root: int) -> dict[str, int]:
+    """Resident bytes of each process of root's tree, by "name pid"."""
+    tree, each, pending = _children(), {}, [root]
     while pending:
         pid = pending.pop()
         pending += tree.get(pid, [])
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
+            resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
+            each[f"{Path(f'/proc/{pid}/comm').read_text().strip()} {pid}"] = resident
         except OSError:
-            pass
-    return total
+            pass  # the process ended while we looked
+    return each
 
 
 def main() -> None:
     started = time.perf_counter()
     process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
-    tree_peak = 0
+    tree_peak, peaks = 0, {}
     while process.poll() is None:
-        tree_peak = max(tree_peak, _tree_rss_bytes(process.pid))
+        each = _tree_rss_bytes(process.pid)
+        tree_peak = max(tree_peak, sum(each.values()))
+        for name, resident in each.items():
+            peaks[name] = max(peaks.get(name, 0), resident)
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     largest_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"seconds": seconds, "largest_mb": largest_kb / 1024, "tree_mb": tree_peak / 2**20,
-                      "code": process.returncode}))
+                      "code": process.returncode,
+                      "processes": {name: round(peak / 2**20) for name, peak in
+                                    sorted(peaks.items(), key=lambda entry: -entry[1])[:8]}}))
 
 
 if __name__ == "__main__":

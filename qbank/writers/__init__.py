@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import progress
 from ..document import RenderedBank
 from ..model import MissingTool
-from ..processes import cpu_budget, cpu_slot, die_with_parent, forked_task
+from ..processes import cpu_budget, cpu_slot, die_with_parent, forked_task, name_this_process
 
 # Errors of writing a file that name no file: a writer writes only its target, so they are its.
 WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS, errno.EIO}
@@ -145,6 +145,7 @@ def write_outputs(
     context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
 
     def write(output: tuple[str, Path]) -> Written:
+        name_this_process(f"qbank {output[0]}")
         with cpu_slot():  # lent while the writer's chunks or pandoc runs take slots of their own
             return _write_timed(output[0], doc, output[1], options, processes)
 

@@ -14,6 +14,7 @@ written in one piece, exactly as before chunking existed.
 from __future__ import annotations
 
 import logging
+import multiprocessing.queues
 import os
 import string
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .. import progress
-from ..processes import map_in_fresh_processes
+from ..processes import map_in_fresh_processes, name_this_process
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, render_template
@@ -284,4 +285,9 @@ def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], process
     """
     if len(chunks) <= 1:
         return [task(chunk) for chunk in chunks]
-    return map_in_fresh_processes(task, chunks, processes, LAYOUT_MODULES, progress.attach, progress.reporting())
+    return map_in_fresh_processes(task, chunks, processes, LAYOUT_MODULES, _start_chunk_process, progress.reporting())
+
+
+def _start_chunk_process(queue: multiprocessing.queues.Queue | None, output: str | None) -> None:
+    progress.attach(queue, output)
+    name_this_process(f"{output} chunk")
