@@ -93,10 +93,11 @@ class RenderedBank(_ReadsHtml):
         items those are 150 MB). The bank's own fields, labels, media and dates stay."""
         positions = {item.number - 1 for item in items}
         title = ("title",)
+        places = {title: self.source.place(title)}  # the source's and the HTML's banks share theirs
         return replace(
             self,
-            source=replace(self.source, items=(), places={title: self.source.place(title)}),
-            html=replace(self.html, items=()),
+            source=replace(self.source, items=(), places=places),
+            html=replace(self.html, items=(), places=places),
             items=tuple(items),
             retired=(),
             fields={path: html for path, html in self.fields.items() if path[:1] != ("items",) or path[1] in positions},
@@ -110,8 +111,12 @@ class RenderedBank(_ReadsHtml):
 
     def with_html(self, change: Callable[[Markup, Path_], Markup]) -> RenderedBank:
         """This bank with every field's HTML replaced by `change(html, its path)` (for a
-        writer that shows some markup its own way, like math on paper)."""
+        writer that shows some markup its own way, like math on paper); this very bank if no
+        field changes (a bank without math: a copy of every item would cost as much memory as
+        the bank's HTML)."""
         fields = {path: change(html, path) for path, html in self.fields.items()}
+        if all(fields[path] == html for path, html in self.fields.items()):
+            return self
         html_bank = schema.with_html(schema.BANK, self.source, fields)
         items = tuple(replace(item, html=html_item) for item, html_item in zip(self.items, html_bank.items))
         return replace(self, html=html_bank, items=items, fields=fields)

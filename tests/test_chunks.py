@@ -5,6 +5,7 @@ syntax with qpdf's check through pikepdf)."""
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
 import tracemalloc
@@ -19,6 +20,7 @@ from qbank.lock import Lock
 from qbank.reader import load_bank
 from qbank.render import render_bank
 from qbank.writers import WRITERS, BuildOptions, cards, printing
+from qbank.writers.formulas import with_typeset_math
 from qbank.writers.joined_pdf import join_pdfs
 
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
@@ -146,3 +148,21 @@ def test_chunk_processes_hold_their_chunk_not_the_writers_memory() -> None:
     assert len({pid for _, pid, _ in results} | {os.getpid()}) == 4
     assert max(resident for _, _, resident in results) < ballast_mb * 3 // 4
     del ballast
+
+
+def test_an_excerpt_carries_its_items_and_nothing_of_the_others(seed_doc: object) -> None:
+    """What a chunk's process unpickles: its items' HTML, Markdown and places, and the bank's
+    own fields; nothing that grows with the rest of the bank."""
+    excerpt = seed_doc.excerpt(seed_doc.items[4:5])
+    assert [item.id for item in excerpt.items] == [seed_doc.items[4].id]
+    for bank in (excerpt.source, excerpt.html):
+        assert bank.items == () and set(bank.places) == {("title",)}
+    assert {path[1] for path in excerpt.fields if path[0] == "items"} == {4}
+    assert len(pickle.dumps(excerpt)) < len(pickle.dumps(seed_doc)) / 10
+
+
+def test_a_bank_without_math_is_not_copied_for_print(seed_doc: object) -> None:
+    """Typesetting math for print rebuilds every item; with no math there is nothing to rebuild,
+    and a copy of every item would cost the printed outputs' writers as much as the bank's HTML."""
+    assert "math" not in " ".join(seed_doc.fields.values())
+    assert with_typeset_math(seed_doc) is seed_doc
