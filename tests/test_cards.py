@@ -19,6 +19,7 @@ from qbank.reader import load_bank
 from qbank.render import render_bank
 from qbank.writers import BuildOptions
 from qbank.writers import cards as cards_writer
+from qbank.writers import printing
 
 SEED = yaml.safe_load(SEED_BANK.read_text(encoding="utf-8"))
 COLUMNS, ROWS = cards_writer.COLUMNS, cards_writer.ROWS
@@ -204,10 +205,14 @@ def test_letter_paper(long_cards: tuple[dict, PdfReader]) -> None:
                for p in reader.pages)
 
 
-def test_the_measured_layout_corrects_a_wrong_estimate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the estimate put everything on one card at the largest size, measuring still fixes it."""
+@pytest.mark.parametrize("chunk_items", [printing.ITEMS_PER_CHUNK, 1], ids=["whole", "chunked"])
+def test_the_measured_layout_corrects_a_wrong_estimate(chunk_items: int, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the estimate put everything on one card at the largest size, measuring still fixes it,
+    also when the cards are laid out as chunks (whose processes send back the cards they fitted)."""
     bank = _long_bank(tmp_path / "bank")
     doc = render_bank(load_bank(bank), Lock.open(bank))
+    monkeypatch.setattr(printing, "ITEMS_PER_CHUNK", chunk_items)
     monkeypatch.setattr(cards_writer, "_fitting_size", lambda paragraphs: 0)
     monkeypatch.setattr(cards_writer, "_groups_needed", lambda blocks, labels: 1)
     assert len(cards_writer.planned_cards(doc)) == 3, "the estimate is now wrong on purpose"

@@ -304,13 +304,37 @@ def _fitted(doc: RenderedBank, media: dict[str, Path], context: dict, cards: lis
         cards = _refitted(cards, overflowing, doc.labels)
 
 
+class FittedCard(NamedTuple):
+    """A card as a chunk's process fitted it, without its item: what the process sends back.
+    (A Card would carry its item, and the writer would unpickle a second copy of every item.)"""
+
+    number: int  # its item's
+    answer_parts: int  # how many of its item's answer parts it shows, after those of its item's cards before it
+    front_size_class: int
+    back_size_class: int
+
+
 def _write_chunk(media: dict[str, Path], context: dict,
-                 chunk: tuple[RenderedBank, list[Card], PageNumbers, Path]) -> list[Card]:
+                 chunk: tuple[RenderedBank, list[Card], PageNumbers, Path]) -> list[FittedCard]:
     """Fit and write one chunk of whole sheets (with an excerpt of the bank holding their
     items); returns its fitted cards."""
     excerpt, cards, numbers, target = chunk
     cards, document = _fitted(excerpt, media, context, cards, numbers)
     write_document(excerpt, document, target)
+    return [FittedCard(card.item.number, len(card.answer), card.front_size_class, card.back_size_class)
+            for card in cards]
+
+
+def _cards_of(doc: RenderedBank, fitted: list[FittedCard]) -> list[Card]:
+    """The cards `fitted` describes, with their items from `doc`."""
+    cards: list[Card] = []
+    for number, item_cards in groupby(fitted, key=lambda card: card.number):
+        item = doc.items[number - 1]
+        parts, start, plans = _answer_parts(item), 0, []
+        for card in item_cards:
+            plans.append(CardPlan(parts[start:start + card.answer_parts], card.front_size_class, card.back_size_class))
+            start += card.answer_parts
+        cards += _numbered(item, plans)
     return cards
 
 
@@ -337,7 +361,7 @@ def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, car
                                 processes)
             if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
                 break
-            cards = [card for chunk in fitted for card in chunk]
+            cards = _cards_of(doc, [card for chunk in fitted for card in chunk])
         join_pdfs(parts, target)
 
 
