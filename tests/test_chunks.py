@@ -19,12 +19,13 @@ from conftest import SEED_BANK
 from qbank.lock import Lock
 from qbank.reader import load_bank
 from qbank.render import render_bank
-from qbank.writers import WRITERS, BuildOptions, cards, printing
+from qbank.writers import WRITERS, BuildOptions, cards, pdf, printing
 from qbank.writers.formulas import with_typeset_math
 from qbank.writers.joined_pdf import join_pdfs
 
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
 CHUNK_ITEMS = {"pdf": 8, "cards": 12}  # the seed's 30 items: 4 cheat-sheet chunks, 3 of flashcards
+LABEL_PAGES = 3  # the cheat sheet's page labels in runs of 3 pages, which end within chunks
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def seed_doc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a Rend
 def _build(doc: object, output_format: str, target: Path, chunk_items: int, monkeypatch: pytest.MonkeyPatch) -> PdfReader:
     with monkeypatch.context() as patch:
         patch.setattr(printing, "ITEMS_PER_CHUNK", chunk_items)
+        patch.setattr(pdf, "LABEL_PAGES_PER_RUN", LABEL_PAGES)
         WRITERS[output_format].write(doc, target, BuildOptions(), 2)
     return PdfReader(target)
 
@@ -71,6 +73,7 @@ def test_a_chunked_build_reads_like_the_whole(seed_doc: object, output_format: s
         assert _body_text(joined) == _body_text(whole)
     else:  # each chunk starts on a fresh page: at most one more page per further chunk
         assert len(whole.pages) <= pages <= len(whole.pages) + 3
+        assert pages > 2 * LABEL_PAGES  # labels from several runs
         for entry in joined.outline:  # every item's heading on the page its outline entry names
             page = joined.pages[joined.get_destination_page_number(entry)]
             assert re.sub(r"\s+", "", entry.title) in re.sub(r"\s+", "", page.extract_text())

@@ -13,9 +13,10 @@ and annotations' keys into the structure parent tree are moved past the ones alr
 The file identifier is a hash of the parts' own (content) identifiers, and object numbers
 follow the parts' own order, so the result is as reproducible as the parts.
 
-A join may also stamp each page with the same page of another PDF (the cheat sheet's page
-labels, which no chunk can lay out before all are counted): the stamp page becomes a form
-XObject drawn over the page, after its own content, marked as a pagination artifact.
+A join may also stamp each page with the page of the same number in other PDFs, read one after
+another (the cheat sheet's page labels, which no chunk can lay out before all are counted): the
+stamp page becomes a form XObject drawn over the page, after its own content, marked as a
+pagination artifact.
 """
 
 from __future__ import annotations
@@ -192,28 +193,63 @@ def _direct(value: PdfObject) -> bytes:
     return stream.getvalue()
 
 
-def join_pdfs(parts: Sequence[Path], target: Path, stamps: Path | None = None) -> None:
-    """Join the chunks' PDFs `parts`, in order, into `target`; with `stamps`, a PDF of as many
-    pages, each page drawn over the same page of the joined document."""
+def join_pdfs(parts: Sequence[Path], target: Path, stamps: Sequence[Path] = ()) -> None:
+    """Join the chunks' PDFs `parts`, in order, into `target`; with `stamps`, PDFs of as many
+    pages in all, each page drawn over the page of the same number of the joined document."""
     with target.open("wb") as stream:
-        join = DocumentJoin(JoinedPdf(stream), PdfReader(stamps) if stamps else None)
+        joined = JoinedPdf(stream)
+        join = DocumentJoin(joined, StampPages(joined, stamps) if stamps else None)
         for path in parts:
             join.add(path)
             gc.collect()  # pypdf's objects point back at their reader: only the cycle collector frees a part
         join.finish()
 
 
+class StampPages:
+    """The stamps' pages in order, each written as a form XObject when its page is reached: the
+    stamp PDFs are read one at a time, like the parts."""
+
+    def __init__(self, joined: JoinedPdf, paths: Sequence[Path]):
+        self.joined = joined
+        self.paths = deque(paths)
+        self.pages: deque[DictionaryObject] = deque()
+        self.copy: PartCopy | None = None
+        self.identifiers: list[bytes] = []
+        self.streams = (joined.reserve(), joined.reserve())  # SAVE and DRAW_STAMP, shared by every stamped page
+        for number, data in zip(self.streams, (SAVE, DRAW_STAMP)):
+            joined.write(number, b"<</Length %d>>\nstream\n%s\nendstream" % (len(data), data))
+
+    def next_form(self) -> int:
+        """The object number of the next stamp page's form XObject (written)."""
+        if not self.pages:
+            self.flush()
+            if not self.paths:
+                raise ValueError("fewer stamp pages than pages")
+            reader = PdfReader(self.paths.popleft())
+            self.copy, self.pages = PartCopy(self.joined, reader, {}, key_offset=0), deque(reader.pages)
+            self.identifiers.append(_identifier(reader))
+        number = self.joined.reserve()
+        self.joined.write(number, self.copy.form_xobject(self.pages.popleft()))
+        return number
+
+    def flush(self) -> None:
+        """Copy what the stamp pages written so far reach (their fonts)."""
+        if self.copy is not None:
+            self.copy.flush()
+
+    def finish(self) -> list[bytes]:
+        """The stamp PDFs' identifiers, once every stamp page has been used."""
+        if self.pages or self.paths:
+            raise ValueError("more stamp pages than pages")
+        return self.identifiers
+
+
 class DocumentJoin:
     """The joined document's own objects, gathered part by part and written at the end."""
 
-    def __init__(self, joined: JoinedPdf, stamps: PdfReader | None = None):
+    def __init__(self, joined: JoinedPdf, stamps: StampPages | None = None):
         self.joined = joined
         self.stamps = stamps
-        if stamps is not None:
-            self.stamp_copy = PartCopy(joined, stamps, {}, key_offset=0)
-            self.stamp_streams = (joined.reserve(), joined.reserve())
-            for number, data in zip(self.stamp_streams, (SAVE, DRAW_STAMP)):
-                joined.write(number, b"<</Length %d>>\nstream\n%s\nendstream" % (len(data), data))
         self.catalog, self.pages, self.tree, self.document, self.parent_tree, self.outlines = (
             joined.reserve() for _ in range(6))
         self.page_numbers: list[int] = []
@@ -235,11 +271,10 @@ class DocumentJoin:
                     document.indirect_reference.idnum: self.document}
         copy = PartCopy(self.joined, reader, replaced, key_offset=max((key for key, _ in self.parent_keys), default=-1) + 1)
         if self.stamps is not None:
-            for index, page in enumerate(reader.pages, start=len(self.page_numbers)):
-                stamp = self.joined.reserve()
-                self.joined.write(stamp, self.stamp_copy.form_xobject(self.stamps.pages[index]))
-                copy.bodies[page.indirect_reference.idnum] = copy.stamped_page(page, self.stamp_streams, stamp)
-            self.stamp_copy.flush()
+            for page in reader.pages:
+                copy.bodies[page.indirect_reference.idnum] = copy.stamped_page(page, self.stamps.streams,
+                                                                                self.stamps.next_form())
+            self.stamps.flush()
         self.page_numbers += [copy.number(page.indirect_reference) for page in reader.pages]
         self.document_kids += [copy.number(kid) for kid in document.raw_get("/K")]
         nums = tree["/ParentTree"]["/Nums"]
@@ -273,9 +308,7 @@ class DocumentJoin:
         joined.write(self.catalog, b"<<%s/Pages %d 0 R /Outlines %d 0 R /StructTreeRoot %d 0 R /Names <</Dests <</Names [%s]>>>>>>"
                      % (first["catalog"], self.pages, self.outlines, self.tree, names))
         if self.stamps is not None:
-            if len(self.stamps.pages) != len(self.page_numbers):
-                raise ValueError(f"{len(self.stamps.pages)} stamps for {len(self.page_numbers)} pages")
-            self.identifiers.append(_identifier(self.stamps))
+            self.identifiers += self.stamps.finish()
         identifier = hashlib.md5(b"".join(self.identifiers)).hexdigest().encode()
         joined.finish(b"/Root %d 0 R /Info %d 0 R /ID [<%s> <%s>] " % (self.catalog, self.info, identifier, identifier))
 

@@ -13,13 +13,18 @@ from .formulas import with_typeset_math
 from .images import Box, fitted_media
 from . import printing
 from .joined_pdf import join_pdfs
-from .printing import PAPERS, Paper, chunked, map_chunks, print_context, render_document, write_document
+from .printing import (PAPERS, PageNumbers, Paper, chunk_numbers, chunked, map_chunks, print_context, render_document,
+                       write_document)
 from . import BuildOptions, Downscaled, Writer
 
 # templates/print/cheatsheet.css: the page margins (top, right, bottom, left) and the gap
 # between its two columns, which bound an image (`img { max-width: 100% }`).
 PAGE_MARGINS_MM = (13.0, 11.0, 12.0, 11.0)
 COLUMN_GAP_MM = 6.0
+# A large bank's page labels are laid out in runs of at most this many pages, each in a process
+# of its own: WeasyPrint holds every page of a layout, and 1,650 pages of labels (10,000 items)
+# took 210 MB at once.
+LABEL_PAGES_PER_RUN = 200
 
 
 def column_box(paper: Paper) -> Box:
@@ -60,11 +65,19 @@ def _write_chunk(media: dict[str, Path], context: dict, chunk_and_target: tuple[
     return len(document.pages)
 
 
-def _write_page_labels(doc: RenderedBank, context: dict, pages: int, target: Path) -> None:
-    """`pages` pages that show only their page labels, where the cheat sheet shows them."""
-    document = render_document(doc, {}, "page-labels.html", "cheatsheet.css", options=printing.STAMP_OPTIONS,
+def _write_page_labels(doc: RenderedBank, context: dict, run: tuple[PageNumbers, int, Path]) -> None:
+    """A run of `pages` pages that show only their page labels, where the cheat sheet shows them."""
+    numbers, pages, target = run
+    document = render_document(doc, {}, "page-labels.html", "cheatsheet.css", numbers, printing.STAMP_OPTIONS,
                                **{**context, "pages": pages, "labels_only": True, "first_chunk": True})
     write_document(doc, document, target, printing.STAMP_OPTIONS)
+
+
+def _label_runs(pages: int, folder: Path) -> list[tuple[PageNumbers, int, Path]]:
+    """The page labels of a document of `pages` pages, in runs of at most LABEL_PAGES_PER_RUN."""
+    counts = [min(LABEL_PAGES_PER_RUN, pages - first) for first in range(0, pages, LABEL_PAGES_PER_RUN)]
+    return [(numbers, count, folder / f"labels-{index}.pdf")
+            for index, (numbers, count) in enumerate(zip(chunk_numbers(counts), counts))]
 
 
 class CheatSheetWriter(Writer):
@@ -81,14 +94,15 @@ class CheatSheetWriter(Writer):
                 return media.downscaled
             # Each chunk starts on a fresh page. A page label ("page 3 of 40") needs the pages of
             # every chunk before and of the whole, so the chunks are laid out without labels, and
-            # the labels, laid out on their own once the page counts are known, are stamped on.
+            # the labels, laid out on their own (in runs) once the page counts are known, are
+            # stamped on.
             with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
                 parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
                 page_counts = map_chunks(partial(_write_chunk, media.files, context), list(zip(chunks, parts)),
                                          processes)
-                labels = Path(folder) / "page-labels.pdf"
-                _write_page_labels(doc, context, sum(page_counts), labels)
-                join_pdfs(parts, target, stamps=labels)
+                runs = _label_runs(sum(page_counts), Path(folder))
+                map_chunks(partial(_write_page_labels, doc.excerpt([]), context), runs, processes)
+                join_pdfs(parts, target, stamps=[path for _, _, path in runs])
         return media.downscaled
 
 
