@@ -19,7 +19,6 @@ an empty data folder, so neither the machine's pandoc settings nor its clock cha
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import tempfile
@@ -104,9 +103,9 @@ def book_html(doc: RenderedBank) -> str:
 
 
 def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
-                    processes: int) -> bytes:
+                    processes: int, target: Path) -> None:
     """The book made by one pandoc run per part (side by side, up to `processes`; in a build,
-    each holding one of its slots while the writer lends its own), joined."""
+    each holding one of its slots while the writer lends its own), joined into `target`."""
     files = [work / f"part-{index}.epub" for index in range(len(parts))]
 
     def make(index: int) -> None:
@@ -116,9 +115,7 @@ def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], envi
 
     with lend_slot(), ThreadPoolExecutor(max(1, processes)) as pandocs:
         list(pandocs.map(make, range(len(parts))))
-    joined = work / "book.epub"
-    join_epubs(list(zip(parts, files)), book, joined)
-    return joined.read_bytes()
+    join_epubs(list(zip(parts, files)), book, target)
 
 
 def _book_identifier(bank_id: str) -> str:
@@ -148,17 +145,17 @@ def _accessibility_arguments(book: str) -> list[str]:
     return [f"--metadata={key}={value}" for key, value in values]
 
 
-def _with_conformance_claim(book: bytes) -> bytes:
-    """pandoc's `book` with the conformance claim in its package metadata.
+def _write_with_conformance_claim(book: Path, target: Path) -> None:
+    """pandoc's `book` with the conformance claim in its package metadata, into `target`.
 
     pandoc (3.9; 3.10 neither) has no option for dcterms:conformsTo or a11y:certifiedBy,
     while it writes the rest of the accessibility metadata; so this adds the two, and nothing
-    else changes: same entries in the same order, same dates and compression methods.
+    else changes: same entries in the same order, same dates and compression methods. It
+    copies an entry at a time: a large bank's book is tens of MB.
     """
     claim = (f'    <meta property="dcterms:conformsTo">{CONFORMANCE}</meta>\n'
              f'    <meta property="a11y:certifiedBy">{EVALUATOR}</meta>\n  </metadata>').encode()
-    claimed_bytes = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(book)) as unclaimed, zipfile.ZipFile(claimed_bytes, "w") as claimed:
+    with zipfile.ZipFile(book) as unclaimed, zipfile.ZipFile(target, "w") as claimed:
         for entry in unclaimed.infolist():
             data = unclaimed.read(entry)
             if entry.filename == PACKAGE_DOCUMENT:
@@ -166,7 +163,6 @@ def _with_conformance_claim(book: bytes) -> bytes:
                     raise RuntimeError(f"pandoc wrote an unexpected {PACKAGE_DOCUMENT}")
                 data = data.replace(b"  </metadata>", claim)
             claimed.writestr(entry, data)
-    return claimed_bytes.getvalue()
 
 
 @dataclass(frozen=True)
@@ -273,11 +269,15 @@ class EpubWriter(Writer):
             arguments = _pandoc_arguments(doc, book, [font.file for font in fonts])
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
             parts = book_parts(book, PAGES_PER_PART)
+            made = work / "book.epub"
             if len(parts) == 1:
-                epub = run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work))
+                made.write_bytes(run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work)))
             else:
-                epub = _write_in_parts(parts, book, arguments, environment, work, processes)
-        target.write_bytes(_with_conformance_claim(epub) if _claims_conformance(book) else epub)
+                _write_in_parts(parts, book, arguments, environment, work, processes, made)
+            if _claims_conformance(book):
+                _write_with_conformance_claim(made, target)
+            else:
+                shutil.copyfile(made, target)
         return media.downscaled
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import zipfile
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -51,15 +51,24 @@ def page_file(number: int) -> str:
 
 @dataclass(frozen=True)
 class BookPart:
-    html: str  # the book's <head> and a run of its pages
+    """The book's <head> and a run of its pages: cut from the book when asked for, so that the
+    parts do not hold a second copy of a large book (tens of MB) while pandoc makes them."""
+
+    book: str = field(repr=False)
+    head_end: int
+    start: int  # where its pages are in the book
+    end: int
     first_page: int  # the number of its first page in the book, from 1
+
+    @property
+    def html(self) -> str:
+        return self.book[:self.head_end] + self.book[self.start:self.end]
 
 
 def book_parts(book: str, pages_per_part: int) -> list[BookPart]:
     """The book's HTML cut before every `pages_per_part`-th page, each part with the book's <head>."""
     starts = [match.start() for match in re.finditer(PAGE_START, book, re.MULTILINE)][::pages_per_part]
-    head = book[:starts[0]]
-    return [BookPart(head + book[start:end], first_page=1 + pages_per_part * index)
+    return [BookPart(book, starts[0], start, end, first_page=1 + pages_per_part * index)
             for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(book)]))]
 
 
