@@ -80,7 +80,8 @@ class RenderedBank(_ReadsHtml):
 
     def owner(self, path: Path_) -> str | None:
         """The id of the item a path lies in (None: the bank's own text)."""
-        return self._item_ids[path[1]] if path[:1] == ("items",) else None
+        position = self._position(path)
+        return None if position is None else self._item_ids[position]
 
     @cached_property
     def _item_ids(self) -> dict[int, str]:
@@ -91,7 +92,8 @@ class RenderedBank(_ReadsHtml):
         """This bank holding only `items` of its items: what a process that lays out a chunk
         of a large bank needs, without the other items' HTML, Markdown and places (at 10,000
         items those are 150 MB). The bank's own fields, labels, media and dates stay."""
-        positions = {item.number - 1 for item in items}
+        paths, spans = self._field_spans
+        chosen = sorted(span for key in (None, *{item.number - 1 for item in items}) for span in spans.get(key, ()))
         title = ("title",)
         places = {title: self.source.place(title)}  # the source's and the HTML's banks share theirs
         return replace(
@@ -100,8 +102,27 @@ class RenderedBank(_ReadsHtml):
             html=replace(self.html, items=(), places=places),
             items=tuple(items),
             retired=(),
-            fields={path: html for path, html in self.fields.items() if path[:1] != ("items",) or path[1] in positions},
+            fields={path: self.fields[path] for start, end in chosen for path in paths[start:end]},
         )
+
+    @cached_property
+    def _field_spans(self) -> tuple[list[Path_], dict[int | None, list[tuple[int, int]]]]:
+        """The fields' paths in order, and the runs of them (start, end) that each item holds, by
+        its position (None: the bank's own fields): an excerpt takes its items' fields, in the
+        bank's order, without going through all of the bank's (once per chunk: quadratic)."""
+        paths = list(self.fields)
+        spans: dict[int | None, list[tuple[int, int]]] = {}
+        start = 0
+        for index in range(1, len(paths) + 1):
+            key = self._position(paths[start])
+            if index == len(paths) or self._position(paths[index]) != key:
+                spans.setdefault(key, []).append((start, index))
+                start = index
+        return paths, spans
+
+    @staticmethod
+    def _position(path: Path_) -> int | None:
+        return path[1] if path[:1] == ("items",) else None
 
     def html_fragments(self) -> list[tuple[str | None, str]]:
         """Every piece of HTML an output may show, with the id of the item it belongs to."""

@@ -162,6 +162,9 @@ def test_an_excerpt_carries_its_items_and_nothing_of_the_others(seed_doc: object
         assert bank.items == () and set(bank.places) == {("title",)}
     assert {path[1] for path in excerpt.fields if path[0] == "items"} == {4}
     assert len(pickle.dumps(excerpt)) < len(pickle.dumps(seed_doc)) / 10
+    chosen = [0, 5, 6, 29]
+    assert list(seed_doc.excerpt([seed_doc.items[index] for index in chosen]).fields.items()) == [
+        (path, html) for path, html in seed_doc.fields.items() if path[0] != "items" or path[1] in chosen]
 
 
 def test_a_bank_without_math_is_not_copied_for_print(seed_doc: object) -> None:
