@@ -9,6 +9,7 @@ the book's embedded subsets, Anki's own engine for the deck.
 from __future__ import annotations
 
 import re
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from pypdf import PdfReader
 from conftest import FIXTURES, copy_bank, run_build
 from pdfread import fonts, is_embedded, page_text, squeezed, text_runs
 from ankiread import col, import_apkg, notes_by_item  # noqa: F401 - col is a fixture
+from qbank.writers.fonts import shown_text
 from test_epub import Book, _embedded_fonts, _epubcheck
 
 SYMBOLS_BANK = FIXTURES / "symbols" / "bank.yaml"
@@ -163,3 +165,17 @@ def test_a_character_no_face_has_fails_naming_its_item(tmp_path: Path, output_fo
     assert "[item code-comment]" in result.stderr and "U+0378" in result.stderr
     assert "Traceback" not in result.stderr
     assert not [path for path in (tmp_path / "dist").glob("*") if not path.name.startswith(".")]
+
+
+def test_the_shown_characters_are_gathered_without_the_text() -> None:
+    """A large bank's book is tens of MB of text: what the font checks need is its set of
+    characters, gathered without holding the text piece by piece."""
+    html = "<p>问题 <code>x = 1</code></p>\n" * 100_000
+    tracemalloc.start()
+    try:
+        shown = shown_text(html)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert shown.prose == frozenset("问题 \n") and shown.code == frozenset("x = 1")
+    assert peak < len(html) / 10

@@ -252,7 +252,7 @@ class EpubWriter(Writer):
         book = book_html(doc)
         # Everything a reader shows comes from the book's HTML, except the navigation's labels.
         shown = shown_text(book)
-        shown = ShownText(shown.prose + "".join(doc.labels[key] for key in NAVIGATION_LABELS), shown.code)
+        shown = ShownText(shown.prose.union(*(doc.labels[key] for key in NAVIGATION_LABELS)), shown.code)
         with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder, fitted_media(doc.media, SCREEN) as media:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()

@@ -91,10 +91,11 @@ class FontStack:
 
 @dataclass(frozen=True)
 class ShownText:
-    """The characters an HTML document shows, by the stack that draws them."""
+    """The characters an HTML document shows, by the stack that draws them: the sets, not the
+    text (a large bank's text would be tens of MB, gathered piece by piece)."""
 
-    prose: str
-    code: str
+    prose: frozenset[str]
+    code: frozenset[str]
 
 
 class FontMissing(MissingTool):
@@ -164,12 +165,13 @@ def _needs_glyph(ch: str) -> bool | None:
     return None if category == "Zs" else True
 
 
-def _drawing_families(families: tuple[InstalledFamily, ...], text: str) -> tuple[dict[InstalledFamily, set[str]], set[str]]:
-    """The characters of `text` each family draws (each only what no earlier family has),
-    and the characters no family has."""
+def _drawing_families(families: tuple[InstalledFamily, ...], characters: frozenset[str]
+                      ) -> tuple[dict[InstalledFamily, set[str]], set[str]]:
+    """The `characters` each family draws (each only what no earlier family has), and the
+    characters no family has."""
     drawn: dict[InstalledFamily, set[str]] = {}
     missing = set()
-    for ch in set(text):
+    for ch in characters:
         if (needed := _needs_glyph(ch)) is False:
             continue
         family = next((family for family in families if ch in covered_characters(family.regular)), None)
@@ -183,8 +185,8 @@ def _drawing_families(families: tuple[InstalledFamily, ...], text: str) -> tuple
 class _RoleSplitter(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.prose: list[str] = []
-        self.code: list[str] = []
+        self.prose: set[str] = set()
+        self.code: set[str] = set()
         self._depth = 0  # how many code elements are open here
 
     def handle_starttag(self, tag: str, attrs: object) -> None:
@@ -196,25 +198,25 @@ class _RoleSplitter(HTMLParser):
             self._depth -= 1
 
     def handle_data(self, data: str) -> None:
-        (self.code if self._depth else self.prose).append(data)
+        (self.code if self._depth else self.prose).update(data)
 
 
 def shown_text(html: str) -> ShownText:
-    """The text of an HTML document, split into prose and code (which use different stacks)."""
+    """The characters of an HTML document, split into prose and code (which use different stacks)."""
     splitter = _RoleSplitter()
     splitter.feed(str(html))  # not as Markup, which makes the parser three times slower (plain_text)
     splitter.close()
-    return ShownText("".join(splitter.prose), "".join(splitter.code))
+    return ShownText(frozenset(splitter.prose), frozenset(splitter.code))
 
 
-def glyph_sources(stack: FontStack, text: ShownText) -> tuple[dict[InstalledFamily, set[str]], set[str]]:
-    """Which characters each installed family of `stack` draws for `text`, and those none has.
+def glyph_sources(stack: FontStack, shown: ShownText) -> tuple[dict[InstalledFamily, set[str]], set[str]]:
+    """Which characters each installed family of `stack` draws of those `shown`, and those none has.
 
     Code falls back from the monospace families to the text families, so a family may draw
     characters for both (the CJK face draws a Chinese comment in code as well as the prose).
     """
-    drawn, missing = _drawing_families(stack.installed(stack.text), text.prose)
-    drawn_in_code, missing_in_code = _drawing_families(stack.installed(stack.mono), text.code)
+    drawn, missing = _drawing_families(stack.installed(stack.text), shown.prose)
+    drawn_in_code, missing_in_code = _drawing_families(stack.installed(stack.mono), shown.code)
     for family, characters in drawn_in_code.items():
         drawn.setdefault(family, set()).update(characters)
     return drawn, missing | missing_in_code
@@ -251,9 +253,13 @@ def require_coverage(doc: RenderedBank, stack: FontStack) -> None:
     if not installed:
         raise FontMissing(f"no font for language {doc.lang} is installed (tried {', '.join(stack.text)}); "
                           "run the project's setup step")
-    fragments = [shown_text(html) for _, html in doc.html_fragments()]
-    whole = ShownText("".join(text.prose for text in fragments), "".join(text.code for text in fragments))
-    _, missing = glyph_sources(stack, whole)
+    prose: set[str] = set()
+    code: set[str] = set()
+    for _, html in doc.html_fragments():
+        shown = shown_text(html)
+        prose |= shown.prose
+        code |= shown.code
+    _, missing = glyph_sources(stack, ShownText(frozenset(prose), frozenset(code)))
     if not missing:
         return
     code_only = [family for family in stack.installed(stack.mono) if family not in installed]
