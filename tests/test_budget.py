@@ -121,5 +121,6 @@ def test_the_epub_writer_lends_its_slot_to_its_pandoc_runs(tmp_path: Path, monke
     monkeypatch.setattr(epub, "join_epubs", lambda parts, book, target: target.write_bytes(b"the book"))
     parts = [SimpleNamespace(html="<h1>part</h1>")] * 6
     with cpu_budget(1), cpu_slot():  # the writer's own slot, the only one: it must lend it
-        assert epub._write_in_parts(parts, "", [], {}, tmp_path, 3) == b"the book"
+        epub._write_in_parts(parts, "", [], {}, tmp_path, 3, tmp_path / "book.epub")
+    assert (tmp_path / "book.epub").read_bytes() == b"the book"
     assert most[0] == 1
