@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, Callable, Iterator, Sequence
@@ -63,10 +64,10 @@ def die_with_parent(parent: int) -> None:
 def watch_parent(parent: int) -> None:
     """Start-up of a forked worker process: exit once `parent` has died, by watching its id.
 
-    For the processes of a multiprocessing.Pool: the kernel's signal comes when the *thread*
-    that forked a process ends, and a pool forks its replacement processes from a thread of its
-    own, which ends while the pool shuts down: idle processes killed then may hold the lock of
-    the pool's task queue, and the shutdown waits for that lock forever.
+    For the processes of a pool that starts its replacement processes from a thread of its own
+    (a process per task): the kernel's signal comes when the *thread* that forked a process
+    ends, which happens while the pool shuts down: idle processes killed then may hold the lock
+    of the pool's task queue, and the shutdown waits for that lock forever.
     """
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
@@ -185,14 +186,17 @@ def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], pro
     forked from the caller would count all of the caller's memory as its own (shared until
     written to, but resident all the same). So `task` and the items are pickled. Without fork
     servers (Windows), the items are done here, one after another.
+    A process that dies (the system's out-of-memory killer) breaks the pool: BrokenProcessPool
+    is raised here, where a multiprocessing.Pool would wait for its result forever.
     """
     if not _HAS_FORK_SERVER:
         return [task(item) for item in items]
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)
-    with lend_slot(), context.Pool(max(1, min(processes, len(items))), _start_fresh_process,
-                                   (_slots, start, start_arguments), maxtasksperchild=1) as workers:
-        return workers.map(partial(_in_slot, task), items, chunksize=1)
+    with lend_slot(), ProcessPoolExecutor(max(1, min(processes, len(items))), mp_context=context,
+                                          initializer=_start_fresh_process, initargs=(_slots, start, start_arguments),
+                                          max_tasks_per_child=1) as workers:
+        return list(workers.map(partial(_in_slot, task), items))
 
 
 def _start_fresh_process(slots: multiprocessing.synchronize.BoundedSemaphore | None, start: Callable[..., None],

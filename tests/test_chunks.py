@@ -8,7 +8,10 @@ import os
 import pickle
 import re
 import shutil
+import signal
+import threading
 import tracemalloc
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pikepdf
@@ -172,3 +175,25 @@ def test_a_bank_without_math_is_not_copied_for_print(seed_doc: object) -> None:
     and a copy of every item would cost the printed outputs' writers as much as the bank's HTML."""
     assert "math" not in " ".join(seed_doc.fields.values())
     assert with_typeset_math(seed_doc) is seed_doc
+
+
+def _killed_by_the_system(chunk: int) -> int:
+    if chunk == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+    return chunk
+
+
+def test_a_chunk_process_killed_by_the_system_fails_the_build_instead_of_hanging() -> None:
+    # In a thread, so that a hang fails this test instead of the whole run.
+    outcome: list[BaseException | list[int]] = []
+
+    def run() -> None:
+        try:
+            outcome.append(printing.map_chunks(_killed_by_the_system, [1, 2, 3, 4], 2))
+        except BaseException as failure:  # noqa: BLE001 - the outcome is what is tested
+            outcome.append(failure)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert outcome and isinstance(outcome[0], BrokenProcessPool)
