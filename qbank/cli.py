@@ -446,7 +446,7 @@ def _each_bank(path: Path, out: Path | None, work: Callable[[], None]) -> int:
     except CannotBuild as failure:
         error(str(failure))
     except BrokenProcessPool:
-        error(f"a writer process died (killed by the system for lack of memory?); try again with --jobs 1, which "
+        error(f"a process of the build died (killed by the system for lack of memory?); try again with --jobs 1, which "
               f"needs less memory; {UNCHANGED}")
     except OSError as failure:
         error(f"{describe_os_error(failure, out)}; {UNCHANGED}")

@@ -747,7 +747,7 @@ def test_a_writer_process_killed_by_the_system_is_one_line(
     status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"])
     assert status == 1
     assert error_lines(capsys.readouterr().err) == [
-        "error: a writer process died (killed by the system for lack of memory?); try again with --jobs 1, which "
+        "error: a process of the build died (killed by the system for lack of memory?); try again with --jobs 1, which "
         "needs less memory; nothing was changed"
     ]
     built.assert_untouched()
