@@ -24,7 +24,7 @@ from qbank.reader import load_bank
 from qbank.render import render_bank
 from qbank.writers import WRITERS, BuildOptions, cards, pdf, printing
 from qbank.writers.formulas import with_typeset_math
-from qbank.writers.joined_pdf import join_pdfs
+from qbank.writers.joined_pdf import JoinedPdf, join_pdfs
 
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
 CHUNK_ITEMS = {"pdf": 8, "cards": 12}  # the seed's 30 items: 4 cheat-sheet chunks, 3 of flashcards
@@ -197,3 +197,21 @@ def test_a_chunk_process_killed_by_the_system_fails_the_build_instead_of_hanging
     thread.start()
     thread.join(timeout=120)
     assert outcome and isinstance(outcome[0], BrokenProcessPool)
+
+
+def test_the_cross_reference_table_is_written_in_pieces(tmp_path: Path) -> None:
+    """A large bank's joined PDF has hundreds of thousands of objects: its table (20 bytes an
+    object) is written a piece at a time, not made whole in memory first."""
+    objects = 200_000
+    with (tmp_path / "joined.pdf").open("wb") as stream:
+        joined = JoinedPdf(stream)
+        for _ in range(objects):
+            joined.write(joined.reserve(), b"null")
+        tracemalloc.start()
+        try:
+            joined.finish(b"")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < objects * 20 / 4
+    assert (tmp_path / "joined.pdf").read_bytes().count(b" 00000 n \n") == objects
