@@ -194,6 +194,8 @@ def test_watch_rebuilds_when_the_bank_is_saved(seed_copy: Path, tmp_path: Path) 
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "build.py"), str(seed_copy), "--out", str(out), "--format", "apkg", "--watch"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        # Started with SIGINT ignored, as a script's background job is: Ctrl-C must still stop it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         lines = _lines_of(process)
