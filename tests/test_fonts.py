@@ -9,14 +9,13 @@ the book's embedded subsets, Anki's own engine for the deck.
 from __future__ import annotations
 
 import re
-import tracemalloc
 from pathlib import Path
 
 import pytest
 import yaml
 from pypdf import PdfReader
 
-from conftest import FIXTURES, copy_bank, run_build
+from conftest import FIXTURES, copy_bank, run_build, traced_memory
 from pdfread import fonts, is_embedded, page_text, squeezed, text_runs
 from ankiread import col, import_apkg, notes_by_item  # noqa: F401 - col is a fixture
 from qbank.writers.fonts import shown_text
@@ -171,11 +170,7 @@ def test_the_shown_characters_are_gathered_without_the_text() -> None:
     """A large bank's book is tens of MB of text: what the font checks need is its set of
     characters, gathered without holding the text piece by piece."""
     html = "<p>问题 <code>x = 1</code></p>\n" * 100_000
-    tracemalloc.start()
-    try:
+    with traced_memory() as memory:
         shown = shown_text(html)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
     assert shown.prose == frozenset("问题 \n") and shown.code == frozenset("x = 1")
-    assert peak < len(html) / 10
+    assert memory.peak < len(html) / 10

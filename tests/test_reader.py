@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import copy
 import shutil
-import tracemalloc
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FIXTURES, SEED_BANK, copy_bank, run_build
+from conftest import FIXTURES, SEED_BANK, copy_bank, run_build, traced_memory
 from refusals import Expected, RefusedRun, refuse_all
 
 from qbank import reader
@@ -224,24 +223,17 @@ def test_reading_holds_one_items_nodes_at_a_time(tmp_path: Path) -> None:
     less than the tree would: only the item being read has its nodes."""
 
     def above_kept(path: Path) -> int:  # the peak of load_bank, less what the bank keeps
-        tracemalloc.start()
-        try:
+        with traced_memory() as memory:
             bank = load_bank(path)
-            kept, peak = tracemalloc.get_traced_memory()
-            assert len(bank.items) > 0
-            return peak - kept
-        finally:
-            tracemalloc.stop()
+        assert len(bank.items) > 0
+        return memory.peak - memory.kept
 
     def tree(path: Path) -> int:  # the whole file's node tree
         text = path.read_text(encoding="utf-8")
-        tracemalloc.start()
-        try:
+        with traced_memory() as memory:
             root = reader._compose(text)
-            assert root is not None
-            return tracemalloc.get_traced_memory()[0]
-        finally:
-            tracemalloc.stop()
+        assert root is not None
+        return memory.kept
 
     few, many = _bank_of(tmp_path, 100), _bank_of(tmp_path, 400)
     assert above_kept(many) - above_kept(few) < 0.5 * (tree(many) - tree(few))  # 1.0 with the whole tree
