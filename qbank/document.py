@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 from html.parser import HTMLParser
+from itertools import groupby
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -112,12 +113,9 @@ class RenderedBank(_ReadsHtml):
         bank's order, without going through all of the bank's (once per chunk: quadratic)."""
         paths = list(self.fields)
         spans: dict[int | None, list[tuple[int, int]]] = {}
-        start = 0
-        for index in range(1, len(paths) + 1):
-            key = self._position(paths[start])
-            if index == len(paths) or self._position(paths[index]) != key:
-                spans.setdefault(key, []).append((start, index))
-                start = index
+        for position, run in groupby(range(len(paths)), key=lambda index: self._position(paths[index])):
+            indices = list(run)
+            spans.setdefault(position, []).append((indices[0], indices[-1] + 1))
         return paths, spans
 
     @staticmethod
