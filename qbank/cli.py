@@ -284,7 +284,7 @@ def preview_command(argv: list[str]) -> int:
         parser.error(str(failure))
     from .preview import serve  # the server's modules load only for this command
 
-    stop_on_ctrl_c()
+    _stop_on_ctrl_c()
     try:
         return serve(banks, args.out, BuildOptions(cloze=args.cloze), args.port, args.open)
     except OSError as failure:  # the port is taken, or not ours to use
@@ -493,7 +493,7 @@ def _watched_files(banks: list[Path]) -> dict[Path, float]:
     return {f: f.stat().st_mtime_ns for f in files if f.is_file()}
 
 
-def stop_on_ctrl_c() -> None:
+def _stop_on_ctrl_c() -> None:
     """Let SIGINT stop a command that runs until it is stopped (--watch, preview), even when it
     was started with SIGINT ignored (in the background of a script, by some CI runners): Python
     leaves an ignored SIGINT ignored, and Ctrl-C or `kill -INT` would not stop it."""
@@ -501,7 +501,7 @@ def stop_on_ctrl_c() -> None:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    stop_on_ctrl_c()
+    _stop_on_ctrl_c()
     banks = _banks(args.banks)
     seen = _watched_files(banks)
     _run(args)

@@ -186,6 +186,7 @@ def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], pro
     forked from the caller would count all of the caller's memory as its own (shared until
     written to, but resident all the same). So `task` and the items are pickled. Without fork
     servers (Windows), the items are done here, one after another.
+
     A process that dies (the system's out-of-memory killer) breaks the pool: BrokenProcessPool
     is raised here, where a multiprocessing.Pool would wait for its result forever.
     """

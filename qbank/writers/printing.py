@@ -7,8 +7,8 @@ A large bank is laid out in chunks (WeasyPrint holds a whole document's boxes in
 0.9 MB per item): each chunk in a process of its own (map_chunks), written as its own PDF,
 and the chunks' PDFs joined into one (joined_pdf.py). The flashcards know each chunk's pages
 in advance and lay them out with their page numbers in the whole; the cheat sheet's chunks are
-laid out without page labels, which are stamped on in the join. A bank that fits one chunk is laid out and
-written in one piece, exactly as before chunking existed.
+laid out without page labels, which are stamped on in the join. A bank that fits one chunk is
+laid out and written in one piece, exactly as before chunking existed.
 """
 
 from __future__ import annotations
