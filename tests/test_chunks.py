@@ -11,11 +11,13 @@ import shutil
 import signal
 import threading
 from concurrent.futures.process import BrokenProcessPool
+from io import BytesIO
 from pathlib import Path
 
 import pikepdf
 import pytest
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import read_object
 
 from conftest import SEED_BANK, traced_memory
 from qbank.lock import Lock
@@ -23,7 +25,7 @@ from qbank.reader import load_bank
 from qbank.render import render_bank
 from qbank.writers import WRITERS, BuildOptions, cards, pdf, printing
 from qbank.writers.formulas import with_typeset_math
-from qbank.writers.joined_pdf import JoinedPdf, join_pdfs
+from qbank.writers.joined_pdf import JoinedPdf, PartCopy, PartReader, join_pdfs
 
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
 CHUNK_ITEMS = {"pdf": 8, "cards": 12}  # the seed's 30 items: 4 cheat-sheet chunks, 3 of flashcards
@@ -108,20 +110,27 @@ def test_a_chunked_build_is_reproducible(seed_doc: object, output_format: str, t
     assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes()
 
 
+def _kept_parts(seed_doc: object, output_format: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The chunks' PDFs of a chunked build of the seed, as the join got them."""
+    kept = folder / "parts"
+    kept.mkdir()
+    writer = {"pdf": pdf, "cards": cards}[output_format]
+    join = writer.join_pdfs
+
+    def keep_parts(parts: list[Path], target: Path, **options: object) -> None:
+        for part in parts:
+            shutil.copy(part, kept / part.name)
+        join(parts, target, **options)
+
+    monkeypatch.setattr(writer, "join_pdfs", keep_parts)
+    _build(seed_doc, output_format, folder / "joined.pdf", CHUNK_ITEMS[output_format], monkeypatch)
+    return sorted(kept.iterdir())
+
+
 def test_joining_holds_one_part_at_a_time(seed_doc: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Joining four times as many parts must not take four times the memory: the join copies
     one part and forgets it before it reads the next."""
-    kept = tmp_path / "parts"
-    kept.mkdir()
-
-    def keep_parts(parts: list[Path], target: Path) -> None:
-        for part in parts:
-            shutil.copy(part, kept / part.name)
-        join_pdfs(parts, target)
-
-    monkeypatch.setattr(cards, "join_pdfs", keep_parts)
-    _build(seed_doc, "cards", tmp_path / "cards.pdf", CHUNK_ITEMS["cards"], monkeypatch)
-    parts = sorted(kept.iterdir())
+    parts = _kept_parts(seed_doc, "cards", tmp_path, monkeypatch)
     assert len(parts) == 3
 
     def peak_bytes(copies: int) -> int:
@@ -132,6 +141,61 @@ def test_joining_holds_one_part_at_a_time(seed_doc: object, tmp_path: Path, monk
     few, many = peak_bytes(2), peak_bytes(8)
     assert len(PdfReader(tmp_path / "joined-8.pdf").pages) == 4 * len(PdfReader(tmp_path / "joined-2.pdf").pages)
     assert many < 1.3 * few
+
+
+@pytest.mark.parametrize("output_format", ["pdf", "cards"])
+def test_an_object_copied_as_its_bytes_reads_as_the_object_parsed(seed_doc: object, output_format: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The join copies most objects of a part as their bytes, renumbered, without parsing them:
+    each reads back as the same object parsed and written out again (the slow way), with the
+    same new numbers and its keys into the structure parent tree moved alike."""
+    for part in _kept_parts(seed_doc, output_format, tmp_path, monkeypatch):
+        reader = PartReader(part)
+        copy = PartCopy(JoinedPdf(BytesIO()), reader, {}, key_offset=7)
+        bodies = {idnum: reader.body(idnum) for idnum in reader.xref_objStm}
+        assert any(b"/StructParent" in body for body in bodies.values())
+        assert any(b"(" in body for body in bodies.values())  # literal strings, e.g. the outline's titles
+        for idnum, body in bodies.items():
+            parsed = copy.serialized(reader.get_object(idnum))  # numbers every reference first
+            assert _read(copy.renumbered(body)) == _read(parsed), body
+        assert len(copy.numbers) > len(bodies) / 2  # the objects' references were renumbered
+
+
+_JOINED = PdfWriter()  # the document the references of objects read by _read point into
+
+
+def _read(body: bytes) -> object:
+    """A pypdf object from an object's bytes (which a reader of None would read as an empty dictionary)."""
+    return read_object(BytesIO(body), _JOINED)
+
+
+class _OneObjectReader:
+    """A part of one object, at number 1, for PartCopy."""
+
+    def __init__(self, body: bytes):
+        self.bytes = body
+
+    def body(self, idnum: int) -> bytes:
+        return self.bytes
+
+    def get_object(self, idnum: int) -> object:
+        return read_object(BytesIO(self.bytes), self)
+
+
+def test_a_copied_objects_strings_are_copied_as_they_are() -> None:
+    body = rb"<</Alt (see 5 0 R \) and /StructParent 1) /ActualText <FEFF0031> /P 5 0 R /Pg 6 0 R /StructParent 2 /Resources <</Font <</F1 7 0 R>>>>>>"
+    copy = PartCopy(JoinedPdf(BytesIO()), _OneObjectReader(body), {5: 50}, key_offset=10)
+    assert copy.copied(1) == (rb"<</Alt (see 5 0 R \) and /StructParent 1) /ActualText <FEFF0031> /P 50 0 R /Pg 1 0 R "
+                              rb"/StructParent 12 /Resources <</Font <</F1 2 0 R>>>>>>")
+
+
+def test_an_object_with_nested_parentheses_in_a_string_is_parsed_to_be_copied() -> None:
+    """pydyf escapes every parenthesis in a string; nested unescaped ones are valid PDF, which
+    only a parser reads right (the inner "(b 5 0 R)" must stay text, not become a reference)."""
+    copy = PartCopy(JoinedPdf(BytesIO()), _OneObjectReader(b"<</T (a (b 5 0 R) c) /P 5 0 R>>"), {}, key_offset=0)
+    copied = _read(copy.copied(1))
+    assert copied["/T"] == "a (b 5 0 R) c"
+    assert copied.raw_get("/P").idnum == 1
 
 
 def _chunk_process(chunk: int) -> tuple[int, int, int]:

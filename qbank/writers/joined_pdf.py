@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import re
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from typing import BinaryIO, Sequence
 
 from pypdf import PdfReader
 from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, IndirectObject, NameObject, NumberObject,
-                           PdfObject, StreamObject, TextStringObject)
+                           PdfObject, StreamObject, TextStringObject, read_object)
 
 # Keys the join writes itself: a part's own values point into its own page tree, outline,
 # structure tree and name tree, which the joined document replaces with one of each.
@@ -49,6 +50,22 @@ STAMP_NAME = b"/QbankStamp"  # the stamp's form XObject, among a stamped page's 
 SAVE = b"q\n"
 DRAW_STAMP = b"\nQ\n/Artifact <</Type /Pagination>> BDC %s Do EMC\n" % STAMP_NAME
 XREF_LINES_PER_WRITE = 4096
+
+# The tokens of an object's bytes that copying it renumbered needs: strings (skipped whole: their
+# text may read like a reference), references, keys into the structure parent tree, and a
+# parenthesis outside any string this pattern reads, i.e. a string with parentheses nested
+# unescaped, which pydyf never writes (it escapes every one) and only a real parser reads right.
+_DELIMITED = rb"\s()<>\[\]{}"  # whitespace and the delimiters before a reference (not "/": "/F1 0 R" is no reference)
+_TOKENS = re.compile(
+    rb"\((?:[^\\()]|\\.)*\)"  # a literal string
+    rb"|<[0-9A-Fa-f\s]*>"  # a hexadecimal string
+    rb"|(?<![^" + _DELIMITED + rb"])(?P<reference>\d+)\s+\d+\s+R(?![^" + _DELIMITED + rb"/%])"
+    rb"|(?P<key_name>/StructParents?)\s+(?P<key>\d+)"
+    rb"|(?P<nested>[()])", re.DOTALL)
+
+
+class _NestedString(Exception):
+    """An object holds a string this module's pattern cannot read (see _TOKENS)."""
 
 
 @dataclass
@@ -92,29 +109,94 @@ class JoinedPdf:
         self.stream.write(b"trailer\n<<%s/Size %d>>\nstartxref\n%d\n%%%%EOF\n" % (trailer, len(self.offsets), start))
 
 
+class PartReader(PdfReader):
+    """pypdf's reader of one part, but an object of an object stream is parsed alone, when asked for.
+
+    WeasyPrint writes all of a part's objects but its streams into one object stream, and pypdf
+    parses a whole object stream the first time one of its objects is asked for: a chunk's
+    ~11,000 structure elements, in pure Python, were four fifths of the join's time. The join
+    parses only the few objects it reads (the catalog, the pages, the structure tree, the
+    outline); it copies every other one as its bytes, renumbered (PartCopy.renumbered).
+    """
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self._bodies: dict[int, bytes] = {}  # object number -> its bytes, for the object streams split so far
+        self._split: set[int] = set()
+
+    def body(self, idnum: int) -> bytes | None:
+        """The bytes of an object of an object stream; None for an object of its own (a stream)."""
+        if idnum not in self.xref_objStm:
+            return None
+        stream_number = self.xref_objStm[idnum][0]
+        if stream_number not in self._split:
+            self._split.add(stream_number)
+            self._bodies.update(_object_stream_bodies(super().get_object(stream_number)))
+        return self._bodies[idnum]
+
+    def _get_object_from_stream(self, indirect_reference: IndirectObject) -> PdfObject:
+        # What pypdf's get_object calls for an object of an object stream; pypdf >= 7.1 expects
+        # it to cache what it returns.
+        value = read_object(BytesIO(self.body(indirect_reference.idnum)), self)
+        return self.cache_indirect_object(0, indirect_reference.idnum, value)
+
+
+def _object_stream_bodies(stream: StreamObject) -> dict[int, bytes]:
+    """The bytes of each object of an object stream, by object number."""
+    data, first = stream.get_data(), int(stream["/First"])
+    header = [int(number) for number in data[:first].split()]
+    numbers, offsets = header[0::2], [first + offset for offset in header[1::2]]
+    return {number: data[start:end].strip() for number, start, end in zip(numbers, offsets, [*offsets[1:], len(data)])}
+
+
 class PartCopy:
     """Copies the objects of one part that the joined document reaches, each once, renumbered."""
 
-    def __init__(self, joined: JoinedPdf, reader: PdfReader, replaced: dict[int, int], key_offset: int):
+    def __init__(self, joined: JoinedPdf, reader: PartReader, replaced: dict[int, int], key_offset: int):
         self.joined, self.reader = joined, reader
         self.numbers = dict(replaced)  # the part's object number -> the joined one
         self.bodies: dict[int, bytes] = {}  # the part's object number -> what to write instead of the object
         self.key_offset = key_offset  # added to the part's keys into the structure parent tree
         self.pending: deque[int] = deque()
 
-    def number(self, reference: IndirectObject) -> int:
+    def number(self, idnum: int) -> int:
         """The joined number of a part's object, which flush() copies if it is new."""
-        if reference.idnum not in self.numbers:
-            self.numbers[reference.idnum] = self.joined.reserve()
-            self.pending.append(reference.idnum)
-        return self.numbers[reference.idnum]
+        if idnum not in self.numbers:
+            self.numbers[idnum] = self.joined.reserve()
+            self.pending.append(idnum)
+        return self.numbers[idnum]
 
     def flush(self) -> None:
         """Copy every object reached so far, and every object those reach."""
         while self.pending:
             idnum = self.pending.popleft()
-            body = self.bodies.pop(idnum, None) or self.serialized(self.reader.get_object(idnum))
+            body = self.bodies.pop(idnum, None) or self.copied(idnum)
             self.joined.write(self.numbers[idnum], body)
+
+    def copied(self, idnum: int) -> bytes:
+        """A part's object as the joined document holds it: as its own bytes renumbered if it
+        can be, else parsed and written out again."""
+        body = self.reader.body(idnum)
+        if body is not None:
+            try:
+                return self.renumbered(body)
+            except _NestedString:
+                pass
+        return self.serialized(self.reader.get_object(idnum))
+
+    def renumbered(self, body: bytes) -> bytes:
+        """An object's bytes with its references renumbered and its keys into the structure
+        parent tree moved, like serialized() but without parsing it."""
+        return _TOKENS.sub(self._renumbered_token, body)
+
+    def _renumbered_token(self, token: re.Match) -> bytes:
+        if token["reference"] is not None:
+            return b"%d 0 R" % self.number(int(token["reference"]))
+        if token["key"] is not None:
+            return b"%s %d" % (token["key_name"], int(token["key"]) + self.key_offset)
+        if token["nested"] is not None:
+            raise _NestedString()
+        return token[0]
 
     def serialized(self, value: PdfObject) -> bytes:
         """`value` in PDF syntax, its references renumbered."""
@@ -151,7 +233,7 @@ class PartCopy:
 
     def _serialize(self, value: PdfObject, out: bytearray, skipped: frozenset[str] = frozenset()) -> None:
         if isinstance(value, IndirectObject):
-            out += b"%d 0 R" % self.number(value)
+            out += b"%d 0 R" % self.number(value.idnum)
         elif isinstance(value, DictionaryObject):
             is_stream = isinstance(value, StreamObject)
             out += b"<<"
@@ -229,7 +311,7 @@ class StampPages:
             self.flush()
             if not self.paths:
                 raise ValueError("fewer stamp pages than pages")
-            reader = PdfReader(self.paths.popleft())
+            reader = PartReader(self.paths.popleft())
             self.copy, self.pages = PartCopy(self.joined, reader, {}, key_offset=0), deque(reader.pages)
             self.identifiers.append(_identifier(reader))
         number = self.joined.reserve()
@@ -267,7 +349,7 @@ class DocumentJoin:
 
     def add(self, path: Path) -> None:
         """Copy the part at `path`: its pages and all they reach, its structure, outline and destinations."""
-        reader = PdfReader(path)
+        reader = PartReader(path)
         catalog = reader.root_object
         tree = catalog["/StructTreeRoot"]
         document = tree["/K"][0].get_object()
@@ -279,8 +361,8 @@ class DocumentJoin:
                 copy.bodies[page.indirect_reference.idnum] = copy.stamped_page(page, self.stamps.streams,
                                                                                 self.stamps.next_form())
             self.stamps.flush()
-        self.page_numbers += [copy.number(page.indirect_reference) for page in reader.pages]
-        self.document_kids += [copy.number(kid) for kid in document.raw_get("/K")]
+        self.page_numbers += [copy.number(page.indirect_reference.idnum) for page in reader.pages]
+        self.document_kids += [copy.number(kid.idnum) for kid in document.raw_get("/K")]
         nums = tree["/ParentTree"]["/Nums"]
         for key, value in zip(nums[::2], nums[1::2]):
             number = self.joined.reserve()
@@ -295,7 +377,7 @@ class DocumentJoin:
             self.first_part = {"catalog": copy.entries(catalog, CATALOG_OWN_KEYS),
                                "tree": copy.entries(tree, TREE_OWN_KEYS),
                                "document": copy.entries(document, DOCUMENT_OWN_KEYS)}
-            self.info = copy.number(reader.trailer.raw_get("/Info"))
+            self.info = copy.number(reader.trailer.raw_get("/Info").idnum)
         copy.flush()
 
     def finish(self) -> None:
