@@ -50,7 +50,7 @@ SMALLEST = len(FONT_SIZES_PT) - 1
 # The pixels an image needs at most: the text's width, IMAGE_MAX_HEIGHT_MM high.
 IMAGE_BOX = Box.printed(CARD_WIDTH_MM - 2 * PADDING_MM, IMAGE_MAX_HEIGHT_MM)
 
-Paragraph = tuple[str, float, float]  # plain text, indent in em, size relative to the face's
+Paragraph = tuple[float, float, float]  # its text's width in em, its indent in em, its size relative to the face's
 
 
 @dataclass(frozen=True)
@@ -134,35 +134,47 @@ class Geometry:
 
 def _text_width_em(text: str) -> float:
     """About how wide `text` sets, in em: CJK characters are square, Latin about half as wide."""
-    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.55 for ch in text)
+    classes = "".join(map(unicodedata.east_asian_width, text))  # a code per character: W, F, Na, H, A or N
+    wide = classes.count("W") + classes.count("F")
+    return wide + 0.55 * (len(text) - wide)
+
+
+def _paragraph(text: str, indent_em: float, scale: float) -> Paragraph:
+    return _text_width_em(text), indent_em, scale
 
 
 def _estimated_height_pt(paragraphs: list[Paragraph], size_pt: float) -> float:
     height = 0.0
-    for text, indent_em, scale in paragraphs:
+    for width_em, indent_em, scale in paragraphs:
         line_em = TEXT_WIDTH_PT / (size_pt * scale) - indent_em
-        lines = max(1, ceil(_text_width_em(text) / line_em))
+        lines = max(1, ceil(width_em / line_em))
         height += lines * size_pt * scale * LINE_HEIGHT + 0.3 * size_pt  # + the gap below it
     return height
 
 
 def _front_paragraphs(item: RenderedItem, labels: dict[str, str]) -> list[Paragraph]:
-    return [(labels["question"], 0.0, 1.0), (plain_text(item.title), 0.0, TITLE_SCALE),
-            (plain_text(item.question), 0.0, 1.0)]
+    return [_paragraph(labels["question"], 0.0, 1.0), _paragraph(plain_text(item.title), 0.0, TITLE_SCALE),
+            _paragraph(plain_text(item.question), 0.0, 1.0)]
 
 
-def _back_paragraphs(parts: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
-    """The back's text as cards.html sets it, for the estimate: its label, then each part
-    (a point indented like the list, the explanation after its label)."""
-    paragraphs: list[Paragraph] = [(labels["answer"], 0.0, 1.0)]
+def _part_paragraphs(parts: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
+    """Each part of an answer as cards.html sets it, for the estimate: a point indented like the
+    list, the explanation after its label. Measured once per part: an item's parts are
+    estimated in several groupings."""
+    paragraphs: list[Paragraph] = []
     for part in parts:
         if isinstance(part, Point):
-            paragraphs.append((plain_text(part.term) + labels["term_separator"] + plain_text(part.text), 1.0, 1.0))
+            paragraphs.append(_paragraph(plain_text(part.term) + labels["term_separator"] + plain_text(part.text), 1.0, 1.0))
         elif isinstance(part, Explanation):
-            paragraphs.append((labels["explanation"] + labels["term_separator"] + plain_text(part.html), 0.5, 1.0))
+            paragraphs.append(_paragraph(labels["explanation"] + labels["term_separator"] + plain_text(part.html), 0.5, 1.0))
         else:
-            paragraphs.append((plain_text(part.html), 0.0, 1.0))
+            paragraphs.append(_paragraph(plain_text(part.html), 0.0, 1.0))
     return paragraphs
+
+
+def _back_paragraphs(part_paragraphs: list[Paragraph], labels: dict[str, str]) -> list[Paragraph]:
+    """A back's paragraphs: its label, then its parts'."""
+    return [_paragraph(labels["answer"], 0.0, 1.0), *part_paragraphs]
 
 
 def _fitting_size(paragraphs: list[Paragraph]) -> int:
@@ -173,34 +185,30 @@ def _fitting_size(paragraphs: list[Paragraph]) -> int:
     return SMALLEST
 
 
-def _part_heights(parts: list[AnswerPart], labels: dict[str, str]) -> list[float]:
-    return [_estimated_height_pt(_back_paragraphs([part], labels), FONT_SIZES_PT[SMALLEST]) for part in parts]
-
-
-def _groups_needed(parts: list[AnswerPart], labels: dict[str, str]) -> int:
+def _groups_needed(part_paragraphs: list[Paragraph], labels: dict[str, str]) -> int:
     """How many backs the parts need at the smallest size, filling each back in turn."""
     count, group = 1, []
-    for part in parts:
-        candidate = group + [part]
+    for paragraph in part_paragraphs:
+        candidate = group + [paragraph]
         if group and _estimated_height_pt(_back_paragraphs(candidate, labels), FONT_SIZES_PT[SMALLEST]) > TEXT_HEIGHT_PT:
-            count, group = count + 1, [part]
+            count, group = count + 1, [paragraph]
         else:
             group = candidate
     return count
 
 
-def _balanced(parts: list[AnswerPart], count: int, labels: dict[str, str]) -> list[list[AnswerPart]]:
-    """The parts, in order, cut into `count` groups of about equal estimated height."""
-    heights = _part_heights(parts, labels)
+def _balanced(part_paragraphs: list[Paragraph], count: int, labels: dict[str, str]) -> list[slice]:
+    """The parts, in order, cut into `count` runs of about equal estimated height."""
+    heights = [_estimated_height_pt(_back_paragraphs([paragraph], labels), FONT_SIZES_PT[SMALLEST])
+               for paragraph in part_paragraphs]
     total, running = sum(heights), 0.0
-    groups: list[list[AnswerPart]] = [[]]
-    for part, height in zip(parts, heights):
-        # Start the next group once this one holds its share, keeping every group non-empty.
-        if groups[-1] and len(groups) < count and running + height / 2 > total * len(groups) / count:
-            groups.append([])
-        groups[-1].append(part)
+    starts = [0]
+    for index, height in enumerate(heights):
+        # Start the next run once this one holds its share, keeping every run non-empty.
+        if index > starts[-1] and len(starts) < count and running + height / 2 > total * len(starts) / count:
+            starts.append(index)
         running += height
-    return groups
+    return [slice(start, stop) for start, stop in zip(starts, [*starts[1:], len(heights)])]
 
 
 class CardPlan(NamedTuple):
@@ -230,9 +238,11 @@ def planned_cards(doc: RenderedBank) -> list[Card]:
     for item in doc.items:
         front_size_class = _fitting_size(_front_paragraphs(item, doc.labels))
         parts = _answer_parts(item)
-        groups = _balanced(parts, _groups_needed(parts, doc.labels), doc.labels)
-        cards += _numbered(item, [CardPlan(group, front_size_class, _fitting_size(_back_paragraphs(group, doc.labels)))
-                                  for group in groups])
+        paragraphs = _part_paragraphs(parts, doc.labels)
+        runs = _balanced(paragraphs, _groups_needed(paragraphs, doc.labels), doc.labels)
+        cards += _numbered(item, [CardPlan(parts[run], front_size_class,
+                                           _fitting_size(_back_paragraphs(paragraphs[run], doc.labels)))
+                                  for run in runs])
     return cards
 
 
@@ -284,7 +294,8 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
             elif card.back_size_class < SMALLEST:
                 plans.append(CardPlan(parts, front_size_class, card.back_size_class + 1))
             elif len(parts) > 1:
-                plans += [CardPlan(half, front_size_class, SMALLEST) for half in _balanced(parts, 2, labels)]
+                plans += [CardPlan(parts[half], front_size_class, SMALLEST)
+                          for half in _balanced(_part_paragraphs(parts, labels), 2, labels)]
             else:
                 raise _too_long(card, "one paragraph of the answer")
         refitted += _numbered(item, plans)
