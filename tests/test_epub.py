@@ -505,7 +505,7 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
     monkeypatch.setattr(epub, "PAGES_PER_PART", 5)
     book = epub.book_html(doc)
     with traced_memory() as memory:
-        parts = joined_epub.book_parts(book, epub.PAGES_PER_PART)
+        parts = joined_epub.book_parts(book, epub.PAGES_PER_PART, epub.CHARACTERS_PER_PART)
     assert len(parts) == {"seed": 13, "pictures": 4}[bank]
     if bank == "seed":  # the parts cut their HTML from the book when it is needed: no copy of it
         assert memory.peak < len(book) / 4
@@ -516,3 +516,37 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
         for name in whole.namelist():
             assert parts.read(name) == whole.read(name), name
     assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
+
+
+def test_a_large_banks_contents_take_several_pages_and_parts(seed_dist: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    # 10,000 items listed on one page were a megabyte of XHTML, which pandoc needed 340 MB to
+    # write: the contents take pages of CONTENTS_ENTRIES_PER_PAGE items, and a part of the book
+    # ends before it passes CHARACTERS_PER_PART (here the seed's 30 items on 4 pages of 8).
+    from qbank.lock import Lock
+    from qbank.reader import load_bank
+    from qbank.render import render_bank
+    from qbank.writers import BuildOptions, epub, joined_epub
+
+    loaded = load_bank(seed_dist.parent / "bank" / SEED_BANK.name)
+    doc = render_bank(loaded, Lock.open(loaded.path))
+    monkeypatch.setattr(epub, "CONTENTS_ENTRIES_PER_PAGE", 8)
+    epub.WRITER.write(doc, tmp_path / "whole.epub", BuildOptions())
+    monkeypatch.setattr(epub, "CHARACTERS_PER_PART", 3000)
+    parts = joined_epub.book_parts(epub.book_html(doc), epub.PAGES_PER_PART, epub.CHARACTERS_PER_PART)
+    assert len(parts) > 4
+    assert all(len(part.html) - part.head_end <= 3000 or part.html.count("<h1") == 1 for part in parts)
+    epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
+
+    _epubcheck(tmp_path / "parts.epub")
+    book = Book(tmp_path / "parts.epub")
+    contents = book.spine[1:5]
+    assert [book.page_title(path) for path in contents] == [f"目录 ({page}/4)" for page in range(1, 5)]
+    assert book.page_title(book.spine[5]) == "前言"
+    links = [link for path in contents for link in book.links(path)]
+    assert [text for text, _ in links] == [text for text, _ in _seed_contents(book)]
+    for (_, target), (_, expected_id) in zip(links, _seed_contents(book)):
+        path, _, fragment = target.partition("#")
+        assert fragment == expected_id and book.find_id(path, fragment) is not None, target
+    assert _section_semantics(book, contents[0]) == ("toc", "doc-toc")  # where the landmarks lead

@@ -57,6 +57,13 @@ PAGE_TITLES_FILTER = TEMPLATES / TEMPLATE_FOLDER / "page-titles.lua"  # <h1>s as
 # A book of more pages is made in parts of this many (joined_epub.py): pandoc's time to split
 # a book into pages grows faster than their number, and its memory (0.2 MB a page) with them.
 PAGES_PER_PART = 300
+# ... and of at most this many characters of HTML (or one page, if that is longer): pandoc's
+# memory grows with a part's text, about 0.2 MB per KB on top of 130 MB (300 pages of items
+# are some 150,000 characters).
+CHARACTERS_PER_PART = 200_000
+# The contents list this many items per page: one page of 10,000 entries was a megabyte of
+# XHTML for an e-reader to open at once, and pandoc needed 340 MB to write it.
+CONTENTS_ENTRIES_PER_PAGE = 500
 PACKAGE_DOCUMENT = "EPUB/content.opf"  # where pandoc puts it (its --epub-subdirectory is EPUB)
 NAVIGATION_LABELS = ("title_page", "first_question")  # the landmarks: written by pandoc, not book.html
 
@@ -99,6 +106,7 @@ def book_html(doc: RenderedBank) -> str:
     return render_template(
         f"{TEMPLATE_FOLDER}/book.html",
         doc=doc, labels=doc.labels, author=doc.source.author, placed=_placed,
+        contents_entries_per_page=CONTENTS_ENTRIES_PER_PAGE,
     )
 
 
@@ -268,7 +276,7 @@ class EpubWriter(Writer):
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
             arguments = _pandoc_arguments(doc, book, [font.file for font in fonts])
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
-            parts = book_parts(book, PAGES_PER_PART)
+            parts = book_parts(book, PAGES_PER_PART, CHARACTERS_PER_PART)
             made = work / "book.epub"
             if len(parts) == 1:
                 made.write_bytes(run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work)))

@@ -2,7 +2,8 @@
 
 pandoc's time to split a book into pages grows faster than the number of pages (1,000 pages:
 3.4 s, 4,000: 29 s), and its memory with the book: a large bank's book is made in parts of a
-bounded number of pages, each by its own pandoc run, and joined here a file at a time.
+bounded number of pages and characters, each by its own pandoc run, and joined here a file at
+a time.
 
 Every part is made from the same <head>, options and stylesheet, so the parts differ only in
 their pages. pandoc names a part's pages ch001.xhtml, ch002.xhtml, … from its first page: the
@@ -65,11 +66,16 @@ class BookPart:
         return self.book[:self.head_end] + self.book[self.start:self.end]
 
 
-def book_parts(book: str, pages_per_part: int) -> list[BookPart]:
-    """The book's HTML cut before every `pages_per_part`-th page, each part with the book's <head>."""
-    starts = [match.start() for match in re.finditer(PAGE_START, book, re.MULTILINE)][::pages_per_part]
-    return [BookPart(book, starts[0], start, end, first_page=1 + pages_per_part * index)
-            for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(book)]))]
+def book_parts(book: str, pages_per_part: int, characters_per_part: int) -> list[BookPart]:
+    """The book's HTML cut into parts of at most `pages_per_part` pages and, unless a page alone
+    is longer, `characters_per_part` characters, each part with the book's <head>."""
+    starts = [match.start() for match in re.finditer(PAGE_START, book, re.MULTILINE)]
+    parts, first = [], 0  # the index of the current part's first page
+    for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(book)])):
+        if index > first and (index - first == pages_per_part or end - starts[first] > characters_per_part):
+            parts.append(BookPart(book, starts[0], starts[first], start, first_page=1 + first))
+            first = index
+    return [*parts, BookPart(book, starts[0], starts[first], len(book), first_page=1 + first)]
 
 
 @dataclass(frozen=True)
