@@ -20,6 +20,7 @@ an empty data folder, so neither the machine's pandoc settings nor its clock cha
 from __future__ import annotations
 
 import re
+from math import ceil
 import shutil
 import tempfile
 import uuid
@@ -99,6 +100,11 @@ def _placed(html: Markup, level: int) -> Markup:
     new_level = {number: min(level + rank, 6) for rank, number in enumerate(used, start=1)}
     html = BANK_HEADING.sub(lambda tag: f"<{tag[1]}h{new_level[int(tag[2])]}", html)
     return Markup(EMPTY_HEADER_CELL.sub(r'<th role="cell"\1></th>', html))
+
+
+def contents_pages(doc: RenderedBank) -> int:
+    """How many pages the book's contents take (book.html: after the title page)."""
+    return ceil(len(doc.items) / CONTENTS_ENTRIES_PER_PAGE)
 
 
 def book_html(doc: RenderedBank) -> str:
@@ -225,7 +231,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
         f"--variable=landmark-first-question={escape(labels['first_question'])}",
         f"--variable=title-page-file={page_file(1)}",
         f"--variable=contents-file={page_file(2)}",
-        f"--variable=first-item-file={page_file(3 + bool(doc.description))}",
+        f"--variable=first-item-file={page_file(2 + contents_pages(doc) + bool(doc.description))}",  # after the title page
     ]
 
 

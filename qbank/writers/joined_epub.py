@@ -136,14 +136,35 @@ def _joined_package(parts: list[str]) -> str:
             + package[manifest_end:spine_start] + spine + package[spine_end:])
 
 
-def _joined_list(parts: list[str], entry: re.Pattern[str], number: re.Pattern[str]) -> str:
-    """The first part's navigation (or NCX) listing every part's entries, numbered anew."""
+@dataclass(frozen=True)
+class _ListSyntax:
+    """How pandoc writes a list of the navigation (or the NCX): its entries, their numbers, and
+    the list when it is empty and when it is not (around its entries)."""
+
+    entry: re.Pattern[str]
+    number: re.Pattern[str]
+    empty: str
+    filled: str
+
+
+TOC_LIST = _ListSyntax(TOC_ENTRY, re.compile(r'(<li id="toc-li-)\d+'), '<ol class="toc" />', '<ol class="toc">%s</ol>')
+NCX_LIST = _ListSyntax(NCX_POINT, re.compile(r'(<navPoint id="navPoint-)\d+'), "<navMap />", "<navMap>\n%s  </navMap>")
+
+
+def _joined_list(parts: list[str], syntax: _ListSyntax) -> str:
+    """The first part's navigation (or NCX) listing every part's entries, numbered anew. The
+    first part may list nothing: a large bank's contents pages, which are unlisted, can fill it."""
     first = parts[0]
-    entries = [found[0] for part in parts for found in entry.finditer(part)]
+    entries = [found[0] for part in parts for found in syntax.entry.finditer(part)]
     counter = iter(range(1, len(entries) + 1))
-    numbered = [number.sub(lambda prefix: f"{prefix[1]}{next(counter)}", found, count=1) for found in entries]
-    spans = [found.span() for found in entry.finditer(first)]
-    return first[:spans[0][0]] + "".join(numbered) + first[spans[-1][1]:]
+    numbered = "".join(syntax.number.sub(lambda prefix: f"{prefix[1]}{next(counter)}", found, count=1)
+                       for found in entries)
+    spans = [found.span() for found in syntax.entry.finditer(first)]
+    if spans:
+        return first[:spans[0][0]] + numbered + first[spans[-1][1]:]
+    if first.count(syntax.empty) != 1:
+        raise ValueError(f"pandoc wrote an unexpected list: no entries, and not one {syntax.empty}")
+    return first.replace(syntax.empty, syntax.filled % numbered)
 
 
 def join_epubs(made: Sequence[tuple[BookPart, Path]], book: str, target: Path) -> None:
@@ -161,8 +182,8 @@ def join_epubs(made: Sequence[tuple[BookPart, Path]], book: str, target: Path) -
                     for part, book in zip(parts, books)]
         joined = {
             PACKAGE: _joined_package([control[0] for control in controls]),
-            NAVIGATION: _joined_list([control[1] for control in controls], TOC_ENTRY, re.compile(r'(<li id="toc-li-)\d+')),
-            NCX: _joined_list([control[2] for control in controls], NCX_POINT, re.compile(r'(<navPoint id="navPoint-)\d+')),
+            NAVIGATION: _joined_list([control[1] for control in controls], TOC_LIST),
+            NCX: _joined_list([control[2] for control in controls], NCX_LIST),
         }
         # pandoc's order: the package, navigation and stylesheet; the images, the last used first;
         # the pages; the fonts. An image is taken from the first part that has it.
