@@ -176,10 +176,11 @@ def lend_slot() -> Iterator[None]:
 
 
 def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], processes: int, preload: list[str],
-                           start: Callable[..., None], start_arguments: tuple) -> list[Any]:
+                           start: Callable[..., None], start_arguments: tuple) -> Iterator[Any]:
     """task(item) for every item, in order, each in a process of its own that ends after it, up
     to `processes` at once, each holding one of the build's slots while it runs (the calling
-    thread lends its own meanwhile); each process first calls start(*start_arguments).
+    thread lends its own meanwhile); each process first calls start(*start_arguments). The
+    results come as they are done, in order, so the caller can use each while the next are made.
 
     The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
     process that has imported the modules `preload` names and holds nothing else. A process
@@ -188,16 +189,18 @@ def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], pro
     servers (Windows), the items are done here, one after another.
 
     A process that dies (the system's out-of-memory killer) breaks the pool: BrokenProcessPool
-    is raised here, where a multiprocessing.Pool would wait for its result forever.
+    is raised here, where a multiprocessing.Pool would wait for its result forever. A caller
+    that stops early (closes the iterator) cancels the items not yet started.
     """
     if not _HAS_FORK_SERVER:
-        return [task(item) for item in items]
+        yield from (task(item) for item in items)
+        return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)
     with lend_slot(), ProcessPoolExecutor(max(1, min(processes, len(items))), mp_context=context,
                                           initializer=_start_fresh_process, initargs=(_slots, start, start_arguments),
                                           max_tasks_per_child=1) as workers:
-        return list(workers.map(partial(_in_slot, task), items))
+        yield from workers.map(partial(_in_slot, task), items)
 
 
 def _start_fresh_process(slots: multiprocessing.synchronize.BoundedSemaphore | None, start: Callable[..., None],

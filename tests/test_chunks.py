@@ -10,9 +10,11 @@ import re
 import shutil
 import signal
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from io import BytesIO
 from pathlib import Path
+from typing import Iterable
 
 import pikepdf
 import pytest
@@ -117,7 +119,8 @@ def _kept_parts(seed_doc: object, output_format: str, folder: Path, monkeypatch:
     writer = {"pdf": pdf, "cards": cards}[output_format]
     join = writer.join_pdfs
 
-    def keep_parts(parts: list[Path], target: Path, **options: object) -> None:
+    def keep_parts(parts: Iterable[Path], target: Path, **options: object) -> None:
+        parts = list(parts)  # the flashcards' come as they are laid out
         for part in parts:
             shutil.copy(part, kept / part.name)
         join(parts, target, **options)
@@ -202,6 +205,22 @@ def _chunk_process(chunk: int) -> tuple[int, int, int]:
     """A chunk's task: the chunk doubled, this process's id, and its resident memory in MB."""
     resident_kb = int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text())[1])
     return chunk * 2, os.getpid(), resident_kb // 1024
+
+
+def _last_is_slow(chunk: tuple[Path, int]) -> int:
+    folder, index = chunk
+    if index == 2:
+        time.sleep(3)
+    (folder / f"done-{index}").touch()
+    return index
+
+
+def test_a_chunks_result_comes_before_later_chunks_are_done(tmp_path: Path) -> None:
+    """The flashcard writer joins each chunk while the next ones are laid out."""
+    results = printing.chunks_as_done(_last_is_slow, [(tmp_path, index) for index in range(3)], 2)
+    assert next(results) == 0
+    assert not (tmp_path / "done-2").exists()
+    assert list(results) == [1, 2]
 
 
 def test_chunk_processes_hold_their_chunk_not_the_writers_memory() -> None:

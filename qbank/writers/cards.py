@@ -14,10 +14,11 @@ import unicodedata
 from dataclasses import dataclass
 from itertools import groupby
 import tempfile
+from contextlib import closing
 from functools import partial
 from math import ceil
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import Iterator, NamedTuple, Union
 
 from markupsafe import Markup
 from weasyprint import Document
@@ -29,7 +30,7 @@ from .formulas import with_typeset_math
 from .images import Box, fitted_media
 from . import printing
 from .joined_pdf import join_pdfs
-from .printing import (PageNumbers, Paper, chunk_numbers, chunked, map_chunks, print_context,
+from .printing import (PageNumbers, Paper, chunk_numbers, chunked, chunks_as_done, print_context,
                        render_document, write_document)
 from . import BuildOptions, Downscaled, Writer
 
@@ -358,8 +359,9 @@ def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, car
     """Lay the cards out in chunks of whole sheets, side by side, and join them.
 
     A card fits or not whatever its place, so each chunk fits its own cards. The page numbers
-    come from the planned cards; a chunk that had to continue an answer on a further card
-    moves every later card, and then the fitted cards are laid out again once.
+    come from the planned cards, so each chunk is joined as soon as it is laid out, while the
+    next ones are. A chunk that had to continue an answer on a further card moves every later
+    card: then the joined PDF is thrown away, and the fitted cards are laid out again once.
     """
     per_chunk = max(1, printing.ITEMS_PER_CHUNK // (COLUMNS * ROWS)) * COLUMNS * ROWS
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
@@ -368,12 +370,19 @@ def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, car
             numbers = chunk_numbers([2 * ceil(len(chunk) / (COLUMNS * ROWS)) for chunk in chunks])
             parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
             excerpts = [_excerpt(doc, chunk) for chunk in chunks]
-            fitted = map_chunks(partial(_write_chunk, media, context), list(zip(excerpts, chunks, numbers, parts)),
-                                processes)
+            fitted: list[list[FittedCard]] = []
+
+            def laid_out(results: Iterator[list[FittedCard]]) -> Iterator[Path]:
+                for part, fitted_cards in zip(parts, results):
+                    fitted.append(fitted_cards)
+                    yield part
+
+            with closing(chunks_as_done(partial(_write_chunk, media, context),
+                                        list(zip(excerpts, chunks, numbers, parts)), processes)) as results:
+                join_pdfs(laid_out(results), target)
             if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
                 break
             cards = _cards_of(doc, [card for chunk in fitted for card in chunk])
-        join_pdfs(parts, target)
 
 
 class FlashcardWriter(Writer):

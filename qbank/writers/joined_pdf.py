@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Iterable, Sequence
 
 from pypdf import PdfReader
 from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, IndirectObject, NameObject, NumberObject,
@@ -279,9 +279,10 @@ def _direct(value: PdfObject) -> bytes:
     return stream.getvalue()
 
 
-def join_pdfs(parts: Sequence[Path], target: Path, stamps: Sequence[Path] = ()) -> None:
-    """Join the chunks' PDFs `parts`, in order, into `target`; with `stamps`, PDFs of as many
-    pages in all, each page drawn over the page of the same number of the joined document."""
+def join_pdfs(parts: Iterable[Path], target: Path, stamps: Sequence[Path] = ()) -> None:
+    """Join the chunks' PDFs `parts`, in order, into `target`, each as soon as it comes (the
+    flashcards' come while later chunks are laid out); with `stamps`, PDFs of as many pages in
+    all, each page drawn over the page of the same number of the joined document."""
     with target.open("wb") as stream:
         joined = JoinedPdf(stream)
         join = DocumentJoin(joined, StampPages(joined, stamps) if stamps else None)

@@ -271,8 +271,15 @@ LAYOUT_MODULES = ["qbank.writers.pdf", "qbank.writers.cards"]
 
 
 def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> list[Result]:
+    """task(chunk) for every chunk, in order (see chunks_as_done)."""
+    return list(chunks_as_done(task, chunks, processes))
+
+
+def chunks_as_done(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> Iterator[Result]:
     """task(chunk) for every chunk, in order, each in a process of its own, up to `processes`
-    at once (processes.map_in_fresh_processes); its steps are reported as the writer's.
+    at once (processes.map_in_fresh_processes); its steps are reported as the writer's. Each
+    result comes as soon as it and those before it are done: close the iterator (closing())
+    to stop early.
 
     Each process lays out one chunk and ends, so the memory of a layout goes back to the system
     instead of staying in a long-lived process's heap: a build holds at most one chunk's layout
@@ -284,7 +291,7 @@ def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], process
     so a chunk process's memory does not grow with the bank.
     """
     if len(chunks) <= 1:
-        return [task(chunk) for chunk in chunks]
+        return (task(chunk) for chunk in chunks)
     return map_in_fresh_processes(task, chunks, processes, LAYOUT_MODULES, _start_chunk_process, progress.reporting())
 
 
