@@ -20,7 +20,6 @@ an empty data folder, so neither the machine's pandoc settings nor its clock cha
 from __future__ import annotations
 
 import re
-from math import ceil
 import shutil
 import tempfile
 import uuid
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
+from typing import Sequence
 
 import uharfbuzz as hb
 from markupsafe import Markup
@@ -37,7 +37,7 @@ from markupsafe import Markup
 from .. import progress
 from ..pandoc import run_pandoc
 from ..processes import cpu_slot, lend_slot
-from ..document import RenderedBank
+from ..document import RenderedBank, RenderedItem
 from ..templating import TEMPLATES, css_string, render_template
 from .fonts import (
     FontFace, FontStack, InstalledFamily, ShownText, font_stack, glyph_sources, require_coverage, shown_text,
@@ -102,9 +102,10 @@ def _placed(html: Markup, level: int) -> Markup:
     return Markup(EMPTY_HEADER_CELL.sub(r'<th role="cell"\1></th>', html))
 
 
-def contents_pages(doc: RenderedBank) -> int:
-    """How many pages the book's contents take (book.html: after the title page)."""
-    return ceil(len(doc.items) / CONTENTS_ENTRIES_PER_PAGE)
+def contents_pages(doc: RenderedBank) -> list[Sequence[RenderedItem]]:
+    """The items each page of the book's contents lists (book.html: after the title page)."""
+    return [doc.items[start:start + CONTENTS_ENTRIES_PER_PAGE]
+            for start in range(0, len(doc.items), CONTENTS_ENTRIES_PER_PAGE)]
 
 
 def book_html(doc: RenderedBank) -> str:
@@ -112,7 +113,7 @@ def book_html(doc: RenderedBank) -> str:
     return render_template(
         f"{TEMPLATE_FOLDER}/book.html",
         doc=doc, labels=doc.labels, author=doc.source.author, placed=_placed,
-        contents_entries_per_page=CONTENTS_ENTRIES_PER_PAGE,
+        contents_pages=contents_pages(doc),
     )
 
 
@@ -231,7 +232,8 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
         f"--variable=landmark-first-question={escape(labels['first_question'])}",
         f"--variable=title-page-file={page_file(1)}",
         f"--variable=contents-file={page_file(2)}",
-        f"--variable=first-item-file={page_file(2 + contents_pages(doc) + bool(doc.description))}",  # after the title page
+        # The page after the title page, the contents' pages and the preface.
+        f"--variable=first-item-file={page_file(1 + len(contents_pages(doc)) + bool(doc.description) + 1)}",
     ]
 
 
