@@ -354,6 +354,14 @@ def _excerpt(doc: RenderedBank, cards: list[Card]) -> RenderedBank:
     return doc.excerpt(list({card.item.number: card.item for card in cards}.values()))
 
 
+def _parts_as_laid_out(parts: list[Path], results: Iterator[list[FittedCard]],
+                       fitted: list[list[FittedCard]]) -> Iterator[Path]:
+    """Each chunk's PDF as soon as its chunk is laid out, its fitted cards added to `fitted`."""
+    for part, fitted_cards in zip(parts, results):
+        fitted.append(fitted_cards)
+        yield part
+
+
 def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card], target: Path,
                    processes: int) -> None:
     """Lay the cards out in chunks of whole sheets, side by side, and join them.
@@ -371,15 +379,9 @@ def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, car
             parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
             excerpts = [_excerpt(doc, chunk) for chunk in chunks]
             fitted: list[list[FittedCard]] = []
-
-            def laid_out(results: Iterator[list[FittedCard]]) -> Iterator[Path]:
-                for part, fitted_cards in zip(parts, results):
-                    fitted.append(fitted_cards)
-                    yield part
-
             with closing(chunks_as_done(partial(_write_chunk, media, context),
                                         list(zip(excerpts, chunks, numbers, parts)), processes)) as results:
-                join_pdfs(laid_out(results), target)
+                join_pdfs(_parts_as_laid_out(parts, results, fitted), target)
             if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
                 break
             cards = _cards_of(doc, [card for chunk in fitted for card in chunk])
