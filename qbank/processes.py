@@ -193,7 +193,8 @@ def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], pro
     that stops early (closes the iterator) cancels the items not yet started.
     """
     if not _HAS_FORK_SERVER:
-        yield from (task(item) for item in items)
+        for item in items:
+            yield task(item)
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)

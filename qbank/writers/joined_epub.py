@@ -36,8 +36,6 @@ BARE_LINK = re.compile(r'href="#([^"]+)"')
 PAGE_ITEM = re.compile(r'^ *<item id="ch\d+_xhtml".*\n', re.MULTILINE)
 MANIFEST_ITEM = re.compile(r'^ *<item .*\n', re.MULTILINE)
 SPINE_ITEM = re.compile(r'^ *<itemref .*\n', re.MULTILINE)
-TOC_ENTRY = re.compile(r'<li id="toc-li-\d+">(.*?)</li>', re.DOTALL)
-NCX_POINT = re.compile(r'^ *<navPoint id="navPoint-\d+">.*?</navPoint>\n', re.DOTALL | re.MULTILINE)
 # In the book's HTML: a page starts at each <h1> starting a line (raw HTML is off in the bank's
 # fields and their headings are placed below the book's); every id is an attribute of ours.
 PAGE_START = r"^<h1\b"
@@ -147,8 +145,10 @@ class _ListSyntax:
     filled: str
 
 
-TOC_LIST = _ListSyntax(TOC_ENTRY, re.compile(r'(<li id="toc-li-)\d+'), '<ol class="toc" />', '<ol class="toc">%s</ol>')
-NCX_LIST = _ListSyntax(NCX_POINT, re.compile(r'(<navPoint id="navPoint-)\d+'), "<navMap />", "<navMap>\n%s  </navMap>")
+TOC_LIST = _ListSyntax(re.compile(r'<li id="toc-li-\d+">(.*?)</li>', re.DOTALL), re.compile(r'(<li id="toc-li-)\d+'),
+                       '<ol class="toc" />', '<ol class="toc">%s</ol>')
+NCX_LIST = _ListSyntax(re.compile(r'^ *<navPoint id="navPoint-\d+">.*?</navPoint>\n', re.DOTALL | re.MULTILINE),
+                       re.compile(r'(<navPoint id="navPoint-)\d+'), "<navMap />", "<navMap>\n%s  </navMap>")
 
 
 def _joined_list(parts: list[str], syntax: _ListSyntax) -> str:
