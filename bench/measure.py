@@ -2,11 +2,15 @@
 
     python -m bench.measure COMMAND...   # {"seconds": s, "largest_mb": m, "tree_mb": m, "code": c}
 
-largest_mb: the peak resident memory of the largest single process of the command's tree (the
-kernel's ru_maxrss over the reaped children, which folds in grandchildren such as pandoc and
-the layout workers). tree_mb: the peak of the sum over every process of the tree alive at the
-same moment, sampled every 50 ms from /proc (Linux only), so processes side by side add up.
-processes: the sampled peak of each of the largest processes, by the name the build gives it
+largest_mb: the peak resident memory of the largest single process of the command's tree: the
+larger of the kernel's ru_maxrss over the reaped children and each process's own peak (VmHWM),
+read from /proc every 50 ms while it runs. ru_maxrss alone misses the chunk layouts: they are
+children of a fork server, which reaps them, but which ends unreaped itself, so their figures
+never reach us (a 280 MB chunk did not count). A process's VmHWM holds its peak between two
+readings; only what a process does after the last reading before it ends can escape.
+tree_mb: the peak of the sum over every process of the tree alive at the same moment, sampled
+every 50 ms from /proc (Linux only), so processes side by side add up.
+processes: the peak of each of the largest processes, by the name the build gives it
 ("qbank cards", "pdf chunk": processes.name_this_process) and its pid, largest first.
 """
 
@@ -37,15 +41,17 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss_bytes(root: int) -> dict[str, int]:
-    """Resident bytes of each process of root's tree, by "name pid"."""
+def _tree_memory(root: int) -> dict[str, tuple[int, int]]:
+    """Resident bytes now and at the peak so far of each process of root's tree, by "name pid"."""
     tree, each, pending = _children(), {}, [root]
     while pending:
         pid = pending.pop()
         pending += tree.get(pid, [])
         try:
             resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
-            each[f"{Path(f'/proc/{pid}/comm').read_text().strip()} {pid}"] = resident
+            status = Path(f"/proc/{pid}/status").read_text()
+            peak = int(status.split("VmHWM:", 1)[1].split()[0]) * 1024 if "VmHWM:" in status else resident
+            each[f"{Path(f'/proc/{pid}/comm').read_text().strip()} {pid}"] = (resident, peak)
         except OSError:
             pass  # the process ended while we looked
     return each
@@ -56,14 +62,15 @@ def main() -> None:
     process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
     tree_peak, peaks = 0, {}
     while process.poll() is None:
-        each = _tree_rss_bytes(process.pid)
-        tree_peak = max(tree_peak, sum(each.values()))
-        for name, resident in each.items():
-            peaks[name] = max(peaks.get(name, 0), resident)
+        each = _tree_memory(process.pid)
+        tree_peak = max(tree_peak, sum(resident for resident, _ in each.values()))
+        for name, (_, peak) in each.items():
+            peaks[name] = max(peaks.get(name, 0), peak)
         time.sleep(0.05)
     seconds = time.perf_counter() - started
-    largest_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"seconds": seconds, "largest_mb": largest_kb / 1024, "tree_mb": tree_peak / 2**20,
+    reaped_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    largest_mb = max([reaped_kb / 1024] + [peak / 2**20 for peak in peaks.values()])
+    print(json.dumps({"seconds": seconds, "largest_mb": largest_mb, "tree_mb": tree_peak / 2**20,
                       "code": process.returncode,
                       "processes": {name: round(peak / 2**20) for name, peak in
                                     sorted(peaks.items(), key=lambda entry: -entry[1])[:8]}}))
