@@ -372,14 +372,14 @@ def build_bank(
     if not stale:
         return
     started = time.perf_counter()
-    bank = load_bank(path, read=lambda _: bank_bytes)
     lock = Lock.open(path, lock_bytes) if lock_bytes is not None else Lock.open(path)
-    doc = render_bank(bank, lock, processes)
+    # The bank as read is not kept: its Markdown would stay in every writer's process.
+    doc = render_bank(load_bank(path, read=lambda _: bank_bytes), lock, processes)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s; "
           f"since the lock: {_changes(doc.changes)}")
     out.mkdir(parents=True, exist_ok=True)
     media = list(doc.media.values())
-    targets = {name: out / WRITERS[name].output_name(bank.id) for name in stale}
+    targets = {name: out / WRITERS[name].output_name(doc.id) for name in stale}
     for target in targets.values():
         if target.is_dir():  # the move into place would fail only after others were made
             raise CannotBuild(f"{shown_path(target)} is a folder where this output belongs; move it away, or choose "

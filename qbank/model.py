@@ -5,6 +5,7 @@ Text fields hold the bank's Markdown exactly as written; the render step turns t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,8 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-# Slots: a bank's `places` holds one Location per value (257,000 for 10,000 items), and a
-# __dict__ each made them twice the size.
+# Slots: a bank's every place (Places) is one Location per value (257,000 for 10,000 items),
+# and a __dict__ each made them twice the size.
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where something stands in a bank file (1-based line and column)."""
@@ -29,6 +30,36 @@ class Location:
 
     def __str__(self) -> str:
         return f"{shown_path(self.path)}:{self.line}:{self.column}"
+
+
+class Places(Mapping):
+    """Where each value stands in a bank file, by its path from the top ("items", 3, "question").
+
+    The reader keeps the places of the bank's own keys and of its items (`known`). The places
+    of the values inside the items, 25 an item, are looked for again with `find_all` (from the
+    file's bytes as read) the first time a message needs one: at 10,000 items they are 250,000
+    Locations and paths, 50 MB held by every process of a build that has nothing to report."""
+
+    def __init__(self, known: dict[tuple, Location], find_all: Callable[[], dict[tuple, Location]] | None = None):
+        self._known = known
+        self._find_all = find_all
+
+    def _every_place(self) -> dict[tuple, Location]:
+        if self._find_all is not None:
+            self._known, self._find_all = self._find_all(), None
+        return self._known
+
+    def __getitem__(self, path: tuple) -> Location:
+        try:
+            return self._known[path]
+        except KeyError:
+            return self._every_place()[path]
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self._every_place())
+
+    def __len__(self) -> int:
+        return len(self._every_place())
 
 
 # The classes below hold a bank's content; which of their fields are Markdown, required or
@@ -91,7 +122,7 @@ class Bank:
     path: Path  # the bank file; images are resolved relative to its folder
     # Where each value stands in the file, by its path from the top ("items", 3, "question"),
     # so later steps (render, lint, the writers' checks) can point at it.
-    places: dict[tuple, Location] = field(default_factory=dict, compare=False, repr=False)
+    places: Mapping[tuple, Location] = field(default_factory=dict, compare=False, repr=False)
     author: str = ""
     deck: str = ""  # the Anki deck's name when set on purpose (else kept in the lock)
     description: str = ""

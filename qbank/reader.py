@@ -12,13 +12,14 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
-from .model import Bank, BankError, Location, Problem
-from .schema import BANK, build
+from .model import Bank, BankError, Location, Places, Problem
+from .schema import BANK, Path_, build
 from .validate import STR, ListReader, Validator
 
 # A bank is text written by people; anything larger than this is a mistake or an attack.
@@ -207,7 +208,8 @@ def _syntax_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> Probl
 
 def _read_tree(path: Path, data: bytes, items: ListReader) -> yaml.Node:
     """The file's node tree, its items checked (and dropped) by `items` as they are read, or a
-    BankError for what YAML cannot read. The file's bytes are dropped when the tree is read."""
+    BankError for what YAML cannot read. It keeps nothing of the bytes (load_bank does, for
+    model.Places)."""
     data = _utf8(path, data)
     try:
         root = _compose(data, items)
@@ -236,22 +238,34 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         raise BankError(
             [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
         )
-    validator = Validator(path)
-    # `value(BANK, root, "bank")` below names the items and places them the same way.
-    root = _read_tree(path, read(path), ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
-    values = validator.value(BANK, root, "bank")
-    problems = validator.problems + _id_problems(values, validator.places)
+    data = read(path)
+    validator, values = _validated(path, data, every_place=False)
+    places = Places(validator.places, partial(_every_place, path, data))
+    problems = validator.problems + _id_problems(values, places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
     if problems:
         # In file order, as an editor's error list shows them, not in the order they were found.
         raise BankError(sorted(problems, key=lambda problem: (problem.location.line, problem.location.column)))
-    extra = {("items", index): {"number": index + 1, "location": validator.places[("items", index)]}
+    extra = {("items", index): {"number": index + 1, "location": places[("items", index)]}
              for index in range(len(values["items"]))}
-    extra[()] = {"path": path, "places": validator.places}
+    extra[()] = {"path": path, "places": places}
     return build(BANK, values, extra)
 
 
-def _id_problems(values: object, places: dict) -> list[Problem]:
+def _validated(path: Path, data: bytes, every_place: bool) -> tuple[Validator, object]:
+    """The validator after its one pass over the file's bytes, and the plain values it read."""
+    validator = Validator(path, every_place)
+    # `value(BANK, root, "bank")` below names the items and places them the same way.
+    root = _read_tree(path, data, ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
+    return validator, validator.value(BANK, root, "bank")
+
+
+def _every_place(path: Path, data: bytes) -> dict[Path_, Location]:
+    """Where every value of the bank file stands, from the bytes that load_bank read."""
+    return _validated(path, data, every_place=True)[0].places
+
+
+def _id_problems(values: object, places: Places) -> list[Problem]:
     """Every id names one thing: a live item's id (the identity of a note in learners'
     collections) is unique, and a former or absorbed id is claimed by one item and is not
     also live, or one note would stand for two items."""
@@ -269,19 +283,19 @@ def _id_problems(values: object, places: dict) -> list[Problem]:
             ))
         elif item_id:
             live[item_id] = places[("items", index)]
-    claimed: dict[str, Location] = {}
+    claimed: dict[str, Path_] = {}  # paths, not places: places inside items are looked for only for a message
     for index, item in enumerate(items):
         for key in ("former_ids", "absorbs"):
             for position, old_id in enumerate(item.get(key, [])):
-                place = places[("items", index, key, position)]
+                path = ("items", index, key, position)
                 if old_id in live:
-                    problems.append(Problem(place, f"'{old_id}' in {key} is the id of a live item (line "
-                                                   f"{live[old_id].line}); an id is either live or gone",
+                    problems.append(Problem(places[path], f"'{old_id}' in {key} is the id of a live item (line "
+                                                          f"{live[old_id].line}); an id is either live or gone",
                                             item.get("id")))
                 elif old_id in claimed:
-                    problems.append(Problem(place, f"'{old_id}' is already claimed as a former or absorbed id "
-                                                   f"at line {claimed[old_id].line}; one old note cannot "
-                                                   "become two items", item.get("id")))
+                    problems.append(Problem(places[path], f"'{old_id}' is already claimed as a former or absorbed "
+                                                          f"id at line {places[claimed[old_id]].line}; one old note "
+                                                          "cannot become two items", item.get("id")))
                 else:
-                    claimed[old_id] = place
+                    claimed[old_id] = path
     return problems

@@ -27,7 +27,7 @@ from .document import RenderedBank, RenderedItem, plain_text
 from .labels import labels_for
 from .lock import (Lock, bank_stamp, deck_name, item_changes, item_stamp, retire_items, source_date_epoch,
                    template_stamps)
-from .model import Bank, BankError, Location, Problem
+from .model import Bank, BankError, Problem
 from .pandoc import run_pandoc
 from .vet import vet_image, vet_link
 
@@ -69,7 +69,6 @@ class _Field:
     path: schema.Path_
     markdown: str
     inline: bool  # a title or term: rendered without its paragraph wrapper
-    location: Location
     item_id: str | None
 
 
@@ -78,7 +77,7 @@ def _fields(bank: Bank) -> list[_Field]:
     fields = []
     for path, declared, markdown in schema.markdown_fields(schema.BANK, bank):
         inline = declared.markdown is schema.Markdown.INLINE
-        fields.append(_Field(path, markdown, inline, bank.place(path), bank.owner(path)))
+        fields.append(_Field(path, markdown, inline, bank.owner(path)))
     return fields
 
 
@@ -90,7 +89,7 @@ def _run_render_script(request: dict) -> bytes:
     return run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"), timeout=_render_timeout(request))
 
 
-def _slow_field(fields: list[_Field], request: dict) -> Problem:
+def _slow_field(bank: Bank, fields: list[_Field], request: dict) -> Problem:
     """The field pandoc got stuck in: parse again field by field, pandoc naming each as it starts."""
     reason = (f"this Markdown did not render within {_render_timeout(request):.0f} s; pandoc's reader slows "
               "down badly on thousands of unclosed brackets, nested quotes (>) or backticks")
@@ -100,18 +99,18 @@ def _slow_field(fields: list[_Field], request: dict) -> Problem:
         started = (timeout.stderr or b"").decode("ascii", "replace").split()
         if started and started[-1].isdigit():
             field = fields[int(started[-1]) - 1]
-            return Problem(field.location, reason, field.item_id)
-    return Problem(fields[0].location, reason)  # too slow only all together: no one field to blame
+            return Problem(bank.place(field.path), reason, field.item_id)
+    return Problem(bank.place(fields[0].path), reason)  # too slow only all together: no one field to blame
 
 
-def _render_html(fields: list[_Field], processes: int) -> tuple[list[str], list[list], list[list], list[list]]:
+def _render_html(bank: Bank, fields: list[_Field], processes: int) -> tuple[list[str], list[list], list[list], list[list]]:
     """The HTML of each field (in the order given), and the links, images and formulas that
     pandoc could not read it found, each as [field number, target]; in pandoc calls of
     FIELDS_PER_CALL fields, up to `processes` at once, whose numbers of fields and images are
     made to continue from the call before."""
     starts = range(0, len(fields), FIELDS_PER_CALL)
     with ThreadPoolExecutor(max(1, min(processes, len(starts)))) as pandocs:
-        calls = list(pandocs.map(lambda start: _render_call(fields[start:start + FIELDS_PER_CALL]), starts))
+        calls = list(pandocs.map(lambda start: _render_call(bank, fields[start:start + FIELDS_PER_CALL]), starts))
     html: list[str] = []
     links: list[list] = []
     images: list[list] = []
@@ -125,7 +124,7 @@ def _render_html(fields: list[_Field], processes: int) -> tuple[list[str], list[
     return html, links, images, bad_math
 
 
-def _render_call(fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
+def _render_call(bank: Bank, fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
     """_render_html's answer for `fields` from one pandoc call, numbering them from 1."""
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"
@@ -133,7 +132,7 @@ def _render_call(fields: list[_Field]) -> tuple[list[str], list[list], list[list
     try:
         answer = json.loads(_run_render_script(request))
     except subprocess.TimeoutExpired:
-        raise BankError([_slow_field(fields, request)]) from None
+        raise BankError([_slow_field(bank, fields, request)]) from None
     pieces = _FIELD_DIV.split(answer["html"])
     # split() yields: text before the first div, then (number, body) pairs.
     bodies = {int(number): body for number, body in zip(pieces[1::2], pieces[2::2])}
@@ -154,18 +153,18 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
     problems = []
     for field_number, tex in bad_math:
         field = fields[field_number - 1]
-        problems.append(Problem(field.location, f"the formula '{tex}' is not valid TeX math", field.item_id))
+        problems.append(Problem(bank.place(field.path), f"the formula '{tex}' is not valid TeX math", field.item_id))
     for field_number, url in links:
         if reason := vet_link(url):
             field = fields[field_number - 1]
-            problems.append(Problem(field.location, reason, field.item_id))
+            problems.append(Problem(bank.place(field.path), reason, field.item_id))
     media: dict[str, Path] = {}
     names = []
     for field_number, src in images:
         field = fields[field_number - 1]
         vetted = vet_image(bank.folder, src)
         if isinstance(vetted, str):
-            problems.append(Problem(field.location, vetted, field.item_id))
+            problems.append(Problem(bank.place(field.path), vetted, field.item_id))
             continue
         names.append(hashlib.sha256(vetted.read_bytes()).hexdigest()[:16] + vetted.suffix.lower())
         media[names[-1]] = vetted
@@ -178,7 +177,7 @@ def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
     """Render all Markdown of `bank` with pandoc, in up to `processes` pandoc runs at once.
     Raises BankError for unsafe links/images."""
     fields = _fields(bank)
-    html, links, images, bad_math = _render_html(fields, processes)
+    html, links, images, bad_math = _render_html(bank, fields, processes)
     media, names = _vetted(bank, fields, links, images, bad_math)
     # render.lua put `qbank-media:N` for the N-th image pandoc found.
     rendered = {
@@ -192,11 +191,10 @@ def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
     for item, html_item in zip(bank.items, html_bank.items):
         modified = item_stamp(lock, item, plain_text(html_item.title))
         stamps.append(modified)
-        items.append(RenderedItem(item, html_item, modified))
+        items.append(RenderedItem(html_item, modified))
     retired = retire_items(lock, bank)
     stamps += [item.modified for item in retired]
     return RenderedBank(
-        source=bank,
         html=html_bank,
         items=tuple(items),
         retired=retired,

@@ -236,12 +236,11 @@ def test_chunk_processes_hold_their_chunk_not_the_writers_memory() -> None:
 
 
 def test_an_excerpt_carries_its_items_and_nothing_of_the_others(seed_doc: object) -> None:
-    """What a chunk's process unpickles: its items' HTML, Markdown and places, and the bank's
-    own fields; nothing that grows with the rest of the bank."""
+    """What a chunk's process unpickles: its items' HTML, the bank's own fields and the place
+    of its title; nothing that grows with the rest of the bank."""
     excerpt = seed_doc.excerpt(seed_doc.items[4:5])
     assert [item.id for item in excerpt.items] == [seed_doc.items[4].id]
-    for bank in (excerpt.source, excerpt.html):
-        assert bank.items == () and set(bank.places) == {("title",)}
+    assert excerpt.html.items == () and set(excerpt.html.places) == {("title",)}
     assert {path[1] for path in excerpt.fields if path[0] == "items"} == {4}
     assert len(pickle.dumps(excerpt)) < len(pickle.dumps(seed_doc)) / 10
     chosen = [0, 5, 6, 29]

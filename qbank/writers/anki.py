@@ -77,7 +77,7 @@ def anki_tags(bank_id: str, tags: tuple[str, ...]) -> list[str]:
 
 
 def key_points_enabled(doc: RenderedBank, options: BuildOptions) -> bool:
-    return options.cloze if options.cloze is not None else doc.source.options.cloze
+    return options.cloze if options.cloze is not None else doc.html.options.cloze
 
 
 def note_type(doc: RenderedBank) -> genanki.Model:

@@ -275,7 +275,7 @@ def _overflowing(document: Document, cards: list[Card]) -> set[tuple[str, str]]:
 
 def _too_long(card: Card, what: str) -> BankError:
     smallest = FONT_SIZES_PT[SMALLEST]
-    return BankError([Problem(card.item.source.location,
+    return BankError([Problem(card.item.location,
                               f"{what} does not fit on a flashcard even at {smallest:g} pt; shorten it", card.item.id)])
 
 

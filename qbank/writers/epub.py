@@ -112,7 +112,7 @@ def book_html(doc: RenderedBank) -> str:
     """The whole book as one HTML document, which pandoc splits into pages."""
     return render_template(
         f"{TEMPLATE_FOLDER}/book.html",
-        doc=doc, labels=doc.labels, author=doc.source.author, placed=_placed,
+        doc=doc, labels=doc.labels, author=doc.html.author, placed=_placed,
         contents_pages=contents_pages(doc),
     )
 

@@ -236,7 +236,7 @@ def items_using(doc: RenderedBank, characters: set[str]) -> list[tuple[str | Non
         used.setdefault(None, set()).update(unplaced)
     items = {item.id: item for item in doc.items}
     return [
-        (item_id, items[item_id].source.location if item_id else doc.source.place(("title",)),
+        (item_id, items[item_id].location if item_id else doc.html.place(("title",)),
          " ".join(f"{ch} (U+{ord(ch):04X})" for ch in sorted(chars)))
         for item_id, chars in used.items()
     ]

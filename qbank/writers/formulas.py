@@ -90,7 +90,7 @@ def with_typeset_math(doc: RenderedBank) -> RenderedBank:
             try:
                 return typeset(tex, match[1] == "display")
             except FormulaError as error:
-                problems.append(Problem(doc.source.place(path), f"cannot typeset the formula '{tex}' for print: {error}",
+                problems.append(Problem(doc.html.place(path), f"cannot typeset the formula '{tex}' for print: {error}",
                                         doc.owner(path)))
                 return ""
         return Markup(MATH_SPAN.sub(replaced, fragment)) if "math" in fragment else fragment
