@@ -239,6 +239,22 @@ def test_reading_holds_one_items_nodes_at_a_time(tmp_path: Path) -> None:
     assert above_kept(many) - above_kept(few) < 0.5 * (tree(many) - tree(few))  # 1.0 with the whole tree
 
 
+def test_the_places_inside_items_are_found_only_when_a_message_needs_one(tmp_path: Path) -> None:
+    """Every build process holds the loaded bank; the places of the values inside its items
+    (25 an item, more memory than the bank's text) are found again from the file's bytes by the
+    first message that needs one. Kept from the start, finding them would add nothing."""
+    path = _bank_of(tmp_path, 200)
+    with traced_memory() as loading:
+        bank = load_bank(path)
+    with traced_memory() as finding:
+        place = bank.place(("items", 150, "answer", "points", 1, "term"))
+    assert finding.kept > 0.5 * loading.kept
+    node = reader._compose(path.read_text(encoding="utf-8"))
+    for step in ("items", 150, "answer", "points", 1, "term"):
+        node = node.value[step] if isinstance(step, int) else next(v for k, v in node.value if k.value == step)
+    assert (place.line, place.column) == (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
 def test_only_the_items_list_has_a_minimum() -> None:
     """The items are checked as they are read, before the bank's other keys; a `min_items`
     (said only when nothing else is wrong so far) on any other list would then see other
