@@ -5,7 +5,8 @@
 
 For each size it times, each in a fresh process as a user runs it: every output alone (cold,
 --force), the whole build cold, and the no-op rebuild, with the peak memory of the build (the
-largest single process, and the whole process tree at its fullest; see bench/measure.py). As
+largest single process, and the whole process tree at its fullest; see bench/measure.py), and
+under the table the peak of each kind of process (writer, chunk, pandoc). As
 the floor it times the bare tools on the same bank in the same run: one genanki write, one
 WeasyPrint render of the cheat sheet's own HTML, one pandoc EPUB call on the EPUB writer's own
 HTML. It prints a Markdown table (kept in README.md). Banks are generated in a temporary
@@ -102,6 +103,7 @@ def bench_size(size: int, formats: list[str], work: Path, full_only: bool, floor
         row[name] = None if full_only else measure([*build, "--format", name, "--force"], env)["seconds"]
     full = measure([*build, "--force"], env)
     row["full"], row["largest_mb"], row["tree_mb"] = full["seconds"], full["largest_mb"], full["tree_mb"]
+    row["processes"] = full["processes"]
     row["noop"] = None if full_only else measure(build, env)["seconds"]
     row["bare"] = bare_tools(bank) if floor else None
     return row
@@ -143,6 +145,9 @@ def main() -> None:
             f"{row['tree_mb']:.0f} | {_cell(bare.get('genanki'))} | {_cell(bare.get('weasyprint'))} | "
             f"{_cell(bare.get('pandoc-epub'))} | {ratio} |"
         )
+    print("\nPeak MB of the full build's largest process of each kind:")
+    for row in rows:
+        print(f"- {row['size']} items: " + ", ".join(f"{name} {mb}" for name, mb in row["processes"].items()))
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         growth = (last["full"] / first["full"]) / (last["size"] / first["size"])

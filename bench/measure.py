@@ -10,8 +10,8 @@ never reach us (a 280 MB chunk did not count). A process's VmHWM holds its peak 
 readings; only what a process does after the last reading before it ends can escape.
 tree_mb: the peak of the sum over every process of the tree alive at the same moment, sampled
 every 50 ms from /proc (Linux only), so processes side by side add up.
-processes: the peak of each of the largest processes, by the name the build gives it
-("qbank cards", "pdf chunk": processes.name_this_process) and its pid, largest first.
+processes: for each name the build gives its processes ("qbank cards", "pdf chunk", "pandoc":
+processes.name_this_process), the peak of the largest process of that name, largest first.
 """
 
 from __future__ import annotations
@@ -68,12 +68,16 @@ def main() -> None:
             peaks[name] = max(peaks.get(name, 0), peak)
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    by_name: dict[str, int] = {}
+    for name_and_pid, peak in peaks.items():
+        name = name_and_pid.rsplit(" ", 1)[0]
+        by_name[name] = max(by_name.get(name, 0), peak)
     reaped_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     largest_mb = max([reaped_kb / 1024] + [peak / 2**20 for peak in peaks.values()])
     print(json.dumps({"seconds": seconds, "largest_mb": largest_mb, "tree_mb": tree_peak / 2**20,
                       "code": process.returncode,
                       "processes": {name: round(peak / 2**20) for name, peak in
-                                    sorted(peaks.items(), key=lambda entry: -entry[1])[:8]}}))
+                                    sorted(by_name.items(), key=lambda entry: -entry[1])}}))
 
 
 if __name__ == "__main__":
