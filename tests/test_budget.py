@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from qbank.processes import cpu_budget, cpu_slot
+from qbank.processes import cpu_budget
 from qbank.writers import WRITERS, BuildOptions, Downscaled, Format, epub, printing, write_outputs
 
 PROCESSES = 2
@@ -91,12 +91,34 @@ def test_writers_side_by_side_share_the_processes_and_one_alone_gets_them_all(
     assert _most_at_once(folder, "long") == PROCESSES and not _waited_in_vain(folder)  # its old share was 1
 
 
-def test_a_holder_lends_its_slot_while_its_chunks_take_slots() -> None:
-    # With one slot, held by the writer itself: if it kept the slot, no chunk could ever start.
-    with cpu_budget(1), cpu_slot():
-        assert printing.map_chunks(_double, [1, 2, 3], 2) == [2, 4, 6]
-        with cpu_slot():  # already held by this thread: no second slot to wait for
-            pass
+@dataclass(frozen=True)
+class _OwnWorkFormat(Format):
+    """A writer doing its own work, as a bank of one chunk is laid out in the writer itself:
+    it stays until every such writer is working beside it."""
+
+    folder: Path = Path()
+    writers: int = 3
+
+    def write(self, doc, target, options, processes=1) -> Downscaled:  # noqa: ANN001
+        (self.folder / f"{self.name}.working").touch()
+        started = time.monotonic()
+        while len(list(self.folder.glob("*.working"))) < self.writers and time.monotonic() < started + PATIENCE:
+            time.sleep(0.01)
+        target.write_text("written" if time.monotonic() < started + PATIENCE else "waited in vain")
+        return Downscaled()
+
+
+def test_a_writers_own_work_takes_no_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More writers than slots all work at once: the seed's four writers taking turns for two
+    slots left a core idle at the end of the build."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    names = ("one", "two", "three")
+    for name in names:
+        monkeypatch.setitem(WRITERS, name, _OwnWorkFormat(name, f".{name}", "none", folder, len(names)))
+    targets = {name: tmp_path / name for name in names}
+    write_outputs(None, targets, BuildOptions(), PROCESSES)
+    assert [target.read_text() for target in targets.values()] == ["written"] * len(names)
 
 
 def test_a_pool_larger_than_the_budget_runs_no_more_chunks_at_once(tmp_path: Path) -> None:
@@ -105,7 +127,7 @@ def test_a_pool_larger_than_the_budget_runs_no_more_chunks_at_once(tmp_path: Pat
     assert _most_at_once(tmp_path) <= PROCESSES
 
 
-def test_the_epub_writer_lends_its_slot_to_its_pandoc_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_epub_writers_pandoc_runs_take_the_builds_slots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     running, most, lock = [0], [0], threading.Lock()
 
     def pandoc(arguments: list[str], stdin: bytes, **options: object) -> bytes:
@@ -120,7 +142,7 @@ def test_the_epub_writer_lends_its_slot_to_its_pandoc_runs(tmp_path: Path, monke
     monkeypatch.setattr(epub, "run_pandoc", pandoc)
     monkeypatch.setattr(epub, "join_epubs", lambda parts, book, target: target.write_bytes(b"the book"))
     parts = [SimpleNamespace(html="<h1>part</h1>")] * 6
-    with cpu_budget(1), cpu_slot():  # the writer's own slot, the only one: it must lend it
+    with cpu_budget(1):
         epub._write_in_parts(parts, "", [], {}, tmp_path, 3, tmp_path / "book.epub")
     assert (tmp_path / "book.epub").read_bytes() == b"the book"
     assert most[0] == 1

@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import progress
 from ..document import RenderedBank
 from ..model import MissingTool
-from ..processes import cpu_budget, cpu_slot, die_with_parent, forked_task, name_this_process
+from ..processes import cpu_budget, die_with_parent, forked_task, name_this_process
 
 # Errors of writing a file that name no file: a writer writes only its target, so they are its.
 WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS, errno.EIO}
@@ -119,13 +119,12 @@ def write_outputs(
     """Write each format's output to its target; returns what each reports and the seconds it took.
 
     With more than one process, every writer runs at once in a forked process of its own, and
-    their CPU-heavy steps share the build's `processes` slots (processes.cpu_budget): a writer's
-    own work, each chunk of a printed output's layout, each pandoc run of the EPUB. Any writer
-    may take every slot, so the one still running last (on a large bank, the cheat sheet) lays
-    its chunks out on every core; with a fixed share of the processes each, it laid them out one
-    after another while the other core sat idle. A writer lends its slot while it waits for its
-    chunks, so no holder of a slot waits for another, and at most `processes` layouts or pandoc
-    runs are in memory at once. The first failure is raised once every writer has stopped, so
+    the processes they start for CPU-heavy steps share the build's `processes` slots
+    (processes.cpu_budget): each chunk of a printed output's layout, each pandoc run of the
+    EPUB. Any writer may take every slot, so the one still running last (on a large bank, the
+    cheat sheet) lays its chunks out on every core; with a fixed share of the processes each, it
+    laid them out one after another while the other core sat idle. At most `processes` chunk
+    layouts or pandoc runs are in memory at once. The first failure is raised once every writer has stopped, so
     no process is still writing when the caller removes the temporary files. The writer
     processes die with this one, even when it is killed (SIGKILL) and cannot stop them. With a
     `display`, each writer's steps reach it through its queue.
@@ -146,8 +145,7 @@ def write_outputs(
 
     def write(output: tuple[str, Path]) -> Written:
         name_this_process(f"qbank {output[0]}")
-        with cpu_slot():  # lent while the writer's chunks or pandoc runs take slots of their own
-            return _write_timed(output[0], doc, output[1], options, processes)
+        return _write_timed(output[0], doc, output[1], options, processes)
 
     with forked_task(write) as inherited, cpu_budget(processes), ProcessPoolExecutor(
         max_workers=len(targets), mp_context=context,

@@ -36,7 +36,7 @@ from markupsafe import Markup
 
 from .. import progress
 from ..pandoc import run_pandoc
-from ..processes import cpu_slot, lend_slot
+from ..processes import cpu_slot
 from ..document import RenderedBank, RenderedItem
 from ..templating import TEMPLATES, css_string, render_template
 from .fonts import (
@@ -120,7 +120,7 @@ def book_html(doc: RenderedBank) -> str:
 def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
                     processes: int, target: Path) -> None:
     """The book made by one pandoc run per part (side by side, up to `processes`; in a build,
-    each holding one of its slots while the writer lends its own), joined into `target`."""
+    each holding one of its slots), joined into `target`."""
     files = [work / f"part-{index}.epub" for index in range(len(parts))]
 
     def make(index: int) -> None:
@@ -128,7 +128,7 @@ def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], envi
             files[index].write_bytes(run_pandoc(arguments, parts[index].html.encode("utf-8"), env=environment,
                                                 cwd=str(work)))
 
-    with lend_slot(), ThreadPoolExecutor(max(1, processes)) as pandocs:
+    with ThreadPoolExecutor(max(1, processes)) as pandocs:
         list(pandocs.map(make, range(len(parts))))
     join_epubs(list(zip(parts, files)), book, target)
 
@@ -287,7 +287,8 @@ class EpubWriter(Writer):
             parts = book_parts(book, PAGES_PER_PART, CHARACTERS_PER_PART)
             made = work / "book.epub"
             if len(parts) == 1:
-                made.write_bytes(run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work)))
+                with cpu_slot():
+                    made.write_bytes(run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work)))
             else:
                 _write_in_parts(parts, book, arguments, environment, work, processes, made)
             if _claims_conformance(book):
