@@ -286,9 +286,9 @@ def chunks_as_done(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], pro
     per slot of its CPU budget, and the writer's own process never holds a layout, even with
     one process (a heap that laid out chunk after chunk keeps growing from fragmentation).
     The processes come from a fork server that has imported LAYOUT_MODULES, not from the writer,
-    which holds the whole loaded and rendered bank (about 13 KB an item). `task` and the chunks
-    are pickled: a chunk carries an excerpt of the bank (RenderedBank.excerpt), never the whole,
-    so a chunk process's memory does not grow with the bank.
+    which holds the whole rendered bank (about 15 KB an item of resident memory). `task` and
+    the chunks are pickled: a chunk carries an excerpt of the bank (RenderedBank.excerpt), never
+    the whole, so a chunk process's memory does not grow with the bank.
     """
     if len(chunks) <= 1:
         return (task(chunk) for chunk in chunks)
