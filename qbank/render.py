@@ -81,6 +81,11 @@ def _fields(bank: Bank) -> list[_Field]:
     return fields
 
 
+def _field_problem(bank: Bank, field: _Field, message: str) -> Problem:
+    """A problem of one field, at its place (looked for only now: see model.Places)."""
+    return Problem(bank.place(field.path), message, field.item_id)
+
+
 def _render_timeout(request: dict) -> float:
     return RENDER_TIMEOUT_SECONDS + RENDER_TIMEOUT_PER_FIELD_SECONDS * len(request["fields"])
 
@@ -98,8 +103,7 @@ def _slow_field(bank: Bank, fields: list[_Field], request: dict) -> Problem:
     except subprocess.TimeoutExpired as timeout:
         started = (timeout.stderr or b"").decode("ascii", "replace").split()
         if started and started[-1].isdigit():
-            field = fields[int(started[-1]) - 1]
-            return Problem(bank.place(field.path), reason, field.item_id)
+            return _field_problem(bank, fields[int(started[-1]) - 1], reason)
     return Problem(bank.place(fields[0].path), reason)  # too slow only all together: no one field to blame
 
 
@@ -152,19 +156,17 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
     order; raises BankError for any refused link or image, or a formula that is not TeX."""
     problems = []
     for field_number, tex in bad_math:
-        field = fields[field_number - 1]
-        problems.append(Problem(bank.place(field.path), f"the formula '{tex}' is not valid TeX math", field.item_id))
+        problems.append(_field_problem(bank, fields[field_number - 1], f"the formula '{tex}' is not valid TeX math"))
     for field_number, url in links:
         if reason := vet_link(url):
-            field = fields[field_number - 1]
-            problems.append(Problem(bank.place(field.path), reason, field.item_id))
+            problems.append(_field_problem(bank, fields[field_number - 1], reason))
     media: dict[str, Path] = {}
     names = []
     for field_number, src in images:
         field = fields[field_number - 1]
         vetted = vet_image(bank.folder, src)
         if isinstance(vetted, str):
-            problems.append(Problem(bank.place(field.path), vetted, field.item_id))
+            problems.append(_field_problem(bank, field, vetted))
             continue
         names.append(hashlib.sha256(vetted.read_bytes()).hexdigest()[:16] + vetted.suffix.lower())
         media[names[-1]] = vetted
