@@ -40,11 +40,11 @@ class Places(Mapping):
     file's bytes as read) the first time a message needs one: at 10,000 items they are 250,000
     Locations and paths, 50 MB held by every process of a build that has nothing to report."""
 
-    def __init__(self, known: dict[tuple, Location], find_all: Callable[[], dict[tuple, Location]] | None = None):
+    def __init__(self, known: dict[tuple, Location], find_all: Callable[[], dict[tuple, Location]]):
         self._known = known
-        self._find_all = find_all
+        self._find_all: Callable[[], dict[tuple, Location]] | None = find_all  # None once called
 
-    def _every_place(self) -> dict[tuple, Location]:
+    def _all(self) -> dict[tuple, Location]:
         if self._find_all is not None:
             self._known, self._find_all = self._find_all(), None
         return self._known
@@ -53,13 +53,13 @@ class Places(Mapping):
         try:
             return self._known[path]
         except KeyError:
-            return self._every_place()[path]
+            return self._all()[path]
 
     def __iter__(self) -> Iterator[tuple]:
-        return iter(self._every_place())
+        return iter(self._all())
 
     def __len__(self) -> int:
-        return len(self._every_place())
+        return len(self._all())
 
 
 # The classes below hold a bank's content; which of their fields are Markdown, required or

@@ -25,6 +25,9 @@ from .validate import STR, ListReader, Validator
 # A bank is text written by people; anything larger than this is a mistake or an attack.
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NESTING = 20
+# The places a loaded bank keeps: of its own keys ("title",) and of its items ("items", 3); the
+# others are found again when a message needs one (model.Places).
+KEPT_PLACE_DEPTH = 2
 
 
 # libyaml, which every PyYAML wheel on PyPI includes, parses a 10 MB bank in 0.1 s where the
@@ -239,7 +242,7 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
             [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
         )
     data = read(path)
-    validator, values = _validated(path, data, every_place=False)
+    validator, values = _validated(path, data, KEPT_PLACE_DEPTH)
     places = Places(validator.places, partial(_every_place, path, data))
     problems = validator.problems + _id_problems(values, places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
@@ -252,9 +255,9 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
     return build(BANK, values, extra)
 
 
-def _validated(path: Path, data: bytes, every_place: bool) -> tuple[Validator, object]:
+def _validated(path: Path, data: bytes, place_depth: int | None) -> tuple[Validator, object]:
     """The validator after its one pass over the file's bytes, and the plain values it read."""
-    validator = Validator(path, every_place)
+    validator = Validator(path, place_depth)
     # `value(BANK, root, "bank")` below names the items and places them the same way.
     root = _read_tree(path, data, ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
     return validator, validator.value(BANK, root, "bank")
@@ -262,7 +265,7 @@ def _validated(path: Path, data: bytes, every_place: bool) -> tuple[Validator, o
 
 def _every_place(path: Path, data: bytes) -> dict[Path_, Location]:
     """Where every value of the bank file stands, from the bytes that load_bank read."""
-    return _validated(path, data, every_place=True)[0].places
+    return _validated(path, data, None)[0].places
 
 
 def _id_problems(values: object, places: Places) -> list[Problem]:

@@ -50,13 +50,12 @@ def _closest(word: str, choices: set[str]) -> str | None:
 class Validator:
     """One pass over a node tree: `value(schema, node)` returns its plain value, or _ABSENT."""
 
-    def __init__(self, path: Path, every_place: bool = True):
+    def __init__(self, path: Path, place_depth: int | None = None):
         self.path = path
         self.problems: list[Problem] = []
+        # The places of the values whose paths are at most `place_depth` long (None: of all).
         self.places: dict[Path_, Location] = {}
-        # Else only the places of the top's keys and of a list's elements (a bank's items): see
-        # model.Places.
-        self.every_place = every_place
+        self.place_depth = place_depth
 
     def at(self, node: yaml.Node) -> Location:
         return Location(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -65,7 +64,7 @@ class Validator:
         self.problems.append(Problem(self.at(node), message, owner))
 
     def value(self, schema: Node, node: yaml.Node, what: str, place: Path_ = (), owner: str | None = None) -> object:
-        if self.every_place or len(place) <= 2:
+        if self.place_depth is None or len(place) <= self.place_depth:
             self.places[place] = self.at(node)
         if isinstance(schema, Mapping):
             return self._mapping(schema, node, what, place, owner)
