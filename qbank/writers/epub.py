@@ -117,19 +117,19 @@ def book_html(doc: RenderedBank) -> str:
     )
 
 
+def _make_epub(html: str, arguments: list[str], environment: dict[str, str], work: Path, made: Path) -> None:
+    """One pandoc run from the book's HTML (or a part's) to an EPUB, holding a slot of the build."""
+    with cpu_slot():
+        made.write_bytes(run_pandoc(arguments, html.encode("utf-8"), env=environment, cwd=str(work)))
+
+
 def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
                     processes: int, target: Path) -> None:
     """The book made by one pandoc run per part (side by side, up to `processes`; in a build,
     each holding one of its slots), joined into `target`."""
     files = [work / f"part-{index}.epub" for index in range(len(parts))]
-
-    def make(index: int) -> None:
-        with cpu_slot():
-            files[index].write_bytes(run_pandoc(arguments, parts[index].html.encode("utf-8"), env=environment,
-                                                cwd=str(work)))
-
     with ThreadPoolExecutor(max(1, processes)) as pandocs:
-        list(pandocs.map(make, range(len(parts))))
+        list(pandocs.map(lambda part, made: _make_epub(part.html, arguments, environment, work, made), parts, files))
     join_epubs(list(zip(parts, files)), book, target)
 
 
@@ -287,8 +287,7 @@ class EpubWriter(Writer):
             parts = book_parts(book, PAGES_PER_PART, CHARACTERS_PER_PART)
             made = work / "book.epub"
             if len(parts) == 1:
-                with cpu_slot():
-                    made.write_bytes(run_pandoc(arguments, book.encode("utf-8"), env=environment, cwd=str(work)))
+                _make_epub(book, arguments, environment, work, made)
             else:
                 _write_in_parts(parts, book, arguments, environment, work, processes, made)
             if _claims_conformance(book):
