@@ -160,8 +160,8 @@ def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], pro
                            start: Callable[..., None], start_arguments: tuple) -> Iterator[Any]:
     """task(item) for every item, in order, each in a process of its own that ends after it, up
     to `processes` at once, each holding one of the build's slots while it runs; each process
-    first calls start(*start_arguments). The
-    results come as they are done, in order, so the caller can use each while the next are made.
+    first calls start(*start_arguments). The results come as they are done, in order, so the
+    caller can use each while the next are made.
 
     The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
     process that has imported the modules `preload` names and holds nothing else. A process

@@ -124,10 +124,10 @@ def write_outputs(
     EPUB. Any writer may take every slot, so the one still running last (on a large bank, the
     cheat sheet) lays its chunks out on every core; with a fixed share of the processes each, it
     laid them out one after another while the other core sat idle. At most `processes` chunk
-    layouts or pandoc runs are in memory at once. The first failure is raised once every writer has stopped, so
-    no process is still writing when the caller removes the temporary files. The writer
-    processes die with this one, even when it is killed (SIGKILL) and cannot stop them. With a
-    `display`, each writer's steps reach it through its queue.
+    layouts or pandoc runs are in memory at once. The first failure is raised once every writer
+    has stopped, so no process is still writing when the caller removes the temporary files.
+    The writer processes die with this one, even when it is killed (SIGKILL) and cannot stop
+    them. With a `display`, each writer's steps reach it through its queue.
     """
     queue = display.queue if display else None
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():

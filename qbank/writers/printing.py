@@ -283,8 +283,9 @@ def chunks_as_done(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], pro
 
     Each process lays out one chunk and ends, so the memory of a layout goes back to the system
     instead of staying in a long-lived process's heap: a build holds at most one chunk's layout
-    per slot of its CPU budget, and the writer's own process never holds a layout, even with
-    one process (a heap that laid out chunk after chunk keeps growing from fragmentation).
+    per slot of its CPU budget, and the writer's own process never holds one of several
+    layouts, even with one process (a heap that laid out chunk after chunk keeps growing from
+    fragmentation). A bank of one chunk is laid out in the writer's process, without a slot.
     The processes come from a fork server that has imported LAYOUT_MODULES, not from the writer,
     which holds the whole rendered bank (about 15 KB an item of resident memory). `task` and
     the chunks are pickled: a chunk carries an excerpt of the bank (RenderedBank.excerpt), never
