@@ -107,6 +107,18 @@ def seed_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built_copy(SEED_BANK, tmp_path_factory.mktemp("seed"))
 
 
+@pytest.fixture(scope="session")
+def seed_doc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a RenderedBank
+    """The seed bank loaded and rendered, once per test session, from a copy of it (its lock
+    is read, never written); read, do not modify."""
+    from qbank.lock import Lock  # the product, imported by the tests that use it
+    from qbank.reader import load_bank
+    from qbank.render import render_bank
+
+    bank = copy_bank(SEED_BANK, tmp_path_factory.mktemp("seed-doc") / "bank")
+    return render_bank(load_bank(bank), Lock.open(bank))
+
+
 @dataclass
 class PreviewServer:
     url: str

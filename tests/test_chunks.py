@@ -21,10 +21,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import read_object
 
-from conftest import SEED_BANK, traced_memory
-from qbank.lock import Lock
-from qbank.reader import load_bank
-from qbank.render import render_bank
+from conftest import traced_memory
 from qbank.writers import WRITERS, BuildOptions, cards, pdf, printing
 from qbank.writers.formulas import with_typeset_math
 from qbank.writers.joined_pdf import JoinedPdf, PartCopy, PartReader, join_pdfs
@@ -32,12 +29,6 @@ from qbank.writers.joined_pdf import JoinedPdf, PartCopy, PartReader, join_pdfs
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
 CHUNK_ITEMS = {"pdf": 8, "cards": 12}  # the seed's 30 items: 4 cheat-sheet chunks, 3 of flashcards
 LABEL_PAGES = 3  # the cheat sheet's page labels in runs of 3 pages, which end within chunks
-
-
-@pytest.fixture(scope="module")
-def seed_doc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a RenderedBank
-    bank = load_bank(SEED_BANK)
-    return render_bank(bank, Lock.open(bank.path))
 
 
 def _build(doc: object, output_format: str, target: Path, chunk_items: int, monkeypatch: pytest.MonkeyPatch) -> PdfReader:

@@ -518,26 +518,21 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
     assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
 
 
-def test_a_large_banks_contents_take_several_pages_and_parts(seed_dist: Path, tmp_path: Path,
+def test_a_large_banks_contents_take_several_pages_and_parts(seed_doc: object, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch):
     # 10,000 items listed on one page were a megabyte of XHTML, which pandoc needed 340 MB to
     # write: the contents take pages of CONTENTS_ENTRIES_PER_PAGE items, and a part of the book
     # ends before it passes CHARACTERS_PER_PART (here the seed's 30 items on 4 pages of 8, and
     # parts so short that the first ones hold only contents pages, which the navigation does not list).
-    from qbank.lock import Lock
-    from qbank.reader import load_bank
-    from qbank.render import render_bank
     from qbank.writers import BuildOptions, epub, joined_epub
 
-    loaded = load_bank(seed_dist.parent / "bank" / SEED_BANK.name)
-    doc = render_bank(loaded, Lock.open(loaded.path))
     monkeypatch.setattr(epub, "CONTENTS_ENTRIES_PER_PAGE", 8)
-    epub.WRITER.write(doc, tmp_path / "whole.epub", BuildOptions())
+    epub.WRITER.write(seed_doc, tmp_path / "whole.epub", BuildOptions())
     monkeypatch.setattr(epub, "CHARACTERS_PER_PART", 1000)
-    parts = joined_epub.book_parts(epub.book_html(doc), epub.PAGES_PER_PART, epub.CHARACTERS_PER_PART)
+    parts = joined_epub.book_parts(epub.book_html(seed_doc), epub.PAGES_PER_PART, epub.CHARACTERS_PER_PART)
     assert [part.first_page for part in parts[:4]] == [1, 3, 4, 5]  # the title page and contents 1, then contents 2, ...
     assert all(len(part.html) - part.head_end <= 1000 or part.html.count("<h1") == 1 for part in parts)
-    epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    epub.WRITER.write(seed_doc, tmp_path / "parts.epub", BuildOptions(), 2)
     assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
 
     _epubcheck(tmp_path / "parts.epub")

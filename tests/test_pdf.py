@@ -14,11 +14,8 @@ from weasyprint.urls import FatalURLFetchingError
 
 from conftest import SEED_BANK, copy_bank, run_build, tiny_png
 from pdfread import MM, fonts, is_embedded, page_text, squeezed
-from qbank.lock import Lock
 from qbank.model import BankError
 from qbank.writers.printing import BASE_URL, PrintFetcher, refuse_notdef
-from qbank.reader import load_bank
-from qbank.render import render_bank
 
 SEED = yaml.safe_load(SEED_BANK.read_text(encoding="utf-8"))  # what the user wrote: the expected text
 A4_POINTS = (210 * MM, 297 * MM)
@@ -156,12 +153,6 @@ def test_a_character_no_font_has_fails_the_build_naming_the_item(tmp_path: Path,
     assert "[item data-bias]" in result.stderr and "U+E000" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "dist").glob("*.pdf"))
-
-
-@pytest.fixture(scope="module")
-def seed_doc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a RenderedBank
-    bank = copy_bank(SEED_BANK, tmp_path_factory.mktemp("doc") / "bank")
-    return render_bank(load_bank(bank), Lock.open(bank))
 
 
 def test_a_notdef_glyph_reaching_the_pdf_is_an_error(seed_doc: object) -> None:
