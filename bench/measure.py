@@ -41,8 +41,8 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_memory(root: int) -> dict[str, tuple[int, int]]:
-    """Resident bytes now and at the peak so far of each process of root's tree, by "name pid"."""
+def _tree_memory(root: int) -> dict[tuple[str, int], tuple[int, int]]:
+    """Resident bytes now and at the peak so far of each process of root's tree, by (name, pid)."""
     tree, each, pending = _children(), {}, [root]
     while pending:
         pid = pending.pop()
@@ -51,7 +51,7 @@ def _tree_memory(root: int) -> dict[str, tuple[int, int]]:
             resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
             status = Path(f"/proc/{pid}/status").read_text()
             peak = int(status.split("VmHWM:", 1)[1].split()[0]) * 1024 if "VmHWM:" in status else resident
-            each[f"{Path(f'/proc/{pid}/comm').read_text().strip()} {pid}"] = (resident, peak)
+            each[(Path(f"/proc/{pid}/comm").read_text().strip(), pid)] = (resident, peak)
         except OSError:
             pass  # the process ended while we looked
     return each
@@ -64,16 +64,15 @@ def main() -> None:
     while process.poll() is None:
         each = _tree_memory(process.pid)
         tree_peak = max(tree_peak, sum(resident for resident, _ in each.values()))
-        for name, (_, peak) in each.items():
-            peaks[name] = max(peaks.get(name, 0), peak)
+        for process_key, (_, peak) in each.items():
+            peaks[process_key] = max(peaks.get(process_key, 0), peak)
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     by_name: dict[str, int] = {}
-    for name_and_pid, peak in peaks.items():
-        name = name_and_pid.rsplit(" ", 1)[0]
+    for (name, _), peak in peaks.items():
         by_name[name] = max(by_name.get(name, 0), peak)
     reaped_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    largest_mb = max([reaped_kb / 1024] + [peak / 2**20 for peak in peaks.values()])
+    largest_mb = max([reaped_kb / 1024] + [peak / 2**20 for peak in by_name.values()])
     print(json.dumps({"seconds": seconds, "largest_mb": largest_mb, "tree_mb": tree_peak / 2**20,
                       "code": process.returncode,
                       "processes": {name: round(peak / 2**20) for name, peak in
