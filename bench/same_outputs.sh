@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Shows that a refactor changed no output: builds the seed bank (plain, and --cloze on letter
-# paper) with the code at REV and with the working tree, and compares every file byte for byte.
+# Shows that a refactor changed no output: builds every bank in source/ (plain, and --cloze on
+# letter paper) with the code at REV and with the working tree, and compares every file byte
+# for byte.
 #   bash bench/same_outputs.sh [REV]     (default: HEAD; run after `bash tasks.sh build`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,14 +12,18 @@ git worktree add --detach "$work/code" "$rev" >/dev/null 2>&1
 status=0
 for side in before after; do
   code=$([ $side = before ] && echo "$work/code" || echo "$PWD")
+  # Each side builds its own copy of the banks, so neither sees the other's lock changes.
   mkdir -p "$work/$side-bank"
-  cp source/ai-startup-interview.yaml source/ai-startup-interview.lock "$work/$side-bank/"
-  # The working tree's python runs both: only the qbank package (found beside build.py) differs.
-  .venv/bin/python "$code/build.py" "$work/$side-bank/ai-startup-interview.yaml" --out "$work/$side/plain" >/dev/null
-  .venv/bin/python "$code/build.py" "$work/$side-bank/ai-startup-interview.yaml" --out "$work/$side/cloze" --cloze --paper letter >/dev/null
+  cp -r source/. "$work/$side-bank/"
+  for bank in "$work/$side-bank"/*.yaml; do
+    name=$(basename "$bank" .yaml)
+    # The working tree's python runs both: only the qbank package (found beside build.py) differs.
+    .venv/bin/python "$code/build.py" "$bank" --out "$work/$side/$name-plain" >/dev/null
+    .venv/bin/python "$code/build.py" "$bank" --out "$work/$side/$name-cloze" --cloze --paper letter >/dev/null
+  done
 done
-for file in "$work"/before/*/*; do
-  other=${file/\/before\//\/after\/}
-  if cmp -s "$file" "$other"; then echo "same       ${file#"$work"/before/}"; else echo "DIFFERENT  ${file#"$work"/before/}"; status=1; fi
+for file in "$work"/before/*/* "$work"/before-bank/*.lock; do
+  other=${file/\/before/\/after}
+  if cmp -s "$file" "$other"; then echo "same       ${file#"$work"/}"; else echo "DIFFERENT  ${file#"$work"/}"; status=1; fi
 done
 exit $status
