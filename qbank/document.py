@@ -8,16 +8,17 @@ took 30 MB in every process of the build.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from html.parser import HTMLParser
 from itertools import groupby
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from markupsafe import Markup
 
 from .lock import RetiredItem
+from .mathjax import Formula
 from .model import Bank, Item
 from . import schema
 from .schema import Path_
@@ -73,6 +74,8 @@ class RenderedBank(_ReadsHtml):
     changes: dict[str, int]  # what this build changes for learners, by kind (qbank.lock.item_changes)
     template_stamps: dict[str, int]  # templates/<folder> -> when it last changed
     modified: int  # the document's date: SOURCE_DATE_EPOCH, else the newest change in the lock
+    # Each formula's TeX and display flag -> its SVG and MathML, as MathJax typeset them (qbank/mathjax.py)
+    formulas: Mapping[tuple[str, bool], Formula] = field(default_factory=dict)
 
     @property
     def plain_title(self) -> str:

@@ -3,7 +3,7 @@
 -- stdin:  {"format": "<pandoc reader format>", "separator": "<token>", "fields": ["markdown", ...],
 --          "trace": false}  (trace: parse field by field, writing each number to stderr first)
 -- stdout: {"html": "<div id=\"qbf-1\">...</div>...", "links": [[field, url], ...],
---          "images": [[field, src], ...], "bad_math": [[field, tex], ...]}
+--          "images": [[field, src], ...], "math": [[field, tex, displayed], ...]}
 --
 -- The fields are joined into one document with a separator paragraph after each, parsed once
 -- and split again at the separators: one parse of the whole bank costs a fraction of one parse
@@ -15,9 +15,8 @@
 --
 -- Math is written in Anki's and MathJax's delimiters, <span class="math inline">\(...\)</span>
 -- and <span class="math display">\[...\]</span>: the deck uses it as it is, the EPUB and the
--- printed outputs turn it into MathML and SVG. Each distinct formula is also converted to
--- MathML here, by pandoc's own TeX reader (texmath), to find the ones that cannot be typeset
--- (pandoc would otherwise print their TeX source with only a warning).
+-- printed outputs show MathJax's SVG and MathML for it. Every formula is listed, for the
+-- caller to have MathJax check and typeset each distinct one (qbank/mathjax.py).
 -- Code blocks are written without ids: pandoc numbers them (cb1, cb2, ...) per document and
 -- anchors every line (cb1-1, ...), so the same ids came back in every EPUB page and on every
 -- card that repeats a question; nothing links to them.
@@ -64,17 +63,7 @@ local function split_one_by_one()
 end
 
 local groups = (not request.trace and split_joined()) or split_one_by_one()
-local blocks, links, images, bad_math = {}, {}, {}, {}
-local math_checked = {}  -- formula -> true if texmath can read it
-
-local function typesets(math)
-  if math_checked[math.text] == nil then
-    local mathml = pandoc.write(pandoc.Pandoc{pandoc.Plain{math}}, 'html5',
-                                pandoc.WriterOptions{html_math_method = 'mathml'})
-    math_checked[math.text] = mathml:find('<math', 1, true) ~= nil
-  end
-  return math_checked[math.text]
-end
+local blocks, links, images, formulas = {}, {}, {}, {}
 
 for number, content in ipairs(groups) do
   -- The HTML writer folds a div that starts with a heading into that heading (its section),
@@ -91,9 +80,7 @@ for number, content in ipairs(groups) do
       return image
     end,
     Math = function(math)
-      if not typesets(math) then
-        bad_math[#bad_math + 1] = {number, math.text}
-      end
+      formulas[#formulas + 1] = {number, math.text, math.mathtype == 'DisplayMath'}
     end,
   }
   blocks[#blocks + 1] = div
@@ -105,4 +92,4 @@ local html = pandoc.write(pandoc.Pandoc(blocks), 'html5',
 -- patterns only ever match the markup pandoc's highlighter wrote.
 html = html:gsub('<div class="sourceCode" id="cb%d+">', '<div class="sourceCode">')
            :gsub('<span id="cb%d+%-%d+"><a href="#cb%d+%-%d+" aria%-hidden="true" tabindex="%-1"></a>', '<span>')
-io.write(pandoc.json.encode{html = html, links = links, images = images, bad_math = bad_math})
+io.write(pandoc.json.encode{html = html, links = links, images = images, math = formulas})

