@@ -1,5 +1,5 @@
 """Warnings a bank maintainer wants before publishing: repeats, untagged items, overlong
-answers, images without alt text.
+answers, images without alt text, dollars that pandoc and MathJax pair differently.
 
 Lint reads the bank's Markdown (no rendering needed), so `build.py --check` stays fast.
 """
@@ -27,6 +27,9 @@ _IMAGE_WITHOUT_ALT = re.compile(r"!\[\s*\](?:\(\s*(?:<([^>]*)>|([^\s)]*))|\[([^\
 # Scripts written without spaces between words: Han (with extensions A-H) and kana.
 _UNSPACED = re.compile("[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _WORD = re.compile(r"\w+")
+# A single dollar sign, not $$ and not \$: where inline math may open or close.
+_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,53 @@ def _missing_alt_text(bank: Bank) -> list[Problem]:
     return warnings
 
 
+def _mathjax_formulas(paragraph: str, dollars: list[int]) -> list[str]:
+    """The formulas MathJax's $...$ finds (as in the editors many banks are written in): each
+    dollar closes the one before, spaces or not."""
+    return [paragraph[start + 1:end] for start, end in zip(dollars[::2], dollars[1::2])]
+
+
+def _pandoc_formulas(paragraph: str, dollars: list[int]) -> list[str]:
+    """The formulas pandoc's Markdown reads: a dollar opens only before a non-space and closes
+    only after one, and not before a digit ($20 and $30 stays text)."""
+    formulas, after = [], -1
+    for start in dollars:
+        if start <= after or start + 1 >= len(paragraph) or paragraph[start + 1].isspace():
+            continue
+        end = next((end for end in dollars if end > start + 1 and not paragraph[end - 1].isspace()
+                    and not paragraph[end + 1:end + 2].isdigit()), None)
+        if end is not None:
+            formulas.append(paragraph[start + 1:end])
+            after = end
+    return formulas
+
+
+def dollar_readings(markdown: str) -> list[tuple[list[str], list[str]]]:
+    """For each paragraph where a space inside $...$ (`$ X$`, `$X $`) makes MathJax and pandoc
+    read different formulas: MathJax's formulas and pandoc's."""
+    found = []
+    for paragraph in _PARAGRAPH_BREAK.split(_CODE.sub("", markdown)):
+        dollars = [match.start() for match in _DOLLAR.finditer(paragraph)]
+        mathjax, pandoc = _mathjax_formulas(paragraph, dollars), _pandoc_formulas(paragraph, dollars)
+        # A price ($20 and $30) is no formula in either reading that matters: it starts with a digit.
+        spaced = [formula for formula in mathjax if formula != formula.strip() and not formula[:1].isdigit()]
+        if spaced and mathjax != pandoc:
+            found.append((mathjax, pandoc))
+    return found
+
+
+def _dollar_spacing(bank: Bank) -> list[Problem]:
+    warnings = []
+    for path, _, markdown in schema.markdown_fields(schema.BANK, bank):
+        for mathjax, pandoc in dollar_readings(markdown):
+            def shown(formulas: list[str]) -> str:
+                return ", ".join(f"${formula}$" for formula in formulas) or "no formula"
+            warnings.append(Problem(bank.place(path), "a space inside $...$ makes the formulas read differently: "
+                                    f"MathJax reads {shown(mathjax)}; this build (pandoc) reads {shown(pandoc)}. "
+                                    "Write the dollars against the formula: $X$, not $ X$ or $X $", bank.owner(path)))
+    return warnings
+
+
 def lint_bank(bank: Bank) -> list[Problem]:
     warnings = []
     for cluster in duplicate_clusters(bank.items):
@@ -150,4 +200,4 @@ def lint_bank(bank: Bank) -> list[Problem]:
             warnings.append(
                 Problem(item.location, f"answer is {length} characters; over {MAX_ANSWER_CHARS} is hard to review on a card", item.id)
             )
-    return warnings + _missing_alt_text(bank)
+    return warnings + _missing_alt_text(bank) + _dollar_spacing(bank)

