@@ -25,16 +25,31 @@ const REMOVED_PACKAGES = ['html', 'require', 'autoload', 'noerrors', 'noundefine
 const CONTENT_ONLY = {href: ['#2', 2], class: ['#2', 2], cssId: ['#2', 2], style: ['#2', 2], data: ['#2', 2],
                       require: ['', 1]};
 
+// Where \def, \newcommand and \newenvironment keep what they define (MathJax's newcommand package).
+const DEFINITIONS = ['new-Delimiter', 'new-Command', 'new-Environment'];
+
+// Each formula on its own, as if it were the only one: its \tag numbers and labels, and the
+// macros it defines, are forgotten before the next. A formula's result depends on its TeX
+// alone, so it can be cached by its TeX, and the order of a bank's formulas changes nothing.
+function forgetTheFormulaBefore(MathJax) {
+  MathJax.texReset();
+  const handlers = MathJax.startup.input[0].parseOptions.handlers;
+  for (const name of DEFINITIONS) {
+    const definitions = handlers.retrieve(name);
+    if (definitions) definitions.map.clear();
+  }
+}
+
 function answer(MathJax, request) {
   const adaptor = MathJax.startup.adaptor;
   const display = Boolean(request.display);  // a fresh options object per call: MathJax fills it in
-  MathJax.texReset();  // \tag numbers and labels are each formula's own
+  forgetTheFormulaBefore(MathJax);
   const mathml = MathJax.tex2mml(request.tex, {display});
   const error = /<merror data-mjx-error="([^"]*)"/.exec(mathml);
   if (error) {
     return {error: error[1]};  // as an XML attribute: escaped
   }
-  MathJax.texReset();
+  forgetTheFormulaBefore(MathJax);
   return {svg: adaptor.outerHTML(MathJax.tex2svg(request.tex, {display})), mathml};
 }
 

@@ -91,9 +91,16 @@ def _ask_mathjax(asked: list[Key]) -> str:
         stopped = f"MathJax did not finish within {timeout:.0f} s"
     else:
         stopped = f"MathJax stopped: {completed.stderr.decode('utf-8', 'replace').strip()[-300:]}"
-    for key, line in zip(asked, completed.stdout.decode("utf-8").splitlines()):
+    answered = completed.stdout.decode("utf-8", "replace").split("\n")[:-1]  # whole lines: a stopped one may end in the middle
+    for key, line in zip(asked, answered):
         answer = json.loads(line)
-        _known[key] = html.unescape(answer["error"]) if "error" in answer else _formula(key, answer["svg"], answer["mathml"])
+        if "error" in answer:
+            _known[key] = html.unescape(answer["error"])
+        else:
+            try:
+                _known[key] = _formula(key, answer["svg"], answer["mathml"])
+            except (ET.ParseError, ValueError, TypeError, AttributeError) as error:  # a picture of a kind not foreseen
+                stopped = f"MathJax's picture of '{key[0]}' could not be read ({error})"
     return "" if all(key in _known for key in asked) else stopped
 
 

@@ -23,6 +23,7 @@ from pypdf import PdfReader
 
 from conftest import FIXTURES, copy_bank, run_build
 from pdfread import chunks, filled_boxes, page_text, text_runs
+from qbank import mathjax
 from test_images import _alt_texts
 
 BANK = FIXTURES / "formulas" / "formulas-bank.yaml"
@@ -212,3 +213,11 @@ def test_lint_shows_both_readings_of_a_space_inside_dollars_naming_the_item(tmp_
         f"warning: {bank}:{line}:16: [item piecewise] a space inside $...$ makes the formulas read differently: "
         "MathJax reads $x $, $y$, $20 与 $; this build (pandoc) reads $x $ 和 $y$. Write the dollars against the formula: "
         "$X$, not $ X$ or $X $")
+
+
+def test_each_formula_is_typeset_on_its_own_so_its_cache_key_is_its_tex() -> None:
+    """A macro one formula defines is unknown to the next; the result is the same in any order."""
+    defines, uses = (r"\def\zz{q}\zz", False), (r"\zz", False)
+    typeset = mathjax.typeset([defines, uses])
+    assert set(typeset.formulas) == {defines}
+    assert typeset.errors == {uses: r"Undefined control sequence \zz"}
