@@ -41,16 +41,19 @@ function forgetTheFormulaBefore(MathJax) {
 }
 
 function answer(MathJax, request) {
-  const adaptor = MathJax.startup.adaptor;
-  const display = Boolean(request.display);  // a fresh options object per call: MathJax fills it in
+  // What MathJax.tex2svg does, keeping the MathItem: its MathML comes from the same parse.
+  const document = MathJax.startup.document;
+  const item = new document.options.MathItem(request.tex, document.inputJax[0], Boolean(request.display));
+  item.start.node = document.adaptor.body(document.document);
+  item.setMetrics(16, 8, 80 * 16, 100000, 1);  // tex2svg's defaults: em, ex, container and line width, scale
   forgetTheFormulaBefore(MathJax);
-  const mathml = MathJax.tex2mml(request.tex, {display});
+  item.convert(document);
+  const mathml = MathJax.startup.toMML(item.root);
   const error = /<merror data-mjx-error="([^"]*)"/.exec(mathml);
   if (error) {
     return {error: error[1]};  // as an XML attribute: escaped
   }
-  forgetTheFormulaBefore(MathJax);
-  return {svg: adaptor.outerHTML(MathJax.tex2svg(request.tex, {display})), mathml};
+  return {svg: document.adaptor.outerHTML(item.typesetRoot), mathml};
 }
 
 require(mathjaxPath).init({
