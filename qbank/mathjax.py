@@ -110,11 +110,12 @@ def _formula(key: Key, svg: str, mathml: str) -> Formula:
 
 def _without_foreign_attributes(root: ET.Element) -> None:
     """Drop what only MathJax reads (data-*), ids (each formula's own, they would collide in a
-    page), and anything that links or styles from outside: bank TeX must not reach either."""
+    page), and links, classes and styles, which bank TeX can set (\\mmlToken, \\bbox, \\unicode)
+    and must not: MathJax draws with attributes of its own (fill, stroke, font-family)."""
     for element in root.iter():
         for name in list(element.attrib):
             local = name.rsplit("}", 1)[-1]
-            if local.startswith("data-") or local in ("id", "href", "class") or "url(" in element.attrib[name]:
+            if local.startswith("data-") or local in ("id", "href", "class", "style") or "url(" in element.attrib[name]:
                 del element.attrib[name]
 
 
@@ -133,7 +134,6 @@ def _print_svg(key: Key, container: str) -> str:
     x, y, width, height = (float(number) / EM for number in svg.get("viewBox").split())
     svg.set("width", f"{width:.4f}em")
     svg.set("height", f"{height:.4f}em")
-    svg.attrib.pop("style", None)
     svg.attrib.pop("focusable", None)
     svg.set("class", f"math {'display' if display else 'inline'}")
     if not display:

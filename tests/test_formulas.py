@@ -163,14 +163,15 @@ def test_a_formula_mathjax_rejects_names_mathjaxs_message(tmp_path: Path) -> Non
 
 def test_links_and_styles_in_tex_reach_no_output(tmp_path: Path) -> None:
     bank = _formulas_bank_with(tmp_path, r"$\href{javascript:alert(1)}{x} + \style{background: url(file:///etc/passwd)}{y}"
-                                r" + \class{c}{z}$")
+                                r" + \class{c}{z} + \mmlToken{mi}[href='javascript:alert(2)' style='position: fixed']{w}$")
     dist = tmp_path / "dist"
     result = run_build(bank, "--out", dist, "--format", "pdf,epub")
     assert result.returncode == 0, result.stderr
     book = _book(dist / f"{BANK_ID}.epub")
     math = b"".join(re.findall(rb"<math.*?</math>", book, re.DOTALL))
     assert b"<mi>x</mi>" in math and b"javascript" not in math.split(b"<annotation")[0]
-    assert not re.search(rb"href=|url\(|class=", re.sub(rb"<annotation.*?</annotation>", b"", math))
+    assert b"<mi>w</mi>" in math
+    assert not re.search(rb" (?:href|class|style)=|url\(", re.sub(rb"<annotation.*?</annotation>", b"", math))
     reader = PdfReader(dist / f"{BANK_ID}.pdf")
     assert not [annotation for page in reader.pages for annotation in page.get("/Annots", [])
                 if "javascript" in str(annotation.get_object().get("/A", {}))]
