@@ -40,7 +40,7 @@ EVERY_FORMULA = [
     r"A = \begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\det A = -2", r"\begin{bmatrix} a & b \end{bmatrix}",
     r"E = mc^2 \tag{1}", r"\boldsymbol{\theta} \in \mathbb{R}^d",
 ]
-TEX_SOURCE = re.compile(r"\\frac|\\tag|\\text|\\begin|\\operatorname|\\mathbb|\\boldsymbol|\$|\\\(|\\\[")
+TEX_SOURCE = re.compile(r"\\frac|\\tag|\\text|\\begin|\\operatorname|\\mathbb|\\mathrm|\\boldsymbol|\$|\\\(|\\\[")
 
 
 def _formulas_bank_with(tmp_path: Path, markdown: str) -> Path:
