@@ -43,6 +43,7 @@ from .progress import ProgressDisplay
 from .reader import MAX_FILE_BYTES, load_bank
 from .starter import StarterRefused, write_starter_bank
 from .render import render_bank
+from .watch import Watcher, changes
 from .writers import WRITERS, BuildOptions, Downscaled, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -488,11 +489,6 @@ def _run(args: argparse.Namespace) -> int:
     return status
 
 
-def _watched_files(banks: list[Path]) -> dict[Path, float]:
-    files = [*banks, *(ROOT / "templates").rglob("*")]
-    return {f: f.stat().st_mtime_ns for f in files if f.is_file()}
-
-
 def _stop_on_ctrl_c() -> None:
     """Let SIGINT stop a command that runs until it is stopped (--watch, preview), even when it
     was started with SIGINT ignored (in the background of a script, by some CI runners): Python
@@ -503,16 +499,13 @@ def _stop_on_ctrl_c() -> None:
 def _watch(args: argparse.Namespace) -> int:
     _stop_on_ctrl_c()
     banks = _banks(args.banks)
-    seen = _watched_files(banks)
+    templates = ROOT / "templates"
+    watcher = Watcher(lambda: [*banks, *(path for path in templates.rglob("*") if path.is_file())])
     _run(args)
     print("watching for changes (Ctrl-C to stop)")
     try:
-        while True:
-            time.sleep(WATCH_INTERVAL_SECONDS)
-            now = _watched_files(banks)
-            if now != seen:
-                seen = now
-                _run(args)
+        for _ in changes({"banks and templates": watcher}, WATCH_INTERVAL_SECONDS):
+            _run(args)
     except KeyboardInterrupt:
         return 0
 
