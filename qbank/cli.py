@@ -30,8 +30,8 @@ from typing import Callable
 from . import __version__
 from .build.builder import check_bank
 from .build.diagnostics import UNCHANGED, describe_os_error, report
+from .build.files import atomic_target
 from .build.run import building
-from .files import atomic_target
 from .importer import ArticleShapeError, article_to_yaml
 from .model import BankError, CannotBuild, shown_path
 from .starter import StarterRefused, write_starter_bank

@@ -31,9 +31,9 @@ from refusals import snapshot
 
 from qbank import cli
 from qbank.build import builder
-from qbank.files import atomic_target
+from qbank.build.files import atomic_target
+from qbank.build.state import STATE_FILE, BuildState
 from qbank.lock import Lock
-from qbank.output import STATE_FILE, BuildState
 from qbank.writers import WRITERS, Format
 
 BANK_ID = "ai-startup-interview"

@@ -1,6 +1,6 @@
 """One bank's build: read -> render -> write, for the formats whose inputs changed.
 
-`build_bank` skips the outputs that are current (output.BuildState), renders the bank once,
+`build_bank` skips the outputs that are current (state.BuildState), renders the bank once,
 has the writers write every stale output to a temporary file, then saves the lock and moves
 the outputs into place together. `check_bank` reads, renders and lints, and writes nothing.
 Each prints one line per output; what goes wrong is raised, for the command line to tell.
@@ -13,16 +13,16 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 from .. import progress
-from ..files import atomic_target
 from ..lint import lint_bank
 from ..lock import Lock, lock_path
 from ..model import CannotBuild, shown_path
-from ..output import BuildState, media_digest
 from ..progress import ProgressDisplay
 from ..reader import MAX_FILE_BYTES, load_bank
 from ..render import render_bank
 from ..writers import WRITERS, BuildOptions, Downscaled, write_outputs
 from .diagnostics import UNCHANGED, check_bank_path, describe_os_error, note, report
+from .files import atomic_target
+from .state import BuildState, media_digest
 
 
 def read_bank(path: Path) -> bytes:

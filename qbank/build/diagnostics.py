@@ -9,8 +9,8 @@ import stat
 import sys
 from pathlib import Path
 
-from ..files import target_of
 from ..model import CannotBuild, shown_path
+from .files import target_of
 
 UNCHANGED = "nothing was changed"
 

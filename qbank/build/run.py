@@ -12,12 +12,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..files import TEMPORARY, FolderLock, hold_folder, remove_stale_temporaries
 from ..model import CannotBuild
-from ..output import BuildState
 from ..writers import BuildOptions
 from .builder import build_bank
 from .diagnostics import check_bank_path, describe_os_error, note, shown_folder
+from .files import TEMPORARY, FolderLock, hold_folder, remove_stale_temporaries
+from .state import BuildState
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
