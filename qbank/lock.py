@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import schema, templating
-from .files import write_atomically
+from .build.files import write_atomically
 from .model import Bank, CannotBuild, Item, shown_path
 
 LOCK_VERSION = 1

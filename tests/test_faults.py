@@ -30,9 +30,10 @@ from conftest import ROOT, SEED_BANK, copy_bank, run_build
 from refusals import snapshot
 
 from qbank import cli
-from qbank.files import atomic_target
+from qbank.build import builder
+from qbank.build.files import atomic_target
+from qbank.build.state import STATE_FILE, BuildState
 from qbank.lock import Lock
-from qbank.output import STATE_FILE, BuildState
 from qbank.writers import WRITERS, Format
 
 BANK_ID = "ai-startup-interview"
@@ -274,14 +275,14 @@ def test_a_lock_on_a_read_only_disk_is_one_line(tmp_path: Path, mount_tmpfs) -> 
 def test_a_bank_that_vanishes_mid_build_is_one_line(
     built: Built, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = cli.write_outputs
+    real = builder.write_outputs
 
     def write_then_vanish(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         seconds = real(*args, **kwargs)
         os.rename(built.bank, built.bank.with_suffix(".moved"))  # as `git checkout other-branch` would
         return seconds
 
-    monkeypatch.setattr(cli, "write_outputs", write_then_vanish)
+    monkeypatch.setattr(builder, "write_outputs", write_then_vanish)
     status = cli.main([str(built.bank), "--out", str(built.out), "--format", QUICK, "--force"])
     assert status == 1
     assert error_lines(capsys.readouterr().err) == [
@@ -723,7 +724,7 @@ def test_a_bug_of_ours_shows_its_traceback_and_says_where_to_report_it(
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(cli, "render_bank", broken)
+    monkeypatch.setattr(builder, "render_bank", broken)
     assert cli.main([str(built.bank), "--out", str(built.out), "--format", QUICK, "--force"]) == 1
     stderr = capsys.readouterr().err
     assert "Traceback" in stderr and "ZeroDivisionError" in stderr

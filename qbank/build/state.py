@@ -8,14 +8,12 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__
-from .files import atomic_target, write_atomically
-from .templating import TEMPLATES
-
-__all__ = ["BuildState", "atomic_target"]
+from .. import __version__
+from ..templating import TEMPLATES
+from .files import write_atomically
 
 STATE_FILE = ".qbank-state.json"
-CODE = Path(__file__).resolve().parent
+CODE = Path(__file__).resolve().parent.parent  # the qbank package
 
 
 def _digest_files(paths: list[Path]) -> str:
