@@ -42,7 +42,7 @@ from .output import BuildState, media_digest
 from .progress import ProgressDisplay
 from .reader import MAX_FILE_BYTES, load_bank
 from .starter import StarterRefused, write_starter_bank
-from .render import render_bank
+from .render import render_and_date, render_bank
 from .writers import WRITERS, BuildOptions, Downscaled, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -373,8 +373,9 @@ def build_bank(
         return
     started = time.perf_counter()
     lock = Lock.open(path, lock_bytes) if lock_bytes is not None else Lock.open(path)
-    # The bank as read is not kept: its Markdown would stay in every writer's process.
-    doc = render_bank(load_bank(path, read=lambda _: bank_bytes), lock, processes)
+    # The lock as dated for this build: saved with the outputs. The bank as read is not kept:
+    # its Markdown would stay in every writer's process.
+    doc, lock = render_and_date(load_bank(path, read=lambda _: bank_bytes), lock, processes)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s; "
           f"since the lock: {_changes(doc.changes)}")
     out.mkdir(parents=True, exist_ok=True)
