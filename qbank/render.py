@@ -192,7 +192,8 @@ def render_and_date(bank: Bank, lock: Lock, processes: int = 1,
         for field, part in zip(fields, html)
     }
     html_bank = schema.with_html(schema.BANK, bank, rendered)
-    dates = date_bank(lock.entries, bank, plain_text(html_bank.title), [plain_text(item.title) for item in html_bank.items],
+    titles = [plain_text(item.title) for item in html_bank.items]
+    dates = date_bank(lock.entries, bank, plain_text(html_bank.title), titles,
                       templating.digests() if templates is None else templates)
     doc = RenderedBank(
         html=html_bank,

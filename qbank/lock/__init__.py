@@ -8,9 +8,8 @@ build its dates.
 """
 
 from .dating import Dates, RetiredItem, date_bank
-from .entries import Dated, DeckEntry, ItemEntry, LockEntries
+from .entries import ItemEntry, LockEntries
 from .file import LockError
 from .store import Lock, lock_path
 
-__all__ = ["Dated", "Dates", "DeckEntry", "ItemEntry", "Lock", "LockEntries", "LockError", "RetiredItem",
-           "date_bank", "lock_path"]
+__all__ = ["Dates", "ItemEntry", "Lock", "LockEntries", "LockError", "RetiredItem", "date_bank", "lock_path"]
