@@ -70,7 +70,7 @@ class RenderedBank(_ReadsHtml):
     labels: dict[str, str]
     media: dict[str, Path]  # name used in the HTML -> the vetted file in the bank's folder
     deck_name: str  # the Anki deck's name, kept stable across re-titles (lock)
-    changes: dict[str, int]  # what this build changes for learners, by kind (qbank.lock.item_changes)
+    changes: dict[str, int]  # what this build changes for learners, by kind (qbank.lock.dating.item_changes)
     template_stamps: dict[str, int]  # templates/<folder> -> when it last changed
     modified: int  # the document's date: SOURCE_DATE_EPOCH, else the newest change in the lock
 

@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -33,7 +33,7 @@ from qbank import cli
 from qbank.build import builder
 from qbank.build.files import atomic_target
 from qbank.build.state import STATE_FILE, BuildState
-from qbank.lock import Lock
+from qbank.lock import ItemEntry, Lock
 from qbank.writers import WRITERS, Format
 
 BANK_ID = "ai-startup-interview"
@@ -453,6 +453,9 @@ def _broken_locks(text: str) -> dict[str, tuple[str, int, str]]:
                                        + text[end:], line, f"entry '{ITEM}': \"modified\" must be a time in whole "
                                        "seconds since 1970 (before 2100), not \"today\"; fix it, or delete the entry "
                                        "and the next build gives that content a new time"),
+        "hand edit, a title as a number": (text[:start] + re.sub(r'"title": "[^"]*"', '"title": 5', ours) + text[end:],
+                                           line, f"entry '{ITEM}': \"title\" must be text; fix it, or delete the "
+                                           "entry and the next build gives that content a new time"),
         "both sides kept": (text[:start] + ours.rstrip("\n") + ",\n" + theirs + text[end:],
                             line + ours.count("\n") + 1,  # theirs' first key, "hash", right after ours
                             "\"hash\" is given twice here (both sides of a merge kept?); keep one of the two"),
@@ -578,7 +581,7 @@ def test_an_interrupted_lock_or_state_save_leaves_the_old_file(
         raise KeyboardInterrupt
 
     lock = Lock.open(built.bank)
-    lock.stamp("item:new", "f" * 64)
+    lock = replace(lock, entries=replace(lock.entries, items={**lock.entries.items, "new": ItemEntry("f" * 64, 1)}))
     state = BuildState(built.out)
     state.entries["another"] = {}
     monkeypatch.setattr(Path, "write_bytes", half_then_fail)
@@ -724,7 +727,7 @@ def test_a_bug_of_ours_shows_its_traceback_and_says_where_to_report_it(
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(builder, "render_bank", broken)
+    monkeypatch.setattr(builder, "render_and_date", broken)
     assert cli.main([str(built.bank), "--out", str(built.out), "--format", QUICK, "--force"]) == 1
     stderr = capsys.readouterr().err
     assert "Traceback" in stderr and "ZeroDivisionError" in stderr

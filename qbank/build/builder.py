@@ -18,7 +18,7 @@ from ..lock import Lock, lock_path
 from ..model import CannotBuild, shown_path
 from ..progress import ProgressDisplay
 from ..reader import MAX_FILE_BYTES, load_bank
-from ..render import render_bank
+from ..render import render_and_date, render_bank
 from ..writers import WRITERS, BuildOptions, Downscaled, write_outputs
 from .diagnostics import UNCHANGED, check_bank_path, describe_os_error, note, report
 from .files import atomic_target
@@ -95,7 +95,7 @@ def build_bank(
     started = time.perf_counter()
     lock = Lock.open(path, lock_bytes) if lock_bytes is not None else Lock.open(path)
     # The bank as read is not kept: its Markdown would stay in every writer's process.
-    doc = render_bank(load_bank(path, read=lambda _: bank_bytes), lock, processes)
+    doc, lock = render_and_date(load_bank(path, read=lambda _: bank_bytes), lock, processes, state.templates)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s; "
           f"since the lock: {_changes(doc.changes)}")
     out.mkdir(parents=True, exist_ok=True)
