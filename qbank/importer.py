@@ -25,7 +25,8 @@ from pathlib import Path
 import yaml
 
 from . import schema
-from .schema import LANG, SCHEMA_COMMENT, SLUG, SLUG_MAX
+from .keys import LANG, SLUG, SLUG_MAX
+from .schema import SCHEMA_COMMENT
 
 # Label words per role; the colon may be full-width (Chinese) or ASCII.
 LABELS = {
