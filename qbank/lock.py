@@ -316,10 +316,8 @@ class Lock:
 
 
 def bank_stamp(lock: Lock, bank: Bank) -> int:
-    """When the bank's own text (title, preface, closing, author) last changed."""
-    closing = [bank.closing.title, bank.closing.text] if bank.closing else None
-    digest = {"title": bank.title, "description": bank.description, "author": bank.author, "closing": closing}
-    return lock.stamp("bank", content_hash(digest))
+    """When the bank's own text (its dated keys: title, author, preface, closing) last changed."""
+    return lock.stamp("bank", content_hash(schema.content(schema.BANK, bank)))
 
 
 def item_stamp(lock: Lock, item: Item, plain_title: str) -> int:
