@@ -9,6 +9,7 @@ that editors use while a bank is typed (schema/bank.schema.json) is generated fr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +42,18 @@ def build(node: Node, value: object, extra: dict[Path_, dict] | None = None, pat
     if isinstance(node, ListOf):
         assert isinstance(value, list)
         return tuple(build(node.element, child, extra, (*path, index)) for index, child in enumerate(value))
+    return value
+
+
+def plain(node: Node, value: object) -> object:
+    """A model object as the plain values a bank file holds (what `build` reads): keys in the
+    schema's order, an optional key left out when it holds what its absence means."""
+    if isinstance(node, Mapping):
+        absent = {field.name: field.default for field in dataclasses.fields(node.builds)}
+        return {key: plain(child, getattr(value, key)) for key, child in node.keys.items()
+                if child.required or getattr(value, key) != absent[key]}
+    if isinstance(node, ListOf):
+        return [plain(node.element, element) for element in value]
     return value
 
 
