@@ -1,9 +1,8 @@
 """A book cut into parts of its pages, and one EPUB from the EPUBs pandoc made of the parts.
 
-pandoc's time to split a book into pages grows faster than the number of pages (1,000 pages:
-3.4 s, 4,000: 29 s), and its memory with the book: a large bank's book is made in parts of a
-bounded number of pages and characters, each by its own pandoc run, and joined here a file at
-a time.
+pandoc's time to split a book into pages grows faster than the number of pages, and its
+memory with the book: a large bank's book is made in parts of a bounded number of pages and
+characters, each by its own pandoc run, and joined here a file at a time.
 
 Every part is made from the same <head>, options and stylesheet, so the parts differ only in
 their pages. pandoc names a part's pages ch001.xhtml, ch002.xhtml, … from its first page: the
