@@ -31,11 +31,6 @@ class Markdown(enum.Enum):
     BLOCK = "block"  # paragraphs, lists, code, tables
 
 
-# `dated`: whether a change to the value moves the date of what holds it in the lock (an
-# item's, or the bank's own text's). Ids, the language and build switches say how the bank is
-# built, not what it says.
-
-
 @dataclass(frozen=True)
 class Text:
     """A string. Markdown fields are rendered to HTML; the others (ids, tags) are plain."""
@@ -48,6 +43,8 @@ class Text:
     max_length: int = MAX_FIELD_CHARS
     # Said when the value does not match `pattern`; {what} names the field, {value} is the value.
     mismatch: str = ""
+    # Whether a change to the value moves the lock's date of what holds it (an item, the bank's
+    # own text). Not for ids, the language or build switches: they say how the bank is built.
     dated: bool = True
 
 
@@ -55,7 +52,7 @@ class Text:
 class Flag:
     description: str
     required: bool = False
-    dated: bool = True
+    dated: bool = True  # as Text's
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ class Mapping:
     needs_one_of: tuple[str, ...] = ()
     # The key whose value names the mapping in every problem inside it (an item's id).
     named_by: str | None = None
-    dated: bool = True
+    dated: bool = True  # as Text's
 
     @property
     def required_keys(self) -> set[str]:

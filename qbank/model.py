@@ -1,6 +1,8 @@
 """The bank as plain typed objects: what the reader produces and every later step consumes.
 
-Text fields hold the bank's Markdown exactly as written; the render step turns them into HTML.
+The content classes (Point to Bank) are also the bank file's format, declared once: each field
+the file holds names its key (qbank/keys.py), and qbank/schema.py reads them. Text fields hold
+the bank's Markdown exactly as written; the render step turns them into HTML.
 """
 
 from __future__ import annotations
