@@ -32,8 +32,10 @@ NCX = "EPUB/toc.ncx"
 PAGES_FOLDER = "EPUB/text/"
 MEDIA_FOLDER = "EPUB/media/"
 PAGE_NAME = re.compile(r"\bch(\d{3,})(?=\.xhtml\b|_xhtml\b)")
-# pandoc's name of an image: in a page's src, in the manifest's id and href, as a file.
-MEDIA_NAME = re.compile(r'(src="\.\./media/file|href="media/file|<item id="file|^EPUB/media/file)(\d+)(?=[._])')
+# pandoc's name of an image: in a page's src, as a file; in the package document, as an item's
+# id or href.
+MEDIA_NAME = re.compile(r'(src="\.\./media/file|^EPUB/media/file)(\d+)(?=[._])')
+PACKAGE_MEDIA_NAME = re.compile(r"^(file|media/file)(\d+)(?=[._])")
 BARE_LINK = re.compile(r'href="#([^"]+)"')
 # In the book's HTML: a page starts at each <h1> starting a line (raw HTML is off in the bank's
 # fields and their headings are placed below the book's); every id is an attribute of ours.
@@ -101,10 +103,20 @@ def _image_order(html: str) -> dict[str, int]:
     return {src: number for number, src in enumerate(dict.fromkeys(IMAGE_SOURCE.findall(html)))}
 
 
-def _renamed(text: str, part: _Made) -> str:
+def _renamed(text: str, part: _Made, media_name: re.Pattern[str] = MEDIA_NAME) -> str:
     """`text` with the part's names of pages and images replaced by the whole book's."""
     text = PAGE_NAME.sub(lambda name: f"ch{int(name[1]) + part.first_page - 1:03d}", text)
-    return MEDIA_NAME.sub(lambda name: f"{name[1]}{part.images[int(name[2])]}", text) if part.images else text
+    return media_name.sub(lambda name: f"{name[1]}{part.images[int(name[2])]}", text) if part.images else text
+
+
+def _renamed_package(data: bytes, part: _Made) -> Element:
+    """A part's package document, its manifest and spine naming pages and images as the whole book does."""
+    package = read_package(data)
+    for element in (*child(package, "manifest"), *child(package, "spine")):
+        for attribute in ("id", "href", "idref"):
+            if attribute in element.attrib:
+                element.set(attribute, _renamed(element.get(attribute), part, PACKAGE_MEDIA_NAME))
+    return package
 
 
 def _linked(page: str, page_of_id: dict[str, int]) -> str:
@@ -113,9 +125,8 @@ def _linked(page: str, page_of_id: dict[str, int]) -> str:
                          if link[1] in page_of_id else link[0], page)
 
 
-def _joined_package(parts: list[str]) -> bytes:
+def _joined_package(packages: list[Element]) -> bytes:
     """The first part's package document with every part's pages, images and spine."""
-    packages = [read_package(part.encode("utf-8")) for part in parts]
     manifests = [list(child(package, "manifest")) for package in packages]
     pages = [item for manifest in manifests for item in manifest if _is_page(_file_of(item))]
     others: dict[tuple, Element] = {}  # the other items of all parts, each once
@@ -185,12 +196,13 @@ def join_epubs(made: Sequence[tuple[BookPart, Path]], book: str, target: Path) -
         # Each part's files by their names in the whole book.
         files = [{_renamed(entry.filename, part) if _is_renamed(entry.filename) else entry.filename: entry
                   for entry in book.infolist()} for part, book in zip(parts, books)]
-        controls = [[_renamed(book.read(name).decode("utf-8"), part) for name in (PACKAGE_DOCUMENT, NAVIGATION, NCX)]
-                    for part, book in zip(parts, books)]
+        lists = [[_renamed(book.read(name).decode("utf-8"), part) for name in (NAVIGATION, NCX)]
+                 for part, book in zip(parts, books)]
         joined = {
-            PACKAGE_DOCUMENT: _joined_package([control[0] for control in controls]),
-            NAVIGATION: _joined_list([control[1] for control in controls], TOC_LIST).encode(),
-            NCX: _joined_list([control[2] for control in controls], NCX_LIST).encode(),
+            PACKAGE_DOCUMENT: _joined_package([_renamed_package(book.read(PACKAGE_DOCUMENT), part)
+                                               for part, book in zip(parts, books)]),
+            NAVIGATION: _joined_list([navigation for navigation, _ in lists], TOC_LIST).encode(),
+            NCX: _joined_list([ncx for _, ncx in lists], NCX_LIST).encode(),
         }
         # pandoc's order: the package, navigation and stylesheet; the images, the last used first;
         # the pages; the fonts. An image is taken from the first part that has it.
