@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from markupsafe import Markup
 
 from .lock import RetiredItem
-from .model import Bank, Item
+from .model import Bank, Item, item_position
 from . import schema
 from .schema import Path_
 
@@ -80,7 +80,7 @@ class RenderedBank(_ReadsHtml):
 
     def owner(self, path: Path_) -> str | None:
         """The id of the item a path lies in (None: the bank's own text)."""
-        position = self._position(path)
+        position = item_position(path)
         return None if position is None else self._item_ids[position]
 
     @cached_property
@@ -110,14 +110,10 @@ class RenderedBank(_ReadsHtml):
         bank's order, without going through all of the bank's (once per chunk: quadratic)."""
         paths = list(self.fields)
         spans: dict[int | None, list[tuple[int, int]]] = {}
-        for position, run in groupby(range(len(paths)), key=lambda index: self._position(paths[index])):
+        for position, run in groupby(range(len(paths)), key=lambda index: item_position(paths[index])):
             indices = list(run)
             spans.setdefault(position, []).append((indices[0], indices[-1] + 1))
         return paths, spans
-
-    @staticmethod
-    def _position(path: Path_) -> int | None:
-        return path[1] if path[:1] == ("items",) else None
 
     def html_fragments(self) -> list[tuple[str | None, str]]:
         """Every piece of HTML an output may show, with the id of the item it belongs to."""

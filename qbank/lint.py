@@ -126,11 +126,10 @@ def images_without_alt_text(markdown: str) -> list[str]:
 def _missing_alt_text(bank: Bank) -> list[Problem]:
     warnings = []
     for path, _, markdown in schema.markdown_fields(schema.BANK, bank):
-        item_id = bank.items[path[1]].id if path[:1] == ("items",) else None
         for src in images_without_alt_text(markdown):
             warnings.append(Problem(bank.place(path), f"image '{src}' has no alt text: write what it shows between "
                                     "the brackets, for whoever cannot see it (a screen reader reads it out, and the "
-                                    "EPUB declares its images described only if all are)", item_id))
+                                    "EPUB declares its images described only if all are)", bank.owner(path)))
     return warnings
 
 

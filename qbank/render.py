@@ -22,6 +22,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from . import schema, templating
+from .keys import Markdown
 from .document import RenderedBank, RenderedItem, plain_text
 from .labels import labels_for
 from .lock import Lock, date_bank
@@ -74,7 +75,7 @@ def _fields(bank: Bank) -> list[_Field]:
     """Every Markdown field of the bank, as the schema declares them, in document order."""
     fields = []
     for path, declared, markdown in schema.markdown_fields(schema.BANK, bank):
-        inline = declared.markdown is schema.Markdown.INLINE
+        inline = declared.markdown is Markdown.INLINE
         fields.append(_Field(path, markdown, inline, bank.owner(path)))
     return fields
 

@@ -86,10 +86,9 @@ def date_bank(before: LockEntries, bank: Bank, plain_title: str, item_titles: li
 
 
 def bank_hash(bank: Bank) -> str:
-    """The bank's own text (title, preface, closing, author)."""
-    closing = [bank.closing.title, bank.closing.text] if bank.closing else None
-    return content_hash({"title": bank.title, "description": bank.description, "author": bank.author,
-                         "closing": closing})
+    """The bank's own text: its dated keys, as the schema declares them (title, author,
+    preface, closing), so a new bank-level key re-dates the bank without a line here."""
+    return content_hash(schema.content(schema.BANK, bank))
 
 
 def _later_than(entry: Dated | None) -> int:
