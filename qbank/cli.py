@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 
 from . import __version__
 from .files import FolderLock, atomic_target, hold_folder, remove_stale_temporaries, target_of
-from .importer import ArticleShapeError, article_to_yaml
+from .importers import FORMATS, ImportRefused, default_format, read_source, write_bank
 from .lint import lint_bank
 from . import progress
 from .lock import Lock, lock_path
@@ -526,28 +526,40 @@ def build_command(argv: list[str]) -> int:
 
 
 def import_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="build.py import", description="Turn a Markdown article into a bank YAML.")
-    parser.add_argument("article", type=Path)
+    parser = argparse.ArgumentParser(prog="build.py import", description="Turn questions you already have into a bank YAML.")
+    parser.add_argument("article", type=Path, help="the file to import")
+    parser.add_argument("--format", choices=FORMATS, help="article: the numbered interview article; qa: a Markdown "
+                        "document of bold or heading questions with free answers; csv: CSV/TSV as Anki exports it or a "
+                        "spreadsheet saves it (default: csv for .csv, .tsv, .txt, else article)")
     parser.add_argument("--id", required=True, help="the bank's id (a slug, e.g. ai-startup-interview)")
     parser.add_argument("--lang", required=True, help="BCP 47 language of the article, e.g. zh-CN")
     parser.add_argument("-o", "--output", type=Path, help="where to write the YAML (default: standard output)")
     args = parser.parse_args(argv)
     try:
-        text = article_to_yaml(args.article, args.id, args.lang)
-    except ArticleShapeError as failure:
+        imported = read_source(args.article, args.format or default_format(args.article), args.id, args.lang)
+    except ImportRefused as failure:
         error(str(failure))
         return 1
     except OSError as failure:
         error(f"cannot read the article: {describe_os_error(failure)}")
         return 1
+    if args.output and args.output.is_dir():
+        raise CannotBuild(f"{shown_path(args.output)} is a folder; give -o the bank file to write")
+    try:
+        if args.output:  # a file system's error here is the build's own one line (_guarded)
+            write_bank(imported, args.output, args.article)
+    except ImportRefused as failure:
+        error(str(failure))
+        return 1
+    except BankError as failure:
+        _report(failure.problems, "error")
+        return 1
+    for line in imported.notes:
+        note(line)
     if args.output:
-        if args.output.is_dir():
-            raise CannotBuild(f"{shown_path(args.output)} is a folder; give -o the bank file to write")
-        with atomic_target(args.output) as temporary:
-            temporary.write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}")
+        print(f"wrote {args.output}: {imported.items} items, {len(imported.images)} images ({imported.rule})")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(imported.yaml)
     return 0
 
 
