@@ -32,7 +32,8 @@ _HTML_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>")
 # What to write instead of each tag a bank shows as its characters (raw HTML is off: render.py).
 MARKDOWN_FOR_TAG = {
     **dict.fromkeys(("b", "strong"), "**bold**"), **dict.fromkeys(("i", "em"), "*italic*"),
-    "sub": "H~2~O", "sup": "x^2^", "br": "a backslash at the end of the line", "img": "![what it shows](images/x.png) with the image saved in the bank's folder",
+    "sub": "H~2~O", "sup": "x^2^", "br": "a backslash at the end of the line",
+    "img": "![what it shows](images/x.png) with the image saved in the bank's folder",
     "a": "[text](https://…)", "code": "`code`", "pre": "a fenced code block", "del": "~~struck~~", "s": "~~struck~~",
     **dict.fromkeys(("p", "div"), "a blank line between paragraphs"), **dict.fromkeys(("ul", "ol", "li"), "- item"),
     **dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), "## heading"), "blockquote": "> quoted",

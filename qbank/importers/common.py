@@ -62,7 +62,8 @@ def read_text(path: Path) -> str:
         line = data.count(b"\n", 0, error.start) + 1
         raise ImportRefused(f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x}); save it as UTF-8") from None
     if "\x00" in text:
-        raise ImportRefused(f"{path}:{text.count(chr(10), 0, text.index(chr(0))) + 1}: contains a NUL character; is this a text file?")
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportRefused(f"{path}:{line}: contains a NUL character; is this a text file?")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

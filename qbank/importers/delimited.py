@@ -87,7 +87,9 @@ def parse_delimited(text: str, source: Path, media: Media) -> Deck:
             if any(cell.strip() for cell in row):
                 rows.append((skipped + reader.line_num, row))
     except csv.Error as error:
-        raise ImportRefused(f"{source}:{skipped + reader.line_num}: {error}") from None
+        reason = (f"a field is longer than {MAX_FIELD_CHARS:,} characters, the most a bank's field may hold"
+                  if "field limit" in str(error) else str(error))
+        raise ImportRefused(f"{source}:{skipped + reader.line_num}: {reason}") from None
     if not rows:
         raise ImportRefused(f"{source}: no rows")
     roles = _roles(headers["columns"].split(_separator(source, headers, body))) if "columns" in headers else None
@@ -103,11 +105,12 @@ def parse_delimited(text: str, source: Path, media: Media) -> Deck:
     notes: list[str] = []
     fields: list[tuple[int, str, str, str]] = []  # (line, question, answer, tags)
     for line, row in rows:
-        cell = lambda role: row[roles[role]].strip() if role in roles and roles[role] < len(row) else ""  # noqa: E731
-        if not cell("question") or not cell("answer"):
-            notes.append(f"{source}:{line}: a row without {'a front' if not cell('question') else 'a back'}: left out")
+        question, answer, tags = (row[roles[role]].strip() if role in roles and roles[role] < len(row) else ""
+                                  for role in ("question", "answer", "tags"))
+        if not question or not answer:
+            notes.append(f"{source}:{line}: a row without {'a front' if not question else 'a back'}: left out")
             continue
-        fields.append((line, cell("question"), cell("answer"), cell("tags")))
+        fields.append((line, question, answer, tags))
     texts = [text for _, question, answer, _ in fields for text in (question, answer)]
     converted = iter(_as_markdown(texts, html))
     items = []

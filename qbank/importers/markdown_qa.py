@@ -42,29 +42,32 @@ class QADocument:
     notes: list[str]
 
 
-def _headings(lines: list[str]) -> dict[int, tuple[int, str]]:
-    """Line index -> (level, text) of every ATX heading outside fenced code."""
-    found, fence = {}, None
-    for index, line in enumerate(lines):
+def _in_code(lines: list[str]) -> list[bool]:
+    """Whether each line is inside fenced code (its fences included), where nothing is a heading."""
+    inside, fence = [], None
+    for line in lines:
         if opening := _FENCE.match(line):
             if fence is None:
                 fence = opening[1]
-            elif opening[1].startswith(fence):
+            elif opening[1].startswith(fence[0]) and len(opening[1]) >= len(fence):
                 fence = None
-            continue
-        if fence is None and (heading := _HEADING.match(line)):
-            found[index] = (len(heading[1]), heading[2])
-    return found
+            inside.append(True)
+        else:
+            inside.append(fence is not None)
+    return inside
 
 
-def _bold_questions(lines: list[str], headings: dict[int, tuple[int, str]]) -> dict[int, str]:
+def _headings(lines: list[str], code: list[bool]) -> dict[int, tuple[int, str]]:
+    """Line index -> (level, text) of every ATX heading outside fenced code."""
+    return {index: (len(heading[1]), heading[2]) for index, line in enumerate(lines)
+            if not code[index] and (heading := _HEADING.match(line))}
+
+
+def _bold_questions(lines: list[str], code: list[bool], headings: dict[int, tuple[int, str]]) -> dict[int, str]:
     """Line index -> text of each paragraph that is one bold line (outside code and headings)."""
-    found, fence = {}, None
+    found = {}
     for index, line in enumerate(lines):
-        if opening := _FENCE.match(line):
-            fence = opening[1] if fence is None else (None if opening[1].startswith(fence) else fence)
-            continue
-        if fence is None and index not in headings and (bold := _BOLD_LINE.match(line)):
+        if not code[index] and index not in headings and (bold := _BOLD_LINE.match(line)):
             alone_before = index == 0 or not lines[index - 1].strip()
             alone_after = index + 1 == len(lines) or not lines[index + 1].strip()
             if alone_before and alone_after:
@@ -74,13 +77,14 @@ def _bold_questions(lines: list[str], headings: dict[int, tuple[int, str]]) -> d
 
 def parse_qa(text: str, source: Path, media: Media) -> QADocument:
     lines = text.split("\n")
-    headings = _headings(lines)
+    code = _in_code(lines)
+    headings = _headings(lines, code)
     deep_levels = Counter(level for level, _ in headings.values() if level >= 3)
     if deep_levels:
         question_level = max(deep_levels, key=lambda level: (deep_levels[level], -level))
         questions = {i: t for i, (level, t) in headings.items() if level == question_level}
         section_level = 2
-    elif bold := _bold_questions(lines, headings):
+    elif bold := _bold_questions(lines, code, headings):
         questions, section_level = bold, 2
     else:
         questions = {i: t for i, (level, t) in headings.items() if level == 2}
