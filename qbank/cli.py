@@ -29,10 +29,9 @@ from typing import Callable
 
 from . import __version__
 from .build.builder import check_bank
-from .build.diagnostics import UNCHANGED, describe_os_error, report
-from .build.files import atomic_target
+from .build.diagnostics import UNCHANGED, describe_os_error, note, report
 from .build.run import building
-from .importer import ArticleShapeError, article_to_yaml
+from .importers import FORMATS, ImportRefused, default_format, read_source, write_bank
 from .model import BankError, CannotBuild, shown_path
 from .starter import StarterRefused, write_starter_bank
 from .watch import Watcher, changes
@@ -229,26 +228,34 @@ def preview_command(argv: list[str]) -> int:
 
 
 def import_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="build.py import", description="Turn a Markdown article into a bank YAML.")
-    parser.add_argument("article", type=Path)
+    parser = argparse.ArgumentParser(prog="build.py import", description="Turn questions you already have into a bank YAML.")
+    parser.add_argument("article", type=Path, help="the file to import")
+    parser.add_argument("--format", choices=FORMATS, help="article: the numbered interview article; qa: a Markdown "
+                        "document of bold or heading questions with free answers; csv: CSV/TSV as Anki exports it or a "
+                        "spreadsheet saves it (default: csv for .csv, .tsv, .txt, else article)")
     parser.add_argument("--id", required=True, help="the bank's id (a slug, e.g. ai-startup-interview)")
     parser.add_argument("--lang", required=True, help="BCP 47 language of the article, e.g. zh-CN")
     parser.add_argument("-o", "--output", type=Path, help="where to write the YAML (default: standard output)")
     args = parser.parse_args(argv)
     try:
-        text = article_to_yaml(args.article, args.id, args.lang)
-    except ArticleShapeError as failure:
+        imported = read_source(args.article, args.format or default_format(args.article), args.id, args.lang)
+    except ImportRefused as failure:
         raise CannotBuild(str(failure)) from None
     except OSError as failure:
         raise CannotBuild(f"cannot read the article: {describe_os_error(failure)}") from None
+    if args.output and args.output.is_dir():
+        raise CannotBuild(f"{shown_path(args.output)} is a folder; give -o the bank file to write")
+    if args.output:  # a file system's error here is the build's own one line
+        try:
+            write_bank(imported, args.output, args.article)
+        except ImportRefused as failure:
+            raise CannotBuild(str(failure)) from None
+    for line in imported.notes:
+        note(line)
     if args.output:
-        if args.output.is_dir():
-            raise CannotBuild(f"{shown_path(args.output)} is a folder; give -o the bank file to write")
-        with atomic_target(args.output) as temporary:
-            temporary.write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}")
+        print(f"wrote {args.output}: {imported.items} items, {len(imported.images)} images ({imported.rule})")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(imported.yaml)
     return 0
 
 
@@ -277,9 +284,10 @@ def _failed(failure: Exception, bank: Path | None = None, out: Path | None = Non
     if isinstance(failure, UsageError):
         print(f"build.py: error: {failure}", file=sys.stderr)
         return 2
-    if isinstance(failure, BankError) and bank is not None:
+    if isinstance(failure, BankError):  # a bank's, or one an import would write
         report(failure.problems, "error")
-        print(f"{bank}: {len(failure.problems)} error(s); nothing was written for this bank", file=sys.stderr)
+        if bank is not None:
+            print(f"{bank}: {len(failure.problems)} error(s); nothing was written for this bank", file=sys.stderr)
     elif isinstance(failure, CannotBuild):
         error(str(failure))
     elif isinstance(failure, BrokenProcessPool):

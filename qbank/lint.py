@@ -1,5 +1,5 @@
 """Warnings a bank maintainer wants before publishing: repeats, untagged items, overlong
-answers, images without alt text.
+answers, images without alt text, HTML shown as its characters.
 
 Lint reads the bank's Markdown (no rendering needed), so `build.py --check` stays fast.
 """
@@ -27,6 +27,18 @@ _IMAGE_WITHOUT_ALT = re.compile(r"!\[\s*\](?:\(\s*(?:<([^>]*)>|([^\s)]*))|\[([^\
 # Scripts written without spaces between words: Han (with extensions A-H) and kana.
 _UNSPACED = re.compile("[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _WORD = re.compile(r"\w+")
+# An HTML tag: its name, then attributes, then > (an autolink such as <https://…> is no tag).
+_HTML_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>")
+# What to write instead of each tag a bank shows as its characters (raw HTML is off: render.py).
+MARKDOWN_FOR_TAG = {
+    **dict.fromkeys(("b", "strong"), "**bold**"), **dict.fromkeys(("i", "em"), "*italic*"),
+    "sub": "H~2~O", "sup": "x^2^", "br": "a backslash at the end of the line",
+    "img": "![what it shows](images/x.png) with the image saved in the bank's folder",
+    "a": "[text](https://…)", "code": "`code`", "pre": "a fenced code block", "del": "~~struck~~", "s": "~~struck~~",
+    **dict.fromkeys(("p", "div"), "a blank line between paragraphs"), **dict.fromkeys(("ul", "ol", "li"), "- item"),
+    **dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), "## heading"), "blockquote": "> quoted",
+    **dict.fromkeys(("table", "thead", "tbody", "tr", "td", "th"), "a pipe table"),
+}
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,22 @@ def _missing_alt_text(bank: Bank) -> list[Problem]:
     return warnings
 
 
+def html_tags(markdown: str) -> list[str]:
+    """The names of the HTML tags in `markdown` outside code, lowercased, each once, in order."""
+    return list(dict.fromkeys(match[1].lower() for match in _HTML_TAG.finditer(_CODE.sub("", markdown))))
+
+
+def _html_shown_as_text(bank: Bank) -> list[Problem]:
+    warnings = []
+    for path, _, markdown in schema.markdown_fields(schema.BANK, bank):
+        if tags := html_tags(markdown):
+            advice = ", ".join(f"<{tag}> (write {MARKDOWN_FOR_TAG[tag]})" if tag in MARKDOWN_FOR_TAG
+                               else f"<{tag}> (no Markdown for it: remove it)" for tag in tags)
+            warnings.append(Problem(bank.place(path), f"HTML is shown as its characters, never rendered: {advice}",
+                                    bank.owner(path)))
+    return warnings
+
+
 def lint_bank(bank: Bank) -> list[Problem]:
     warnings = []
     for cluster in duplicate_clusters(bank.items):
@@ -149,4 +177,4 @@ def lint_bank(bank: Bank) -> list[Problem]:
             warnings.append(
                 Problem(item.location, f"answer is {length} characters; over {MAX_ANSWER_CHARS} is hard to review on a card", item.id)
             )
-    return warnings + _missing_alt_text(bank)
+    return warnings + _missing_alt_text(bank) + _html_shown_as_text(bank)

@@ -22,12 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from . import schema
-from .keys import LANG, SLUG, SLUG_MAX
-from .model import Answer, Bank, Closing, Item, Location, Point
-from .schema import SCHEMA_COMMENT
+from ..model import Answer, Bank, Closing, Item, Location, Point
+from .common import ImportRefused
 
 # Label words per role; the colon may be full-width (Chinese) or ASCII.
 LABELS = {
@@ -41,7 +37,7 @@ _ITEM_HEADING = re.compile(r"^#{2,6}\s+(?P<number>\d+)[.、．)]\s*(?P<title>.+?
 _HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*$")
 
 
-class ArticleShapeError(ValueError):
+class ArticleShapeError(ImportRefused):
     """The article does not have the expected shape; the message names the line."""
 
 
@@ -121,32 +117,3 @@ def parse_article(text: str, path: Path, bank_id: str, lang: str) -> Bank:
         ),
         path=path,
     )
-
-
-class _BlockStyleDumper(yaml.SafeDumper):
-    """Multi-line text as literal blocks, so the committed bank diffs line by line."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_BlockStyleDumper.add_representer(str, _represent_str)
-
-
-def article_to_yaml(path: Path, bank_id: str, lang: str) -> str:
-    # Checked here because the YAML is written once and edited by hand afterwards: a bad id
-    # would only surface at the first build, after the maintainer started rewording items.
-    if not SLUG.match(bank_id) or len(bank_id) > SLUG_MAX:
-        raise ArticleShapeError(f"--id '{bank_id}' is not a slug: use lowercase letters, digits and single hyphens")
-    if not LANG.match(lang):
-        raise ArticleShapeError(f"--lang '{lang}' is not a BCP 47 language tag such as zh-CN or en")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ArticleShapeError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x}); save it as UTF-8") from None
-    bank = schema.plain(schema.BANK, parse_article(text, path, bank_id, lang))
-    return SCHEMA_COMMENT + "\n" + yaml.dump(bank, Dumper=_BlockStyleDumper, allow_unicode=True, sort_keys=False, width=4096)
