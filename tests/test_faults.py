@@ -156,13 +156,13 @@ def permissions_apply(tmp_path: Path) -> Iterator[None]:
 
 def test_an_unreadable_bank_is_one_line(built: Built, permissions_apply: None) -> None:
     built.bank.chmod(0o000)
-    built = Built(built.bank, built.out)
     for extra in ((), ("--check",)):
         result = run_restricted(built.bank, "--out", built.out, *extra)
         assert result.returncode == 1
         assert error_lines(result.stderr) == [
             f"error: cannot read the bank: {built.bank}: permission denied; check its permissions"
         ]
+    built.bank.chmod(0o644)  # readable again, for the comparison (a user's tests cannot read it otherwise)
     built.assert_untouched()
 
 
@@ -189,22 +189,28 @@ def test_an_out_folder_that_is_not_writable_is_one_line(built: Built, permission
 
 @pytest.fixture
 def mount_tmpfs(tmp_path: Path) -> Iterator:
-    """mount(size_kb) -> a fresh tmpfs of that size; needs root (skipped otherwise)."""
+    """mount(size_kb) -> a fresh tmpfs of that size (mount.read_only(point) remounts it read-only); needs root, or sudo without a password (the
+    test command run by a user with sudo), and is skipped otherwise."""
     mounted: list[Path] = []
+    as_root = [] if os.geteuid() == 0 else ["sudo", "-n"]
 
     def mount(size_kb: int) -> Path:
         point = tmp_path / f"tmpfs{len(mounted)}"
         point.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(point)],
+        result = subprocess.run([*as_root, "mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(point)],
                                 capture_output=True, text=True, check=False)
         if result.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}); the file-size-limit test covers writes that fail")
         mounted.append(point)
         return point
 
+    def read_only(point: Path) -> None:
+        subprocess.run([*as_root, "mount", "-o", "remount,ro", str(point)], check=True)
+
+    mount.read_only = read_only  # type: ignore[attr-defined]
     yield mount
     for point in mounted:
-        subprocess.run(["umount", "-l", str(point)], check=False)
+        subprocess.run([*as_root, "umount", "-l", str(point)], check=False)
 
 
 def test_a_full_disk_is_one_line_and_changes_nothing(seed_copy: Path, tmp_path: Path, mount_tmpfs) -> None:  # noqa: ANN001
@@ -244,7 +250,7 @@ def test_a_file_size_limit_is_one_line_and_changes_nothing(built: Built) -> None
 def test_a_read_only_disk_is_one_line_and_changes_nothing(seed_copy: Path, mount_tmpfs) -> None:  # noqa: ANN001
     disk = mount_tmpfs(4096)
     built = build_into(seed_copy, disk / "dist")
-    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    mount_tmpfs.read_only(disk)
     result = run_build(seed_copy, "--out", built.out, "--format", QUICK, "--force")
     assert result.returncode == 1
     lines = error_lines(result.stderr)
@@ -260,7 +266,7 @@ def test_a_lock_on_a_read_only_disk_is_one_line(tmp_path: Path, mount_tmpfs) -> 
     bank = copy_bank(SEED_BANK, disk)
     text = bank.read_text(encoding="utf-8")
     bank.write_text(text.replace("请简要描述如何设计", "请简要说明如何设计", 1), encoding="utf-8")
-    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    mount_tmpfs.read_only(disk)
     before = snapshot(disk)
     result = run_build(bank, "--out", tmp_path / "dist", "--format", "apkg")
     assert result.returncode == 1
