@@ -2,7 +2,8 @@
 # The project's two entry points on a fresh machine (see README.md):
 #   bash tasks.sh build   install what the outputs need, then build every bank into dist/
 #   bash tasks.sh test    the same set-up plus the test extras (Anki's engine, epubcheck + Java,
-#                         Ace by DAISY + Node.js + Chromium), then pytest
+#                         Ace by DAISY + Node.js + Chromium, Playwright's driver), checks that each
+#                         of those programs starts, then pytest
 #   bash tasks.sh bench   the benchmark (see bench/benchmark.py)
 # Both are idempotent: a second run installs nothing and goes straight to the work.
 set -euo pipefail
@@ -18,7 +19,13 @@ VENV=.venv
 # libharfbuzz-subset0 makes WeasyPrint's font subsetting fast (~3 s instead of ~20 s per page set).
 SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
                  fonts-noto-cjk fonts-noto-core fonts-noto-mono fonts-noto-color-emoji fonts-dejavu-core)
-TEST_PACKAGES=(chromium)  # the browser of Ace by DAISY and of the preview's test: Debian's, as nothing may download its own
+# What the test extras need to start that their own docs do not name: Playwright's Node driver
+# (.venv/.../playwright/driver/node, from PyPI) links libatomic.so.1, which a minimal Debian
+# lacks (`ldd` on it lists what it links).
+TEST_LIBRARIES=(libatomic1)
+# The browser of Ace by DAISY and of the preview's test: Debian's, as nothing may download its
+# own. Ubuntu ships Chromium only as a snap, which these tests cannot drive (see test_browsers).
+BROWSER_PACKAGES=(chromium)
 JAVA_PACKAGES=(default-jre-headless)  # epubcheck is a Java program; only installed when java is missing
 # npm installs MathJax for the preview (package.json) and, for the tests, Ace by DAISY (tests/ace);
 # Debian's nodejs and npm only where no npm is installed (NodeSource's nodejs brings its own npm
@@ -43,7 +50,8 @@ install_system_packages() {
   local wanted=("${SYSTEM_PACKAGES[@]}")
   command -v npm >/dev/null 2>&1 || wanted+=("${NODE_PACKAGES[@]}")
   if [ "${1:-}" = test ]; then
-    wanted+=("${TEST_PACKAGES[@]}")
+    wanted+=("${TEST_LIBRARIES[@]}")
+    is_ubuntu || wanted+=("${BROWSER_PACKAGES[@]}")
     command -v java >/dev/null 2>&1 || wanted+=("${JAVA_PACKAGES[@]}")
   fi
   local missing
@@ -55,6 +63,10 @@ install_system_packages() {
   "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+is_ubuntu() {
+  [ -r /etc/os-release ] && grep -qE '^ID=("?)ubuntu\1$' /etc/os-release
 }
 
 pick_python() {
@@ -102,6 +114,73 @@ install_node_packages() {
   echo "$wanted" > "$stamp"
 }
 
+missing_libraries() {  # the shared libraries a binary links that the machine lacks
+  ldd "$1" 2>/dev/null | awk '/=> not found/ {print $1}'
+}
+
+debian_package_of() {
+  # Debian names a library's package after its soname (policy 8.1: libatomic.so.1 ->
+  # libatomic1, libgcc_s.so.1 -> libgcc-s1, libnss3.so -> libnss3).
+  local soname=$1 stem version package
+  stem=${soname%%.so*}; version=${soname#*.so}; version=${version#.}; version=${version%%.*}
+  package=$(echo "$stem" | tr '_' '-' | tr '[:upper:]' '[:lower:]')
+  [[ $package =~ [0-9]$ && -n $version ]] && package="$package-"
+  echo "$package$version"
+}
+
+check_starts() {
+  # Starts one program the tests drive; if it cannot start, stops with one line that names
+  # what is missing and how to install it, instead of a stack trace later inside pytest.
+  local what=$1 install=$2 binary=$3; shift 3
+  local output
+  if ! command -v "$binary" >/dev/null 2>&1; then
+    say "error: $what ($binary) is not installed; $install"
+    exit 1
+  fi
+  output=$("$binary" "$@" 2>&1 >/dev/null) && return 0
+  local libraries library packages=()
+  libraries=$(missing_libraries "$binary")
+  if [ -n "$libraries" ]; then
+    for library in $libraries; do packages+=("$(debian_package_of "$library")"); done
+    say "error: $what ($binary) cannot start: $(echo $libraries | sed 's/ /, /g') is missing; sudo apt-get install ${packages[*]}"
+  else
+    say "error: $what ($binary) cannot start: $(echo "$output" | head -n 1); $install"
+  fi
+  exit 1
+}
+
+check_browser() {
+  # Chromium for the preview's Playwright test and for Ace by DAISY: Debian's package.
+  local chromium=/usr/lib/chromium/chromium  # /usr/bin/chromium is a shell script around it
+  if [ -x "$chromium" ]; then
+    check_starts "Chromium" "sudo apt-get install chromium" "$chromium" --headless --no-sandbox --version
+  elif is_ubuntu; then
+    say "error: Ubuntu ships Chromium only as a snap, which the browser tests cannot drive; run them on Debian 12 (as CI does), or leave them out: bash tasks.sh test -m 'not browser and not ace'"
+    exit 1
+  else
+    say "error: Chromium is missing ($chromium); sudo apt-get install chromium"
+    exit 1
+  fi
+}
+
+check_test_readers() {
+  # Every real reader the tests start, started once now (well under a second each).
+  local driver
+  driver=$("$VENV/bin/python" -c 'import pathlib, playwright; print(pathlib.Path(playwright.__file__).parent / "driver" / "node")')
+  check_starts "Playwright's driver" "reinstall it: rm -r .venv and run this again" "$driver" --version
+  check_starts "Java, for epubcheck" "sudo apt-get install default-jre-headless" java -version
+  check_starts "Node.js, for Ace by DAISY" "sudo apt-get install nodejs npm" node --version
+  browser_tests_deselected "$@" || check_browser
+}
+
+browser_tests_deselected() {
+  local argument
+  for argument in "$@"; do
+    [[ $argument == *"not browser"* && $argument == *"not ace"* ]] && return 0
+  done
+  return 1
+}
+
 case "${1:-}" in
   build)
     shift
@@ -116,6 +195,7 @@ case "${1:-}" in
     install_python_packages "[test]"
     install_node_packages .
     install_node_packages "$ACE"
+    check_test_readers "$@"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)

@@ -11,7 +11,13 @@ trap 'git worktree remove --force "$work/code" >/dev/null 2>&1 || true; rm -rf "
 git worktree add --detach "$work/code" "$rev" >/dev/null 2>&1
 status=0
 for side in before after; do
-  code=$([ $side = before ] && echo "$work/code" || echo "$PWD")
+  if [ $side = after ]; then
+    # The working tree's files (committed or not) at the same path as REV's: WeasyPrint names
+    # an image after its URL, which holds the code's folder, so only one path compares.
+    git -C "$work/code" ls-files -z | (cd "$work/code" && xargs -0 rm -f)
+    git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$work/code" -xf -
+  fi
+  code="$work/code"
   # Each side builds its own copy of the banks, so neither sees the other's lock changes.
   mkdir -p "$work/$side-bank"
   cp -r source/. "$work/$side-bank/"

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from .lock import RetiredItem
 from .mathjax import Formula
-from .model import Bank, Item
+from .model import Bank, Item, item_position
 from . import schema
 from .schema import Path_
 
@@ -71,7 +71,7 @@ class RenderedBank(_ReadsHtml):
     labels: dict[str, str]
     media: dict[str, Path]  # name used in the HTML -> the vetted file in the bank's folder
     deck_name: str  # the Anki deck's name, kept stable across re-titles (lock)
-    changes: dict[str, int]  # what this build changes for learners, by kind (qbank.lock.item_changes)
+    changes: dict[str, int]  # what this build changes for learners, by kind (qbank.lock.dating.item_changes)
     template_stamps: dict[str, int]  # templates/<folder> -> when it last changed
     modified: int  # the document's date: SOURCE_DATE_EPOCH, else the newest change in the lock
     # Each formula's TeX and display flag -> its SVG and MathML, as MathJax typeset them (qbank/mathjax.py)
@@ -83,7 +83,7 @@ class RenderedBank(_ReadsHtml):
 
     def owner(self, path: Path_) -> str | None:
         """The id of the item a path lies in (None: the bank's own text)."""
-        position = self._position(path)
+        position = item_position(path)
         return None if position is None else self._item_ids[position]
 
     @cached_property
@@ -113,14 +113,10 @@ class RenderedBank(_ReadsHtml):
         bank's order, without going through all of the bank's (once per chunk: quadratic)."""
         paths = list(self.fields)
         spans: dict[int | None, list[tuple[int, int]]] = {}
-        for position, run in groupby(range(len(paths)), key=lambda index: self._position(paths[index])):
+        for position, run in groupby(range(len(paths)), key=lambda index: item_position(paths[index])):
             indices = list(run)
             spans.setdefault(position, []).append((indices[0], indices[-1] + 1))
         return paths, spans
-
-    @staticmethod
-    def _position(path: Path_) -> int | None:
-        return path[1] if path[:1] == ("items",) else None
 
     def html_fragments(self) -> list[tuple[str | None, str]]:
         """Every piece of HTML an output may show, with the id of the item it belongs to."""

@@ -1,5 +1,6 @@
 """Warnings a bank maintainer wants before publishing: repeats, untagged items, overlong
-answers, images without alt text, dollars that pandoc and MathJax pair differently.
+answers, images without alt text, HTML shown as its characters, dollars that pandoc and MathJax
+pair differently.
 
 Lint reads the bank's Markdown (no rendering needed), so `build.py --check` stays fast.
 """
@@ -30,6 +31,18 @@ _WORD = re.compile(r"\w+")
 # A single dollar sign, not $$ and not \$: where inline math may open or close.
 _DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# An HTML tag: its name, then attributes, then > (an autolink such as <https://…> is no tag).
+_HTML_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>")
+# What to write instead of each tag a bank shows as its characters (raw HTML is off: render.py).
+MARKDOWN_FOR_TAG = {
+    **dict.fromkeys(("b", "strong"), "**bold**"), **dict.fromkeys(("i", "em"), "*italic*"),
+    "sub": "H~2~O", "sup": "x^2^", "br": "a backslash at the end of the line",
+    "img": "![what it shows](images/x.png) with the image saved in the bank's folder",
+    "a": "[text](https://…)", "code": "`code`", "pre": "a fenced code block", "del": "~~struck~~", "s": "~~struck~~",
+    **dict.fromkeys(("p", "div"), "a blank line between paragraphs"), **dict.fromkeys(("ul", "ol", "li"), "- item"),
+    **dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), "## heading"), "blockquote": "> quoted",
+    **dict.fromkeys(("table", "thead", "tbody", "tr", "td", "th"), "a pipe table"),
+}
 
 
 @dataclass(frozen=True)
@@ -129,11 +142,26 @@ def images_without_alt_text(markdown: str) -> list[str]:
 def _missing_alt_text(bank: Bank) -> list[Problem]:
     warnings = []
     for path, _, markdown in schema.markdown_fields(schema.BANK, bank):
-        item_id = bank.items[path[1]].id if path[:1] == ("items",) else None
         for src in images_without_alt_text(markdown):
             warnings.append(Problem(bank.place(path), f"image '{src}' has no alt text: write what it shows between "
                                     "the brackets, for whoever cannot see it (a screen reader reads it out, and the "
-                                    "EPUB declares its images described only if all are)", item_id))
+                                    "EPUB declares its images described only if all are)", bank.owner(path)))
+    return warnings
+
+
+def html_tags(markdown: str) -> list[str]:
+    """The names of the HTML tags in `markdown` outside code, lowercased, each once, in order."""
+    return list(dict.fromkeys(match[1].lower() for match in _HTML_TAG.finditer(_CODE.sub("", markdown))))
+
+
+def _html_shown_as_text(bank: Bank) -> list[Problem]:
+    warnings = []
+    for path, _, markdown in schema.markdown_fields(schema.BANK, bank):
+        if tags := html_tags(markdown):
+            advice = ", ".join(f"<{tag}> (write {MARKDOWN_FOR_TAG[tag]})" if tag in MARKDOWN_FOR_TAG
+                               else f"<{tag}> (no Markdown for it: remove it)" for tag in tags)
+            warnings.append(Problem(bank.place(path), f"HTML is shown as its characters, never rendered: {advice}",
+                                    bank.owner(path)))
     return warnings
 
 
@@ -200,4 +228,4 @@ def lint_bank(bank: Bank) -> list[Problem]:
             warnings.append(
                 Problem(item.location, f"answer is {length} characters; over {MAX_ANSWER_CHARS} is hard to review on a card", item.id)
             )
-    return warnings + _missing_alt_text(bank) + _dollar_spacing(bank)
+    return warnings + _missing_alt_text(bank) + _html_shown_as_text(bank) + _dollar_spacing(bank)

@@ -1,6 +1,8 @@
 """The bank as plain typed objects: what the reader produces and every later step consumes.
 
-Text fields hold the bank's Markdown exactly as written; the render step turns them into HTML.
+The content classes (Point to Bank) are also the bank file's format, declared once: each field
+the file holds names its key (qbank/keys.py), and qbank/schema.py reads them. Text fields hold
+the bank's Markdown exactly as written; the render step turns them into HTML.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .keys import LANG, SLUG, SLUG_MAX, SLUG_MISMATCH, TAG, Flag, ListOf, Markdown, Text, key, mapping
 
 
 def shown_path(path: Path) -> str:
@@ -62,37 +66,52 @@ class Places(Mapping):
         return len(self._all())
 
 
-# The classes below hold a bank's content; which of their fields are Markdown, required or
-# optional is declared once, in qbank/schema.py. An optional field's default is the value an
-# absent key takes.
+# The classes below hold a bank's content. Each field that the file holds declares its key
+# (qbank/keys.py): adding a key to the bank is one line here, plus the templates that show it.
+# The fields without a key are what the reader adds: an item's number and place, the file.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Point:
     """One bullet of an answer: a short term, shown emphasized, and its explanation."""
 
-    term: str
-    text: str
+    term: str = key(Text("The key point in a few words, shown emphasized.", markdown=Markdown.INLINE))
+    text: str = key(Text("What the key point says.", markdown=Markdown.INLINE))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
-    lead: str = ""
-    points: tuple[Point, ...] = ()
+    lead: str = key(Text("The answer's opening sentence or paragraph.", required=False, markdown=Markdown.BLOCK))
+    points: tuple[Point, ...] = key(ListOf(mapping(Point, "One bullet of the answer: a term and its explanation."),
+                                           "The answer's key points, in order.", required=False))
 
 
-@dataclass(frozen=True)
+def _ids(description: str, element: str) -> ListOf:
+    """A list of other items' ids, which this item takes the place of."""
+    return ListOf(Text(element, pattern=SLUG, max_length=SLUG_MAX, mismatch=SLUG_MISMATCH), description,
+                  required=False, lifecycle=True)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Item:
-    id: str
+    id: str = key(Text("A stable slug; never change it once learners study the deck (it is the note's identity).",
+                       pattern=SLUG, max_length=SLUG_MAX, mismatch=SLUG_MISMATCH))
+    title: str = key(Text("A short title.", markdown=Markdown.INLINE))
+    question: str = key(Text("The interview question.", markdown=Markdown.BLOCK))
+    answer: Answer = key(mapping(Answer, "The answer: a lead, key points, or both.", needs_one_of=("lead", "points")))
+    explanation: str = key(Text("Why the answer is right, and what an interviewer looks for.", required=False,
+                                markdown=Markdown.BLOCK, aside=True))
+    tags: tuple[str, ...] = key(ListOf(Text("One word without spaces or quotes.", pattern=TAG,
+                                            mismatch="{what}: each tag is one word without spaces or quotes"),
+                                       "Tags, for Anki's browser and filtered decks.", required=False))
+    former_ids: tuple[str, ...] = key(_ids(
+        "Ids this item had before, oldest first: after a rename its Anki note keeps the identity (and the "
+        "learners' history) it was first built with.", "An id this item had before."))
+    absorbs: tuple[str, ...] = key(_ids(
+        "Ids of items merged into this one and removed from the bank: their notes are retired with a notice "
+        "pointing here.", "The id of an item merged into this one."))
     number: int  # 1-based position in the bank, as printed
-    title: str
-    question: str
-    answer: Answer
     location: Location
-    explanation: str = ""
-    tags: tuple[str, ...] = ()
-    former_ids: tuple[str, ...] = ()  # oldest first
-    absorbs: tuple[str, ...] = ()  # ids of items merged into this one
 
     @property
     def identity(self) -> str:
@@ -100,34 +119,41 @@ class Item:
         return self.former_ids[0] if self.former_ids else self.id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Closing:
-    title: str
-    text: str
+    title: str = key(Text("The closing section's title.", markdown=Markdown.INLINE))
+    text: str = key(Text("The closing section.", markdown=Markdown.BLOCK))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     """Per-bank build switches; the command line can turn them on for one build."""
 
-    cloze: bool = False
+    cloze: bool = key(Flag("Add Anki's 'recall the key points' card."))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bank:
-    id: str
-    title: str
-    lang: str
-    items: tuple[Item, ...]
+    id: str = key(Text("The bank's slug: names the outputs and the Anki deck's identity.", pattern=SLUG,
+                       max_length=SLUG_MAX, mismatch=SLUG_MISMATCH, dated=False))
+    title: str = key(Text("The bank's title.", markdown=Markdown.INLINE))
+    lang: str = key(Text("The bank's language as a BCP 47 tag, such as zh-CN or en.", pattern=LANG,
+                         mismatch="{what} '{value}' is not a BCP 47 language tag such as zh-CN or en", dated=False))
+    author: str = key(Text("Who wrote the bank.", required=False))
+    deck: str = key(Text("The Anki deck's name. Without it, the title at the first build, kept in the lock so "
+                         "that a new title does not start a new deck in every collection.", required=False,
+                         dated=False))
+    description: str = key(Text("The preface.", required=False, markdown=Markdown.BLOCK))
+    closing: Closing | None = key(mapping(Closing, "A closing section after the items.", required=False))
+    options: Options = key(mapping(Options, "Build switches.", required=False, dated=False))
+    items: tuple[Item, ...] = key(ListOf(mapping(Item, "One interview question with its answer.", named_by="id"),
+                                         "The questions, in the order they are printed.", min_items=1,
+                                         element_name="item {number}",
+                                         too_short="{what} is empty: a bank needs at least one item"))
     path: Path  # the bank file; images are resolved relative to its folder
     # Where each value stands in the file, by its path from the top ("items", 3, "question"),
     # so later steps (render, lint, the writers' checks) can point at it.
     places: Mapping[tuple, Location] = field(default_factory=dict, compare=False, repr=False)
-    author: str = ""
-    deck: str = ""  # the Anki deck's name when set on purpose (else kept in the lock)
-    description: str = ""
-    closing: Closing | None = None
-    options: Options = Options()
 
     @property
     def folder(self) -> Path:
@@ -135,7 +161,8 @@ class Bank:
 
     def owner(self, path: tuple) -> str | None:
         """The id of the item a path lies in (None: the bank's own text)."""
-        return self.items[path[1]].id if path[:1] == ("items",) else None
+        position = item_position(path)
+        return None if position is None else self.items[position].id
 
     def place(self, path: tuple) -> Location:
         """Where `path` stands, or where the nearest enclosing value does (an absent optional
@@ -143,6 +170,11 @@ class Bank:
         while path not in self.places and path:
             path = path[:-1]
         return self.places.get(path, Location(self.path, 1, 1))
+
+
+def item_position(path: tuple) -> int | None:
+    """The position (from 0) of the item a path in the bank lies in; None: the bank's own text."""
+    return path[1] if len(path) > 1 and path[0] == "items" and isinstance(path[1], int) else None
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 The cards are filled from the note type and the fields the deck is written with
 (writers/anki.py), by Anki's own template rules (card_syntax.py), so the preview cannot drift
-from the deck. A watcher polls the bank, its images, templates/ and the built outputs; a
-change that stays put for DEBOUNCE_SECONDS is rendered (as Anki's previewer debounces its
-renders), a render that gives what the page already shows is dropped, and the page hears of
-a new version through Server-Sent Events and swaps the cards in place.
+from the deck. A watcher (watch.py) polls the bank, its images, templates/ and the built
+outputs; a change that stays put for DEBOUNCE_SECONDS is rendered (as Anki's previewer
+debounces its renders), a render that gives what the page already shows is dropped, and the
+page hears of a new version through Server-Sent Events and swaps the cards in place.
 
 Safety: the server listens on loopback only and answers only requests addressed to it by
 name (a web page elsewhere cannot reach it through DNS rebinding). It serves the preview's
@@ -37,6 +37,7 @@ from .model import BankError
 from .reader import load_bank
 from .render import render_bank
 from .templating import TEMPLATES, render_template
+from .watch import Watcher, changes
 from .writers import WRITERS, BuildOptions
 
 ROOT = TEMPLATES.parent
@@ -78,18 +79,12 @@ class BankPreview:
         self.snapshot = Snapshot()
         self.changed = threading.Condition()
 
-    def watched(self) -> dict[str, int]:
-        """Modification times of everything the page depends on (missing files count too)."""
+    def watched(self) -> list[Path]:
+        """Everything the page depends on (a missing file too: it may be saved next)."""
         files = [self.path, *self.snapshot.media.values(), *(p for p in TEMPLATES.rglob("*") if p.is_file())]
         if self.snapshot.bank_id:
             files += [self.out / WRITERS[name].output_name(self.snapshot.bank_id) for name in SHOWN_OUTPUTS]
-        stamps = {}
-        for path in files:
-            try:
-                stamps[str(path)] = path.stat().st_mtime_ns
-            except OSError:
-                stamps[str(path)] = -1
-        return stamps
+        return files
 
     def refresh(self) -> bool:
         """Render the bank again; returns whether the page must hear of it."""
@@ -168,23 +163,12 @@ def page_digest() -> str:
 
 
 def _watch(previews: list[BankPreview], stop: threading.Event) -> None:
-    """Poll what each page depends on; render once a change has been still for the debounce time."""
-    rendered = {preview.slug: preview.watched() for preview in previews}  # what the pages were made from
-    seen = dict(rendered)
-    changed_at: dict[str, float] = {}
-    while not stop.wait(POLL_SECONDS):
-        for preview in previews:
-            now = preview.watched()
-            if now != seen[preview.slug]:
-                seen[preview.slug] = now
-                changed_at[preview.slug] = time.monotonic()
-            elif preview.slug in changed_at and time.monotonic() - changed_at[preview.slug] >= DEBOUNCE_SECONDS:
-                del changed_at[preview.slug]
-                if now != rendered[preview.slug]:
-                    rendered[preview.slug] = now  # before rendering: a save during the render is seen next time
-                    started = time.perf_counter()
-                    if preview.refresh():
-                        print(f"{preview.path}: preview updated in {time.perf_counter() - started:.2f} s", flush=True)
+    """Render a page again once a change to what it depends on has been still for the debounce time."""
+    watchers = {preview: Watcher(preview.watched, settle_seconds=DEBOUNCE_SECONDS) for preview in previews}
+    for preview in changes(watchers, POLL_SECONDS, stop):
+        started = time.perf_counter()
+        if preview.refresh():
+            print(f"{preview.path}: preview updated in {time.perf_counter() - started:.2f} s", flush=True)
 
 
 class PreviewServer(http.server.ThreadingHTTPServer):

@@ -18,8 +18,9 @@ from typing import Callable
 
 import yaml
 
-from .model import Bank, BankError, Location, Places, Problem
-from .schema import BANK, Path_, build
+from .keys import ListOf
+from .model import Bank, BankError, Location, Places, Problem, item_position
+from .schema import BANK, ITEM, Path_, build
 from .validate import STR, ListReader, Validator
 
 # A bank is text written by people; anything larger than this is a mistake or an attack.
@@ -28,10 +29,12 @@ MAX_NESTING = 20
 # The places a loaded bank keeps: of its own keys ("title",) and of its items ("items", 3); the
 # others are found again when a message needs one (model.Places).
 KEPT_PLACE_DEPTH = 2
+# An item's lists of other items' ids (renames, merges): each old id names one old note.
+CLAIMED_IDS = tuple(key for key, node in ITEM.keys.items() if isinstance(node, ListOf) and node.lifecycle)
 
 
-# libyaml, which every PyYAML wheel on PyPI includes, parses a 10 MB bank in 0.1 s where the
-# pure-Python parser takes 5 s; the pure one remains for a PyYAML built without it.
+# libyaml, which every PyYAML wheel on PyPI includes, parses a bank some fifty times faster
+# than the pure-Python parser; the pure one remains for a PyYAML built without it.
 _Parser = yaml.cyaml.CParser if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
@@ -144,7 +147,7 @@ def _item_at(text: str, line: int) -> str | None:
         for event in yaml.parse(_NOT_YAML_PRINTABLE.sub("\ufffd", text), Loader=_NoAliasLoader):
             if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 closed = stack.pop()
-                if closed.is_mapping and _is_item_path(closed.path):
+                if closed.is_mapping and _is_an_item(closed.path):
                     spans[-1][1] = event.end_mark.line + 1
                 if stack and stack[-1].is_mapping:
                     stack[-1].expects_key = True
@@ -167,10 +170,10 @@ def _item_at(text: str, line: int) -> str | None:
                 parent.next_index += 1
             if isinstance(event, yaml.CollectionStartEvent):
                 stack.append(_OpenCollection(path, isinstance(event, yaml.MappingStartEvent)))
-                if isinstance(event, yaml.MappingStartEvent) and _is_item_path(path):
+                if isinstance(event, yaml.MappingStartEvent) and _is_an_item(path):
                     spans.append([event.start_mark.line + 1, None, None])
                 continue
-            if isinstance(event, yaml.ScalarEvent) and len(path) == 3 and _is_item_path(path[:2]) and path[2] == "id":
+            if isinstance(event, yaml.ScalarEvent) and len(path) == 3 and _is_an_item(path[:2]) and path[2] == "id":
                 spans[-1][2] = event.value.strip() or None
             if parent and parent.is_mapping:
                 parent.expects_key = True
@@ -180,8 +183,8 @@ def _item_at(text: str, line: int) -> str | None:
     return found[-1] if found else None
 
 
-def _is_item_path(path: tuple) -> bool:
-    return len(path) == 2 and path[0] == "items" and isinstance(path[1], int)
+def _is_an_item(path: tuple) -> bool:
+    return len(path) == 2 and item_position(path) is not None
 
 
 def _compose(stream: str | bytes, items: ListReader | None = None) -> yaml.Node | None:
@@ -288,7 +291,7 @@ def _id_problems(values: object, places: Places) -> list[Problem]:
             live[item_id] = places[("items", index)]
     claimed: dict[str, Path_] = {}  # paths, not places: places inside items are looked for only for a message
     for index, item in enumerate(items):
-        for key in ("former_ids", "absorbs"):
+        for key in CLAIMED_IDS:
             for position, old_id in enumerate(item.get(key, [])):
                 path = ("items", index, key, position)
                 if old_id in live:

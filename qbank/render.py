@@ -10,23 +10,22 @@ hash, which also gives Anki the flat, collision-free media names it needs.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
 import secrets
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from markupsafe import Markup
 
-from . import mathjax, schema
+from . import mathjax, schema, templating
+from .keys import Markdown
 from .document import RenderedBank, RenderedItem, plain_text
 from .labels import labels_for
-from .lock import (Lock, bank_stamp, deck_name, item_changes, item_stamp, retire_items, source_date_epoch,
-                   template_stamps)
+from .lock import Lock, date_bank
 from .model import Bank, BankError, Problem, shown_path
 from .pandoc import run_pandoc
 from .vet import vet_image, vet_link
@@ -76,7 +75,7 @@ def _fields(bank: Bank) -> list[_Field]:
     """Every Markdown field of the bank, as the schema declares them, in document order."""
     fields = []
     for path, declared, markdown in schema.markdown_fields(schema.BANK, bank):
-        inline = declared.markdown is schema.Markdown.INLINE
+        inline = declared.markdown is Markdown.INLINE
         fields.append(_Field(path, markdown, inline, bank.owner(path)))
     return fields
 
@@ -190,8 +189,15 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
 
 
 def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
-    """Render all Markdown of `bank` with pandoc, in up to `processes` pandoc runs at once.
-    Raises BankError for unsafe links/images and formulas MathJax rejects."""
+    """Render all Markdown of `bank` with pandoc, in up to `processes` pandoc runs at once,
+    dated by `lock` (which stays as it is). Raises BankError for unsafe links/images and formulas MathJax rejects."""
+    return render_and_date(bank, lock, processes)[0]
+
+
+def render_and_date(bank: Bank, lock: Lock, processes: int = 1,
+                    templates: dict[str, str] | None = None) -> tuple[RenderedBank, Lock]:
+    """render_bank's bank, and the lock with the dates it was given (for a build to save).
+    `templates`: the digests of templates/ (templating.digests) if the caller has them."""
     fields = _fields(bank)
     html, links, images, found = _render_html(bank, fields, processes)
     formulas, problems = _typeset(bank, fields, found) if found else ({}, [])
@@ -201,26 +207,21 @@ def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
         field.path: Markup(_MEDIA_PLACEHOLDER.sub(lambda m: f'src="{names[int(m[1]) - 1]}"', part))
         for field, part in zip(fields, html)
     }
-    before = copy.deepcopy(lock.entries)
-    stamps = [bank_stamp(lock, bank)]
-    items = []
     html_bank = schema.with_html(schema.BANK, bank, rendered)
-    for item, html_item in zip(bank.items, html_bank.items):
-        modified = item_stamp(lock, item, plain_text(html_item.title))
-        stamps.append(modified)
-        items.append(RenderedItem(html_item, modified))
-    retired = retire_items(lock, bank)
-    stamps += [item.modified for item in retired]
-    return RenderedBank(
+    titles = [plain_text(item.title) for item in html_bank.items]
+    dates = date_bank(lock.entries, bank, plain_text(html_bank.title), titles,
+                      templating.digests() if templates is None else templates)
+    doc = RenderedBank(
         html=html_bank,
-        items=tuple(items),
-        retired=retired,
+        items=tuple(RenderedItem(item, modified) for item, modified in zip(html_bank.items, dates.items)),
+        retired=dates.retired,
         fields=rendered,
         labels=labels_for(bank.lang),
         media=media,
         formulas=formulas,
-        deck_name=deck_name(lock, bank, plain_text(html_bank.title)),
-        changes=item_changes(before, lock.entries),
-        template_stamps=template_stamps(lock),
-        modified=source_date_epoch() or max(stamps),
+        deck_name=dates.deck_name,
+        changes=dates.changes,
+        template_stamps=dates.templates,
+        modified=dates.modified,
     )
+    return doc, replace(lock, entries=dates.entries)

@@ -1,180 +1,30 @@
-"""The bank format, declared once.
+"""The bank format, as the model's classes declare it (qbank/model.py, in the words of qbank/keys.py).
 
 Everything that knows what a bank holds reads BANK below: the loader validates the YAML
 against it (qbank/validate.py) and builds the model's objects from it; the render step finds
 every Markdown field through it, each with its place in the item and whether it is inline or
-block Markdown; the lock hashes an item's content through it; and the JSON Schema that
-editors use while a bank is typed (schema/bank.schema.json) is generated from it. Adding a
-field to the bank is one line here (and a default in model.py when it is optional), plus
-the templates that show it.
+block Markdown; the lock dates an item and the bank's own text through it; and the JSON Schema
+that editors use while a bank is typed (schema/bank.schema.json) is generated from it.
 """
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import json
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Union
 
-from .model import Answer, Bank, Closing, Item, Options, Point
-
-# A bank is text written by people; a longer field is a mistake or an attack.
-MAX_FIELD_CHARS = 100_000
-SLUG_MAX = 64
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# BCP 47, simplified: language, then optional subtags (zh-CN, en, pt-BR, zh-Hant-TW).
-LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
-TAG = re.compile(r"^[^\s\"']+$")
+from .keys import Flag, ListOf, Mapping, Node, Text, mapping
+from .model import Bank
 
 JSON_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "bank.schema.json"
 # The first line of a bank in source/: VS Code's YAML extension (and other editors using the
 # YAML language server) then check and complete the bank as it is typed.
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema/bank.schema.json"
 
-
-class Markdown(enum.Enum):
-    INLINE = "inline"  # a title or a term: rendered without its paragraph
-    BLOCK = "block"  # paragraphs, lists, code, tables
-
-
-@dataclass(frozen=True)
-class Text:
-    """A string. Markdown fields are rendered to HTML; the others (ids, tags) are plain."""
-
-    description: str
-    required: bool = True
-    markdown: Markdown | None = None
-    aside: bool = False  # commentary beside the item (the explanation): lint does not compare it
-    pattern: re.Pattern[str] | None = None
-    max_length: int = MAX_FIELD_CHARS
-    # Said when the value does not match `pattern`; {what} names the field, {value} is the value.
-    mismatch: str = ""
-
-
-@dataclass(frozen=True)
-class Flag:
-    description: str
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class ListOf:
-    element: "Node"
-    description: str
-    required: bool = True
-    min_items: int = 0
-    # How problems name an element: "{what}[]" by default; items are named "item {number}".
-    element_name: str = "{what}[]"
-    # Names other items (renames, merges) rather than holding this item's content: the lock
-    # does not date it, lint does not compare it.
-    lifecycle: bool = False
-    too_short: str = "{what} needs at least one element"
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """A YAML mapping with exactly these keys, read into an instance of `builds`."""
-
-    keys: dict[str, "Node"]
-    builds: type
-    description: str
-    required: bool = True
-    # At least one of these keys must be present (an answer needs a lead, points, or both).
-    needs_one_of: tuple[str, ...] = ()
-    # The key whose value names the mapping in every problem inside it (an item's id).
-    named_by: str | None = None
-
-    @property
-    def required_keys(self) -> set[str]:
-        return {key for key, node in self.keys.items() if node.required}
-
-
-Node = Union[Text, Flag, ListOf, Mapping]
-
-_SLUG_MISMATCH = (f"{{what}} '{{value}}' is not a slug: use lowercase letters, digits and single hyphens "
-                  f"(at most {SLUG_MAX} characters), e.g. 'gradient-clipping'")
-
-POINT = Mapping(
-    {
-        "term": Text("The key point in a few words, shown emphasized.", markdown=Markdown.INLINE),
-        "text": Text("What the key point says.", markdown=Markdown.INLINE),
-    },
-    builds=Point,
-    description="One bullet of the answer: a term and its explanation.",
-)
-
-ANSWER = Mapping(
-    {
-        "lead": Text("The answer's opening sentence or paragraph.", required=False, markdown=Markdown.BLOCK),
-        "points": ListOf(POINT, "The answer's key points, in order.", required=False),
-    },
-    builds=Answer,
-    description="The answer: a lead, key points, or both.",
-    needs_one_of=("lead", "points"),
-)
-
-ITEM = Mapping(
-    {
-        "id": Text("A stable slug; never change it once learners study the deck (it is the note's identity).",
-                   pattern=SLUG, max_length=SLUG_MAX, mismatch=_SLUG_MISMATCH),
-        "title": Text("A short title.", markdown=Markdown.INLINE),
-        "question": Text("The interview question.", markdown=Markdown.BLOCK),
-        "answer": ANSWER,
-        "explanation": Text("Why the answer is right, and what an interviewer looks for.", required=False,
-                            markdown=Markdown.BLOCK, aside=True),
-        "tags": ListOf(Text("One word without spaces or quotes.", pattern=TAG,
-                            mismatch="{what}: each tag is one word without spaces or quotes"),
-                       "Tags, for Anki's browser and filtered decks.", required=False),
-        "former_ids": ListOf(Text("An id this item had before.", pattern=SLUG, max_length=SLUG_MAX,
-                                  mismatch=_SLUG_MISMATCH),
-                             "Ids this item had before, oldest first: after a rename its Anki note keeps the "
-                             "identity (and the learners' history) it was first built with.",
-                             required=False, lifecycle=True),
-        "absorbs": ListOf(Text("The id of an item merged into this one.", pattern=SLUG, max_length=SLUG_MAX,
-                               mismatch=_SLUG_MISMATCH),
-                          "Ids of items merged into this one and removed from the bank: their notes are "
-                          "retired with a notice pointing here.",
-                          required=False, lifecycle=True),
-    },
-    builds=Item,
-    description="One interview question with its answer.",
-    named_by="id",
-)
-
-BANK = Mapping(
-    {
-        "id": Text("The bank's slug: names the outputs and the Anki deck's identity.", pattern=SLUG,
-                   max_length=SLUG_MAX, mismatch=_SLUG_MISMATCH),
-        "title": Text("The bank's title.", markdown=Markdown.INLINE),
-        "lang": Text("The bank's language as a BCP 47 tag, such as zh-CN or en.", pattern=LANG,
-                     mismatch="{what} '{value}' is not a BCP 47 language tag such as zh-CN or en"),
-        "author": Text("Who wrote the bank.", required=False),
-        "deck": Text("The Anki deck's name. Without it, the title at the first build, kept in the lock "
-                     "so that a new title does not start a new deck in every collection.", required=False),
-        "description": Text("The preface.", required=False, markdown=Markdown.BLOCK),
-        "closing": Mapping(
-            {
-                "title": Text("The closing section's title.", markdown=Markdown.INLINE),
-                "text": Text("The closing section.", markdown=Markdown.BLOCK),
-            },
-            builds=Closing,
-            description="A closing section after the items.",
-            required=False,
-        ),
-        "options": Mapping(
-            {"cloze": Flag("Add Anki's 'recall the key points' card.")},
-            builds=Options,
-            description="Build switches.",
-            required=False,
-        ),
-        "items": ListOf(ITEM, "The questions, in the order they are printed.", min_items=1,
-                        element_name="item {number}", too_short="{what} is empty: a bank needs at least one item"),
-    },
-    builds=Bank,
-    description="A bank of interview questions (qbank).",
-)
+BANK = mapping(Bank, "A bank of interview questions (qbank).")
+ITEM = BANK.keys["items"].element
 
 Path_ = tuple[Union[str, int], ...]  # a place in the bank: keys and list indexes from the top
 
@@ -192,6 +42,18 @@ def build(node: Node, value: object, extra: dict[Path_, dict] | None = None, pat
     if isinstance(node, ListOf):
         assert isinstance(value, list)
         return tuple(build(node.element, child, extra, (*path, index)) for index, child in enumerate(value))
+    return value
+
+
+def plain(node: Node, value: object) -> object:
+    """A model object as the plain values a bank file holds (what `build` reads): keys in the
+    schema's order, an optional key left out when it holds what its absence means."""
+    if isinstance(node, Mapping):
+        absent = {field.name: field.default for field in dataclasses.fields(node.builds)}
+        return {key: plain(child, getattr(value, key)) for key, child in node.keys.items()
+                if child.required or getattr(value, key) != absent[key]}
+    if isinstance(node, ListOf):
+        return [plain(node.element, element) for element in value]
     return value
 
 
@@ -232,31 +94,46 @@ def with_html(node: Node, value: object, html: dict[Path_, object], path: Path_ 
     return value
 
 
-def content(node: Node, value: object) -> object:
-    """An item's text as the lock hashes it: mappings flattened into one dict by key, lists
-    of mappings as lists of their values, the id left out (it names the entry).
+def content(node: Mapping, value: object) -> dict[str, object]:
+    """What the lock dates of an item, or of the bank's own text: the value of every dated key.
 
-    For today's fields this is exactly the shape the lock has always hashed ({"title",
-    "question", "lead", "points": [[term, text]], "explanation", "tags"}), so no stamp moves;
-    a new field joins the hash by being declared.
+    The shapes are those the lock has always hashed, so that no date moves: a required
+    mapping's keys join its holder's (an item's answer gives "lead" and "points"), an optional
+    one is the list of its values or None (the bank's closing: [title, text]), a list of
+    mappings is a list of their values' lists (points: [[term, text]]). Left out: the key that
+    names an item (its entry's name), the lists of other items' ids, and the items themselves,
+    which are dated each on its own. A new key is dated by being declared.
     """
     flat: dict[str, object] = {}
 
     def collect(mapping: Mapping, obj: object) -> None:
         for key, child in mapping.keys.items():
-            if key == mapping.named_by or (isinstance(child, ListOf) and child.lifecycle):
+            if key == mapping.named_by or not _dated(child):
                 continue
             child_value = getattr(obj, key)
-            if isinstance(child, Mapping):
+            if isinstance(child, Mapping) and child.required:
                 collect(child, child_value)
+            elif isinstance(child, Mapping):
+                flat[key] = None if child_value is None else _values(child, child_value)
             elif isinstance(child, ListOf) and isinstance(child.element, Mapping):
-                flat[key] = [[getattr(element, k) for k in child.element.keys] for element in child_value]
+                flat[key] = [_values(child.element, element) for element in child_value]
             else:
                 flat[key] = list(child_value) if isinstance(child, ListOf) else child_value
 
-    assert isinstance(node, Mapping)
     collect(node, value)
     return flat
+
+
+def _dated(node: Node) -> bool:
+    """Whether a change to this key's value moves the date of what holds it in the lock."""
+    if isinstance(node, ListOf):
+        named = isinstance(node.element, Mapping) and node.element.named_by is not None
+        return not (node.lifecycle or named)
+    return node.dated
+
+
+def _values(node: Mapping, value: object) -> list[object]:
+    return [getattr(value, key) for key, child in node.keys.items() if _dated(child)]
 
 
 def json_schema() -> dict:

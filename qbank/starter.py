@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .schema import LANG, SLUG, SLUG_MAX
+from .keys import LANG, SLUG, SLUG_MAX
 from .templating import render_template
 
 

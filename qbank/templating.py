@@ -10,6 +10,7 @@ missing file) stops the build with one line naming the file and line, not a trac
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +21,13 @@ from markupsafe import Markup
 from .model import CannotBuild, shown_path
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def digests() -> dict[str, str]:
+    """The SHA-256 of every file in templates/, by its path there ("anki/card.css"): what a
+    build's outputs are keyed on (output.py) and the lock's template times are dated by."""
+    return {path.relative_to(TEMPLATES).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(TEMPLATES.rglob("*")) if path.is_file()}
 
 
 class TemplateError(CannotBuild):

@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from .model import Location, Problem
-from .schema import MAX_FIELD_CHARS, Flag, ListOf, Mapping, Node, Path_, Text
+from .keys import MAX_FIELD_CHARS, Flag, ListOf, Mapping, Node, Text
+from .schema import Path_
 
 STR = "tag:yaml.org,2002:str"
 BOOL = "tag:yaml.org,2002:bool"

@@ -217,8 +217,7 @@ def private_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def build_in_process(bank: Path, target: Path) -> Path:
-    lock = Lock.open(bank)
-    doc = render.render_bank(load_bank(bank), lock)
+    doc, lock = render.render_and_date(load_bank(bank), Lock.open(bank))
     lock.save()
     target.parent.mkdir(parents=True, exist_ok=True)
     WRITERS["apkg"].write(doc, target, BuildOptions())

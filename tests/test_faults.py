@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -30,9 +30,10 @@ from conftest import ROOT, SEED_BANK, copy_bank, run_build
 from refusals import snapshot
 
 from qbank import cli
-from qbank.files import atomic_target
-from qbank.lock import Lock
-from qbank.output import STATE_FILE, BuildState
+from qbank.build import builder
+from qbank.build.files import atomic_target
+from qbank.build.state import STATE_FILE, BuildState
+from qbank.lock import ItemEntry, Lock
 from qbank.writers import WRITERS, Format
 
 BANK_ID = "ai-startup-interview"
@@ -155,13 +156,13 @@ def permissions_apply(tmp_path: Path) -> Iterator[None]:
 
 def test_an_unreadable_bank_is_one_line(built: Built, permissions_apply: None) -> None:
     built.bank.chmod(0o000)
-    built = Built(built.bank, built.out)
     for extra in ((), ("--check",)):
         result = run_restricted(built.bank, "--out", built.out, *extra)
         assert result.returncode == 1
         assert error_lines(result.stderr) == [
             f"error: cannot read the bank: {built.bank}: permission denied; check its permissions"
         ]
+    built.bank.chmod(0o644)  # readable again, for the comparison (a user's tests cannot read it otherwise)
     built.assert_untouched()
 
 
@@ -188,22 +189,28 @@ def test_an_out_folder_that_is_not_writable_is_one_line(built: Built, permission
 
 @pytest.fixture
 def mount_tmpfs(tmp_path: Path) -> Iterator:
-    """mount(size_kb) -> a fresh tmpfs of that size; needs root (skipped otherwise)."""
+    """mount(size_kb) -> a fresh tmpfs of that size (mount.read_only(point) remounts it read-only); needs root, or sudo without a password (the
+    test command run by a user with sudo), and is skipped otherwise."""
     mounted: list[Path] = []
+    as_root = [] if os.geteuid() == 0 else ["sudo", "-n"]
 
     def mount(size_kb: int) -> Path:
         point = tmp_path / f"tmpfs{len(mounted)}"
         point.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(point)],
+        result = subprocess.run([*as_root, "mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(point)],
                                 capture_output=True, text=True, check=False)
         if result.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}); the file-size-limit test covers writes that fail")
         mounted.append(point)
         return point
 
+    def read_only(point: Path) -> None:
+        subprocess.run([*as_root, "mount", "-o", "remount,ro", str(point)], check=True)
+
+    mount.read_only = read_only  # type: ignore[attr-defined]
     yield mount
     for point in mounted:
-        subprocess.run(["umount", "-l", str(point)], check=False)
+        subprocess.run([*as_root, "umount", "-l", str(point)], check=False)
 
 
 def test_a_full_disk_is_one_line_and_changes_nothing(seed_copy: Path, tmp_path: Path, mount_tmpfs) -> None:  # noqa: ANN001
@@ -243,7 +250,7 @@ def test_a_file_size_limit_is_one_line_and_changes_nothing(built: Built) -> None
 def test_a_read_only_disk_is_one_line_and_changes_nothing(seed_copy: Path, mount_tmpfs) -> None:  # noqa: ANN001
     disk = mount_tmpfs(4096)
     built = build_into(seed_copy, disk / "dist")
-    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    mount_tmpfs.read_only(disk)
     result = run_build(seed_copy, "--out", built.out, "--format", QUICK, "--force")
     assert result.returncode == 1
     lines = error_lines(result.stderr)
@@ -259,7 +266,7 @@ def test_a_lock_on_a_read_only_disk_is_one_line(tmp_path: Path, mount_tmpfs) -> 
     bank = copy_bank(SEED_BANK, disk)
     text = bank.read_text(encoding="utf-8")
     bank.write_text(text.replace("请简要描述如何设计", "请简要说明如何设计", 1), encoding="utf-8")
-    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    mount_tmpfs.read_only(disk)
     before = snapshot(disk)
     result = run_build(bank, "--out", tmp_path / "dist", "--format", "apkg")
     assert result.returncode == 1
@@ -274,14 +281,14 @@ def test_a_lock_on_a_read_only_disk_is_one_line(tmp_path: Path, mount_tmpfs) -> 
 def test_a_bank_that_vanishes_mid_build_is_one_line(
     built: Built, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = cli.write_outputs
+    real = builder.write_outputs
 
     def write_then_vanish(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         seconds = real(*args, **kwargs)
         os.rename(built.bank, built.bank.with_suffix(".moved"))  # as `git checkout other-branch` would
         return seconds
 
-    monkeypatch.setattr(cli, "write_outputs", write_then_vanish)
+    monkeypatch.setattr(builder, "write_outputs", write_then_vanish)
     status = cli.main([str(built.bank), "--out", str(built.out), "--format", QUICK, "--force"])
     assert status == 1
     assert error_lines(capsys.readouterr().err) == [
@@ -452,6 +459,9 @@ def _broken_locks(text: str) -> dict[str, tuple[str, int, str]]:
                                        + text[end:], line, f"entry '{ITEM}': \"modified\" must be a time in whole "
                                        "seconds since 1970 (before 2100), not \"today\"; fix it, or delete the entry "
                                        "and the next build gives that content a new time"),
+        "hand edit, a title as a number": (text[:start] + re.sub(r'"title": "[^"]*"', '"title": 5', ours) + text[end:],
+                                           line, f"entry '{ITEM}': \"title\" must be text; fix it, or delete the "
+                                           "entry and the next build gives that content a new time"),
         "both sides kept": (text[:start] + ours.rstrip("\n") + ",\n" + theirs + text[end:],
                             line + ours.count("\n") + 1,  # theirs' first key, "hash", right after ours
                             "\"hash\" is given twice here (both sides of a merge kept?); keep one of the two"),
@@ -577,7 +587,7 @@ def test_an_interrupted_lock_or_state_save_leaves_the_old_file(
         raise KeyboardInterrupt
 
     lock = Lock.open(built.bank)
-    lock.stamp("item:new", "f" * 64)
+    lock = replace(lock, entries=replace(lock.entries, items={**lock.entries.items, "new": ItemEntry("f" * 64, 1)}))
     state = BuildState(built.out)
     state.entries["another"] = {}
     monkeypatch.setattr(Path, "write_bytes", half_then_fail)
@@ -723,7 +733,7 @@ def test_a_bug_of_ours_shows_its_traceback_and_says_where_to_report_it(
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(cli, "render_bank", broken)
+    monkeypatch.setattr(builder, "render_and_date", broken)
     assert cli.main([str(built.bank), "--out", str(built.out), "--format", QUICK, "--force"]) == 1
     stderr = capsys.readouterr().err
     assert "Traceback" in stderr and "ZeroDivisionError" in stderr

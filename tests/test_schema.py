@@ -1,4 +1,4 @@
-"""The bank format has one definition (qbank/schema.py): the loader validates against it, and
+"""The bank format has one definition (the classes of qbank/model.py): the loader validates against it, and
 schema/bank.schema.json, which editors read while a bank is typed, is generated from it.
 
 The published schema is judged here by an independent JSON Schema validator (`jsonschema`, as

@@ -1,15 +1,14 @@
 """A book cut into parts of its pages, and one EPUB from the EPUBs pandoc made of the parts.
 
-pandoc's time to split a book into pages grows faster than the number of pages (1,000 pages:
-3.4 s, 4,000: 29 s), and its memory with the book: a large bank's book is made in parts of a
-bounded number of pages and characters, each by its own pandoc run, and joined here a file at
-a time.
+pandoc's time to split a book into pages grows faster than the number of pages, and its
+memory with the book: a large bank's book is made in parts of a bounded number of pages and
+characters, each by its own pandoc run, and joined here a file at a time.
 
 Every part is made from the same <head>, options and stylesheet, so the parts differ only in
 their pages. pandoc names a part's pages ch001.xhtml, ch002.xhtml, … from its first page: the
 join renames them to the names pandoc gives the same pages in the whole book (the part's
 first page's number onwards), everywhere they are named (links, the package's manifest and
-spine, the navigation). A link to a page of another part is left by pandoc as a bare "#id":
+spine, the navigation); the package document is joined as XML (epub_package.py). A link to a page of another part is left by pandoc as a bare "#id":
 the join points it at the page that holds the id. The first part brings everything else (the
 package metadata, the landmarks, the stylesheet, the fonts); every part brings its pages, its
 images, and its entries of the table of contents.
@@ -17,25 +16,27 @@ images, and its entries of the table of contents.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
+from xml.etree.ElementTree import Element
 
-PACKAGE = "EPUB/content.opf"
+from .epub_package import PACKAGE_DOCUMENT, child, package_bytes, read_package, set_children
+
 NAVIGATION = "EPUB/nav.xhtml"
 NCX = "EPUB/toc.ncx"
 PAGES_FOLDER = "EPUB/text/"
 MEDIA_FOLDER = "EPUB/media/"
 PAGE_NAME = re.compile(r"\bch(\d{3,})(?=\.xhtml\b|_xhtml\b)")
-# pandoc's name of an image: in a page's src, in the manifest's id and href, as a file.
-MEDIA_NAME = re.compile(r'(src="\.\./media/file|href="media/file|<item id="file|^EPUB/media/file)(\d+)(?=[._])')
+# pandoc's name of an image: in a page's src, as a file; in the package document, as an item's
+# id or href.
+MEDIA_NAME = re.compile(r'(src="\.\./media/file|^EPUB/media/file)(\d+)(?=[._])')
+PACKAGE_MEDIA_NAME = re.compile(r"^(file|media/file)(\d+)(?=[._])")
 BARE_LINK = re.compile(r'href="#([^"]+)"')
-PAGE_ITEM = re.compile(r'^ *<item id="ch\d+_xhtml".*\n', re.MULTILINE)
-MANIFEST_ITEM = re.compile(r'^ *<item .*\n', re.MULTILINE)
-SPINE_ITEM = re.compile(r'^ *<itemref .*\n', re.MULTILINE)
 # In the book's HTML: a page starts at each <h1> starting a line (raw HTML is off in the bank's
 # fields and their headings are placed below the book's); every id is an attribute of ours.
 PAGE_START = r"^<h1\b"
@@ -102,10 +103,20 @@ def _image_order(html: str) -> dict[str, int]:
     return {src: number for number, src in enumerate(dict.fromkeys(IMAGE_SOURCE.findall(html)))}
 
 
-def _renamed(text: str, part: _Made) -> str:
+def _renamed(text: str, part: _Made, media_name: re.Pattern[str] = MEDIA_NAME) -> str:
     """`text` with the part's names of pages and images replaced by the whole book's."""
     text = PAGE_NAME.sub(lambda name: f"ch{int(name[1]) + part.first_page - 1:03d}", text)
-    return MEDIA_NAME.sub(lambda name: f"{name[1]}{part.images[int(name[2])]}", text) if part.images else text
+    return media_name.sub(lambda name: f"{name[1]}{part.images[int(name[2])]}", text) if part.images else text
+
+
+def _renamed_package(data: bytes, part: _Made) -> Element:
+    """A part's package document, its manifest and spine naming pages and images as the whole book does."""
+    package = read_package(data)
+    for element in (*child(package, "manifest"), *child(package, "spine")):
+        for attribute in ("id", "href", "idref"):
+            if attribute in element.attrib:
+                element.set(attribute, _renamed(element.get(attribute), part, PACKAGE_MEDIA_NAME))
+    return package
 
 
 def _linked(page: str, page_of_id: dict[str, int]) -> str:
@@ -114,24 +125,31 @@ def _linked(page: str, page_of_id: dict[str, int]) -> str:
                          if link[1] in page_of_id else link[0], page)
 
 
-def _joined_package(parts: list[str]) -> str:
+def _joined_package(packages: list[Element]) -> bytes:
     """The first part's package document with every part's pages, images and spine."""
-    package = parts[0]
-    pages = "".join(item for part in parts for item in PAGE_ITEM.findall(part))
-    others = list(dict.fromkeys(item for part in parts for item in MANIFEST_ITEM.findall(part)
-                                if not PAGE_ITEM.match(item)))
-    # The images before the fonts, the last used first: pandoc lists them so.
-    others.sort(key=lambda item: -int(number[2]) if (number := MEDIA_NAME.search(item)) else 1)
-    spine = "".join(item for part in parts for item in SPINE_ITEM.findall(part))
-    manifest_start = package.index("  <manifest>\n") + len("  <manifest>\n")
-    manifest_end = package.index("  </manifest>")
-    spine_start = package.index("  <spine") + package[package.index("  <spine"):].index("\n") + 1
-    spine_end = package.index("  </spine>")
-    first_items = MANIFEST_ITEM.findall(package[manifest_start:manifest_end])
-    before_pages = first_items[:next(index for index, item in enumerate(first_items) if PAGE_ITEM.match(item))]
-    after_pages = [item for item in others if item not in before_pages]
-    return (package[:manifest_start] + "".join(before_pages) + pages + "".join(after_pages)
-            + package[manifest_end:spine_start] + spine + package[spine_end:])
+    manifests = [list(child(package, "manifest")) for package in packages]
+    pages = [item for manifest in manifests for item in manifest if _is_page(_file_of(item))]
+    others: dict[tuple, Element] = {}  # the other items of all parts, each once
+    for item in (item for manifest in manifests for item in manifest if not _is_page(_file_of(item))):
+        others.setdefault(tuple(item.attrib.items()), item)
+    first = manifests[0]
+    before_pages = first[:next(index for index, item in enumerate(first) if _is_page(_file_of(item)))]
+    listed = {tuple(item.attrib.items()) for item in before_pages}
+    after_pages = sorted((item for key, item in others.items() if key not in listed), key=_listed_after_pages)
+    set_children(child(packages[0], "manifest"), before_pages + pages + after_pages)
+    set_children(child(packages[0], "spine"), [ref for package in packages for ref in child(package, "spine")])
+    return package_bytes(packages[0])
+
+
+def _listed_after_pages(item: Element) -> int:
+    """The images before the fonts, the last used first: pandoc lists them so."""
+    file = _file_of(item)
+    return -int(MEDIA_NAME.search(file)[2]) if _is_image(file) else 1
+
+
+def _file_of(item: Element) -> str:
+    """The file a manifest item names, as it is named in the EPUB's zip."""
+    return posixpath.join(posixpath.dirname(PACKAGE_DOCUMENT), item.get("href", ""))
 
 
 @dataclass(frozen=True)
@@ -178,12 +196,13 @@ def join_epubs(made: Sequence[tuple[BookPart, Path]], book: str, target: Path) -
         # Each part's files by their names in the whole book.
         files = [{_renamed(entry.filename, part) if _is_renamed(entry.filename) else entry.filename: entry
                   for entry in book.infolist()} for part, book in zip(parts, books)]
-        controls = [[_renamed(book.read(name).decode("utf-8"), part) for name in (PACKAGE, NAVIGATION, NCX)]
-                    for part, book in zip(parts, books)]
+        lists = [[_renamed(book.read(name).decode("utf-8"), part) for name in (NAVIGATION, NCX)]
+                 for part, book in zip(parts, books)]
         joined = {
-            PACKAGE: _joined_package([control[0] for control in controls]),
-            NAVIGATION: _joined_list([control[1] for control in controls], TOC_LIST),
-            NCX: _joined_list([control[2] for control in controls], NCX_LIST),
+            PACKAGE_DOCUMENT: _joined_package([_renamed_package(book.read(PACKAGE_DOCUMENT), part)
+                                               for part, book in zip(parts, books)]),
+            NAVIGATION: _joined_list([navigation for navigation, _ in lists], TOC_LIST).encode(),
+            NCX: _joined_list([ncx for _, ncx in lists], NCX_LIST).encode(),
         }
         # pandoc's order: the package, navigation and stylesheet; the images, the last used first;
         # the pages; the fonts. An image is taken from the first part that has it.
@@ -202,7 +221,7 @@ def join_epubs(made: Sequence[tuple[BookPart, Path]], book: str, target: Path) -
             if _is_page(name):
                 data = _linked(_renamed(books[index].read(entry).decode("utf-8"), parts[index]), page_of_id).encode()
             else:
-                data = joined[name].encode() if name in joined else books[index].read(entry)
+                data = joined[name] if name in joined else books[index].read(entry)
             entry.filename = name
             out.writestr(entry, data)
             written.add(name)

@@ -8,14 +8,11 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__
-from .files import atomic_target, write_atomically
-from .templating import TEMPLATES
-
-__all__ = ["BuildState", "atomic_target"]
+from .. import __version__, templating
+from .files import write_atomically
 
 STATE_FILE = ".qbank-state.json"
-CODE = Path(__file__).resolve().parent
+CODE = Path(__file__).resolve().parent.parent  # the qbank package
 
 
 def _digest_files(paths: list[Path]) -> str:
@@ -29,9 +26,8 @@ def media_digest(media: list[Path]) -> str:
     return _digest_files(sorted(media))
 
 
-def _code_and_templates_digest() -> str:
-    files = sorted(p for root in (CODE, TEMPLATES) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    return _digest_files(files)
+def _code_digest() -> str:
+    return _digest_files(sorted(p for p in CODE.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
 
 
 class BuildState:
@@ -45,7 +41,8 @@ class BuildState:
     def __init__(self, folder: Path):
         self.path = folder / STATE_FILE
         self.entries: dict[str, dict] = _read_state(self.path)
-        self._shared = _code_and_templates_digest()
+        self.templates = templating.digests()  # the lock's template times are dated by these too
+        self._shared = _code_digest() + json.dumps(self.templates, sort_keys=True)
 
     def key(self, bank: bytes, lock: bytes | None, options: object) -> str:
         """What a bank's outputs are built from: the bytes of the bank and its lock as this

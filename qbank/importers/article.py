@@ -22,10 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from . import schema
-from .schema import LANG, SCHEMA_COMMENT, SLUG, SLUG_MAX
+from ..model import Answer, Bank, Closing, Item, Location, Point
+from .common import ImportRefused
 
 # Label words per role; the colon may be full-width (Chinese) or ASCII.
 LABELS = {
@@ -39,7 +37,7 @@ _ITEM_HEADING = re.compile(r"^#{2,6}\s+(?P<number>\d+)[.、．)]\s*(?P<title>.+?
 _HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*$")
 
 
-class ArticleShapeError(ValueError):
+class ArticleShapeError(ImportRefused):
     """The article does not have the expected shape; the message names the line."""
 
 
@@ -48,7 +46,7 @@ class _Item:
     title: str
     line: int
     parts: dict[str, list[str]] = field(default_factory=dict)
-    points: list[dict[str, str]] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
 
 
 def _role(label: str) -> str | None:
@@ -58,8 +56,9 @@ def _role(label: str) -> str | None:
     return None
 
 
-def parse_article(text: str, source: str = "<article>") -> dict:
-    """Parse the article into the bank's plain structure (dicts and lists, in YAML order)."""
+def parse_article(text: str, path: Path, bank_id: str, lang: str) -> Bank:
+    """The bank the article at `path` holds, with this id and language."""
+    source = str(path)
     title = ""
     preface: list[str] = []
     closing_title = ""
@@ -95,63 +94,26 @@ def parse_article(text: str, source: str = "<article>") -> dict:
             elif bullet := _BULLET.match(line):
                 if current_role != "answer":
                     raise ArticleShapeError(f"{source}:{line_number}: a bullet outside an answer in item '{item.title}'")
-                item.points.append({"term": bullet["term"], "text": bullet["text"]})
+                item.points.append(Point(term=bullet["term"], text=bullet["text"]))
             elif current_role:
                 item.parts[current_role].append(line)
             else:
                 raise ArticleShapeError(f"{source}:{line_number}: text before any label in item '{item.title}'")
     if not items:
         raise ArticleShapeError(f"{source}: no numbered item headings ('#### 1. Title') found")
-    bank_items = []
-    for number, item in enumerate(items, start=1):
+    for item in items:
         for role in ("question", "answer"):
             if role not in item.parts:
                 raise ArticleShapeError(f"{source}:{item.line}: item '{item.title}' has no {role} label")
-        answer: dict = {"lead": "\n\n".join(p for p in item.parts["answer"] if p)}
-        if item.points:
-            answer["points"] = item.points
-        entry = {
-            "id": f"q{number:02d}",
-            "title": item.title,
-            "question": "\n\n".join(item.parts["question"]),
-            "answer": answer,
-        }
-        if "explanation" in item.parts:
-            entry["explanation"] = "\n\n".join(item.parts["explanation"])
-        bank_items.append(entry)
-    bank: dict = {"title": title, "description": "\n\n".join(preface)}
-    if closing:
-        bank["closing"] = {"title": closing_title, "text": "\n\n".join(closing)}
-    bank["items"] = bank_items
-    return bank
-
-
-class _BlockStyleDumper(yaml.SafeDumper):
-    """Multi-line text as literal blocks, so the committed bank diffs line by line."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_BlockStyleDumper.add_representer(str, _represent_str)
-
-
-def article_to_yaml(path: Path, bank_id: str, lang: str) -> str:
-    # Checked here because the YAML is written once and edited by hand afterwards: a bad id
-    # would only surface at the first build, after the maintainer started rewording items.
-    if not SLUG.match(bank_id) or len(bank_id) > SLUG_MAX:
-        raise ArticleShapeError(f"--id '{bank_id}' is not a slug: use lowercase letters, digits and single hyphens")
-    if not LANG.match(lang):
-        raise ArticleShapeError(f"--lang '{lang}' is not a BCP 47 language tag such as zh-CN or en")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ArticleShapeError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x}); save it as UTF-8") from None
-    parsed = parse_article(text, str(path))
-    bank = {"id": bank_id, "lang": lang, **parsed}
-    bank = {key: bank[key] for key in schema.BANK.keys if key in bank}  # in the schema's order
-    return SCHEMA_COMMENT + "\n" + yaml.dump(bank, Dumper=_BlockStyleDumper, allow_unicode=True, sort_keys=False, width=4096)
+    return Bank(
+        id=bank_id, lang=lang, title=title, description="\n\n".join(preface),
+        closing=Closing(title=closing_title, text="\n\n".join(closing)) if closing else None,
+        items=tuple(
+            Item(id=f"q{number:02d}", number=number, location=Location(path, item.line, 1), title=item.title,
+                 question="\n\n".join(item.parts["question"]),
+                 answer=Answer(lead="\n\n".join(p for p in item.parts["answer"] if p), points=tuple(item.points)),
+                 explanation="\n\n".join(item.parts.get("explanation", [])))
+            for number, item in enumerate(items, start=1)
+        ),
+        path=path,
+    )

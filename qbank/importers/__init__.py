@@ -1,0 +1,94 @@
+"""`build.py import`: a bank made from what people already have.
+
+Each format is read by its own module into plain items (read), made into the bank's
+structure and YAML (common), then written beside its images and checked by the bank's own
+loader before it is moved into place (write), so an import either writes a bank that loads,
+or says why in the loader's own lines and leaves nothing in place of the target.
+
+| format | module | reads |
+| --- | --- | --- |
+| article | article.py | the numbered interview-article shape (`#### 1. …`, `**面试题：**`, `**答案：**`) |
+| qa | markdown_qa.py | a Markdown document of bold or heading questions with free answers |
+| csv | delimited.py | CSV/TSV: Anki's "Notes in Plain Text" export, or a spreadsheet's |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import schema
+from ..build.files import atomic_target
+from ..model import BankError
+from ..reader import MAX_FILE_BYTES, load_bank
+from .article import parse_article
+from .common import ImportRefused, bank_from_items, bank_yaml, check_bank_id_and_lang, read_text
+from .delimited import DELIMITED_RULE, parse_delimited
+from .markdown_qa import QUESTION_RULE, parse_qa
+from .markup import Media, invalid_math_as_text
+
+FORMATS = ("article", "qa", "csv")
+DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
+
+__all__ = ["FORMATS", "ImportRefused", "Imported", "default_format", "read_source", "write_bank"]
+
+
+@dataclass
+class Imported:
+    yaml: str
+    items: int
+    rule: str  # how the source's parts became the bank's, said to the maintainer
+    notes: list[str]  # what was changed or left out, one line each
+    images: dict[str, Path]  # the path the bank writes -> the file in the source's folder
+
+
+def default_format(source: Path) -> str:
+    return "csv" if source.suffix.lower() in DELIMITED_SUFFIXES else "article"
+
+
+def read_source(source: Path, format: str, bank_id: str, lang: str) -> Imported:
+    check_bank_id_and_lang(bank_id, lang)
+    text = read_text(source)
+    media = Media(source.parent)
+    if format == "article":
+        bank = parse_article(text, source, bank_id, lang)
+        return Imported(bank_yaml(schema.plain(schema.BANK, bank)), len(bank.items),
+                        "ids are q01, q02, …: rename them before the first build", [], {})
+    if format == "qa":
+        document = parse_qa(text, source, media)
+        title, description, items, notes, rule = (document.title, document.preface, document.items,
+                                                   document.notes, QUESTION_RULE)
+    else:
+        deck = parse_delimited(text, source, media)
+        title, description, items, notes, rule = source.stem, "", deck.items, deck.notes, DELIMITED_RULE
+    texts, math_notes = invalid_math_as_text([description, *(t for i in items for t in (i.title, i.question, i.answer))])
+    description = texts[0]
+    for index, item in enumerate(items):
+        item.title, item.question, item.answer = texts[1 + 3 * index : 4 + 3 * index]
+    bank = bank_from_items(bank_id, lang, title, description, items)
+    return Imported(bank_yaml(bank), len(items), rule + "; ids are made from the titles",
+                    [*notes, *media.notes, *math_notes], media.keep)
+
+
+def write_bank(imported: Imported, output: Path, source: Path) -> None:
+    """Write the bank to `output`, its images beside it, and load it as a build would; a bank
+    the loader refuses raises its BankError (placed in `output`) and is not written."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    folder = output.parent.resolve()
+    for relative, file in imported.images.items():
+        target = (folder / relative).resolve()
+        if target == file or not target.is_relative_to(folder):
+            continue  # the bank sits in the source's folder: the image is there already
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise ImportRefused(f"{source}: image '{relative}' is larger than a bank file may be")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, target)
+    with atomic_target(output) as temporary:
+        temporary.write_text(imported.yaml, encoding="utf-8")
+        try:
+            load_bank(temporary)
+        except BankError as refused:
+            raise BankError([dataclasses.replace(problem, location=dataclasses.replace(problem.location, path=output))
+                             for problem in refused.problems]) from None

@@ -1,0 +1,213 @@
+"""Imported text made into Markdown a bank may hold.
+
+A bank's Markdown is read without raw HTML, and only http, https and mailto links and local
+images inside the bank's folder pass the render step (qbank/render.py, qbank/vet.py). Real
+documents hold all three kinds of thing, so an import converts what it safely can:
+
+- the safe inline HTML (`b strong i em sub sup br`, and `img` with a local `src`) becomes the
+  same Markdown; any other tag stays as its characters, as a bank shows it (lint names it);
+- a link to an anchor or a file (`[Validation](#validation)`) keeps only its text;
+- an image on the web becomes a link to it (a bank never fetches one); a local image inside
+  the source's folder is kept and copied beside the bank; any other image keeps its alt text;
+- HTML fields (a CSV exported from Anki) go through pandoc's HTML reader into the very
+  Markdown dialect the render step reads.
+
+Code (fenced blocks and spans) is left exactly as written.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ..pandoc import run_pandoc
+from ..render import READER_FORMAT, RENDER_SCRIPT
+from ..vet import IMAGE_TYPES, LINK_SCHEMES
+
+PANDOC_TIMEOUT_SECONDS = 60.0
+
+_CODE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1[^\n]*$|(`+)[^\n]+?\2", re.MULTILINE | re.DOTALL)
+_PAIRED = {"b": "**", "strong": "**", "i": "*", "em": "*", "sub": "~", "sup": "^"}
+_PAIRED_TAG = re.compile(r"<(b|strong|i|em|sub|sup)>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_BR_LINE = re.compile(r"^[ \t]*(?:<br\s*/?>[ \t]*)+$", re.IGNORECASE | re.MULTILINE)
+_BR = re.compile(r"[ \t]*<br\s*/?>[ \t]*\n?", re.IGNORECASE)
+_IMG_TAG = re.compile(r"<img\b([^>]*)/?>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_TARGET = r"\(\s*(?:<([^>\n]*)>|([^)\s]*))(?:\s+\"[^\"\n]*\")?\s*\)"
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]" + _TARGET)
+_SINGLE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
+_LINK = re.compile(r"(?<![!\\])\[([^\]\n]*)\]" + _TARGET)
+
+
+@dataclass
+class Media:
+    """The images an import keeps (copied beside the bank), and what it had to change."""
+
+    source_folder: Path
+    keep: dict[str, Path] = field(default_factory=dict)  # the path as the bank writes it -> the file
+    notes: list[str] = field(default_factory=list)
+
+
+def _outside_code(markdown: str, convert) -> str:  # noqa: ANN001 - str -> str
+    """`convert` applied to the text between code blocks and spans."""
+    pieces, end = [], 0
+    for match in _CODE.finditer(markdown):
+        pieces += [convert(markdown[end : match.start()]), match.group(0)]
+        end = match.end()
+    return "".join([*pieces, convert(markdown[end:])])
+
+
+def _paired(match: re.Match) -> str:
+    mark, inner = _PAIRED[match[1].lower()], match[2]
+    if not inner.strip():
+        return inner
+    if mark in "~^":  # pandoc's sub- and superscripts cannot hold a space unescaped
+        inner = inner.strip().replace(" ", "\\ ")
+        return f"{mark}{inner}{mark}"
+    lead, core, trail = re.match(r"^(\s*)(.*?)(\s*)$", inner, re.DOTALL).groups()
+    return f"{lead}{mark}{core}{mark}{trail}"
+
+
+def _img_tag(match: re.Match) -> str:
+    attributes = {m[1].lower(): html.unescape(next(v for v in m.groups()[1:] if v is not None))
+                  for m in _ATTRIBUTE.finditer(match[1])}
+    src = attributes.get("src", "")
+    if not src or urlsplit(src).scheme or src.startswith(("/", "\\")):
+        return match.group(0)  # not local: shown as written, and lint names it
+    return f"![{attributes.get('alt', '')}](<{src}>)"
+
+
+def convert_safe_html(markdown: str) -> str:
+    """The safe inline HTML of a Markdown text as Markdown; other tags are left as they are."""
+
+    def convert(text: str) -> str:
+        text = _BR_LINE.sub("", text)  # a line of <br/> only spaces blocks apart: a blank line does
+        previous = None
+        while previous != text:  # nested tags (<b><i>x</i></b>), innermost last
+            previous, text = text, _PAIRED_TAG.sub(_paired, text)
+        text = _BR.sub("\\\\\n", text)
+        text = re.sub(r"\\\n(?=\s*(?:\n|$))", "\n", text)  # a break that ends a paragraph breaks nothing
+        return _IMG_TAG.sub(_img_tag, text)
+
+    return _outside_code(markdown, convert)
+
+
+def _tight_math(text: str) -> str:
+    """`$ x $` as `$x$`: Typora, KaTeX and GitHub read a formula with spaces inside its dollars,
+    pandoc reads it as text (and may then pair its dollars wrongly: `$ a $，$ b $` gives '，').
+    Dollars are paired in order within a paragraph, as those editors do; a paragraph with an
+    odd number of them, and a pair that is money (`$20 and $30`: a digit after it), stay as they are."""
+
+    def paragraph(block: str) -> str:
+        dollars = [m.start() for m in _SINGLE_DOLLAR.finditer(block)]
+        if not dollars or len(dollars) % 2:
+            return block
+        pieces, end = [], 0
+        for opening, closing in zip(dollars[::2], dollars[1::2]):
+            inner = block[opening + 1 : closing]
+            money = block[closing + 1 : closing + 2].isdigit()
+            pieces += [block[end:opening], f"${inner}$" if money or not inner.strip() else f"${inner.strip()}$"]
+            end = closing + 1
+        return "".join([*pieces, block[end:]])
+
+    return "\n\n".join(paragraph(block) for block in text.split("\n\n"))
+
+
+def _image(match: re.Match, media: Media) -> str:
+    alt, src = match[1], match[2] if match[2] is not None else match[3]
+    scheme = urlsplit(src).scheme.lower()
+    if scheme in ("http", "https"):
+        media.notes.append(f"image '{src}' is on the web: it became a link (a bank never fetches images)")
+        return f"[{alt or src}]({src})"
+    kept = None if scheme else _local_image(media, src)
+    if kept is None:
+        media.notes.append(f"image '{src}' is not a PNG, JPEG or GIF file found in the source's folder: "
+                           f"{'its alt text is kept' if alt else 'left out'}")
+        return alt
+    return f"![{alt}](<{kept}>)" if " " in kept else f"![{alt}]({kept})"
+
+
+def _local_image(media: Media, src: str) -> str | None:
+    """The image's path relative to the source's folder, if it is a usable file inside it."""
+    try:
+        folder = media.source_folder.resolve()
+        file = (folder / unquote(src)).resolve()
+        relative = file.relative_to(folder)
+        if file.suffix.lower() not in IMAGE_TYPES or not file.is_file():
+            return None
+    except (OSError, ValueError, RuntimeError):  # outside the folder, a symlink loop, a bad name
+        return None
+    media.keep[relative.as_posix()] = file
+    return relative.as_posix()
+
+
+def _link(match: re.Match) -> str:
+    text, target = match[1], match[2] if match[2] is not None else match[3]
+    if urlsplit(target.strip()).scheme.lower() in LINK_SCHEMES:
+        return match.group(0)
+    return text  # an anchor or a file of the source's own site: only its text means something here
+
+
+def bank_markdown(markdown: str, media: Media) -> str:
+    """Imported Markdown as a bank may hold it (module docstring), trimmed."""
+    markdown = convert_safe_html(markdown)
+
+    def convert(text: str) -> str:
+        return _tight_math(_LINK.sub(_link, _IMAGE.sub(lambda match: _image(match, media), text)))
+
+    return _outside_code(markdown, convert).strip()
+
+
+def html_to_markdown(fields: list[str]) -> list[str]:
+    """HTML fields as the Markdown the render step reads, with one pandoc run for them all."""
+    if not fields:
+        return []
+    marker = f"qbank-field-{secrets.token_hex(8)}"
+    document = "".join(f"<p>{marker}</p>\n{text}\n" for text in fields)
+    output = run_pandoc(["--from", "html", "--to", READER_FORMAT, "--wrap=none"], document.encode("utf-8"),
+                        timeout=PANDOC_TIMEOUT_SECONDS).decode("utf-8")
+    parts = re.split(rf"^{marker}\n?", output, flags=re.MULTILINE)
+    assert len(parts) == len(fields) + 1, "a field marker went missing in pandoc's output"
+    return [part.strip() for part in parts[1:]]
+
+
+def invalid_math_as_text(texts: list[str]) -> tuple[list[str], list[str]]:
+    """`texts` with each formula that would stop the build written as text instead (its
+    delimiters escaped), and a note for each: one pandoc's TeX reader refuses (the render step's
+    check), or one the print typesetter cannot draw (the PDF writers' check)."""
+    from ..writers.formulas import MATH_SPAN, FormulaError, typeset  # the print typesetter loads only here
+
+    notes: list[str] = []
+    for _ in range(3):  # a formula shown as text can leave its neighbours paired differently: look again
+        request = {"format": READER_FORMAT, "separator": "QBSEP" + secrets.token_hex(8) + "x", "fields": texts}
+        answer = json.loads(run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"),
+                                       timeout=PANDOC_TIMEOUT_SECONDS))
+        refused = [(number, tex, "it is not valid TeX math") for number, tex in answer["bad_math"]]
+        for number, body in re.findall(r'<div id="qbf-(\d+)">(.*?)(?=<div id="qbf-\d+">|\Z)', answer["html"], re.DOTALL):
+            for match in MATH_SPAN.finditer(body):
+                tex = html.unescape(match[2])
+                try:
+                    typeset(tex, match[1] == "display")
+                except FormulaError as error:
+                    refused.append((int(number), tex, f"the print typesetter cannot draw it ({error})"))
+        if not refused:
+            break
+        for number, tex, reason in refused:
+            text = texts[number - 1]
+            for opening, closing in (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)")):
+                written = opening + tex + closing
+                if written in text:
+                    texts[number - 1] = text.replace(written, _as_text(opening) + tex.replace("$", "\\$") + _as_text(closing))
+                    break
+            notes.append(f"the formula '{tex}' is kept as text: {reason}")
+    return texts, notes
+
+
+def _as_text(delimiter: str) -> str:
+    """A math delimiter written so that pandoc shows it: \\$ for each $, \\\\( for \\(."""
+    return "\\" + delimiter if delimiter.startswith("\\") else delimiter.replace("$", "\\$")

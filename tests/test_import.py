@@ -1,0 +1,199 @@
+"""`build.py import` on real banks people bring (tests/fixtures/real/, each with its SOURCE.md):
+an English Markdown Q&A document, a Chinese one, and two Anki CSV/TSV decks. Each import is
+built, and every item is looked for in every output by the readers a learner uses (Anki's
+engine, a PDF's outline, epubcheck and the EPUB's navigation); then the rules on small
+documents written here: HTML, links, images, formulas, CSV headers, and refusals."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from conftest import FIXTURES, run_build, tiny_png
+from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
+from test_epub import Book, _epubcheck
+
+from qbank.lint import html_tags, lint_bank
+from qbank.reader import load_bank
+
+REAL = FIXTURES / "real"
+# (source, --format, bank id, --lang, items, items whose answer does not fit on a flashcard today).
+# Long answers on flashcards are another issue's: these banks are built without the flashcards,
+# and a test checks that they refuse exactly these items.
+REAL_BANKS = [
+    ("data-science-interviews/theory.md", "qa", "ds-theory", "en", 39, {"what-are-the-main-assumptions-of-linear"}),
+    ("deeplearning-500-questions/ch03.md", "qa", "dl-500-ch03", "zh-CN", 31, {"3-4-11"}),
+    ("anki-csv/docker.csv", "csv", "docker", "en", 21, set()),
+    ("anki-csv/lvm.csv", "csv", "lvm", "en", 14, set()),
+]
+
+
+def _import(source: Path, *args: object) -> tuple[object, dict]:
+    result = run_build("import", source, *args)
+    bank = yaml.safe_load(Path(args[args.index("-o") + 1]).read_text(encoding="utf-8")) if result.returncode == 0 else {}
+    return result, bank
+
+
+@pytest.fixture(scope="module", params=REAL_BANKS, ids=[spec[2] for spec in REAL_BANKS])
+def real_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    source, format_, bank_id, lang, count, too_long = request.param
+    folder = tmp_path_factory.mktemp(bank_id)
+    target = folder / "bank" / f"{bank_id}.yaml"
+    result, bank = _import(REAL / source, "--format", format_, "--id", bank_id, "--lang", lang, "-o", target)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {target}: {count} items" in result.stdout
+    formats = "apkg,pdf,epub" + ("" if too_long else ",cards")
+    built = run_build(target, "--out", folder / "dist", "--format", formats)
+    assert built.returncode == 0, built.stderr
+    return folder / "dist", target, bank, result, too_long
+
+
+def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
+    dist, target, bank, _, too_long = real_build
+    items = bank["items"]
+    ids = [item["id"] for item in items]
+    assert len(set(ids)) == len(ids) and all(item["answer"]["lead"].strip() for item in items)
+    # Anki's engine imports one note per item, each with its answer.
+    log = import_apkg(col, dist / f"{bank['id']}.apkg")
+    assert log_counts(log) == {"new": len(items), "updated": 0, "duplicate": 0, "conflicting": 0}
+    assert set(notes_by_item(col)) == set(ids)
+    # The cheat sheet (and the flashcards, where they fit) has a bookmark per item, in order.
+    outputs = [(f"{bank['id']}.pdf", True)] + ([] if too_long else [(f"{bank['id']}.cards.pdf", False)])
+    for output, numbered in outputs:
+        outline = [entry.title for entry in PdfReader(dist / output).outline]
+        assert len(outline) == len(items), output
+        if numbered:
+            assert [title.split(". ", 1)[0] for title in outline] == [str(n) for n in range(1, len(items) + 1)]
+    # The book is valid, and its contents lead to every item.
+    _epubcheck(dist / f"{bank['id']}.epub")
+    targets = [href.rsplit("#", 1)[-1] for _, href in Book(dist / f"{bank['id']}.epub").toc_entries()]
+    assert [t for t in targets if t.startswith("item-")] == [f"item-{item_id}" for item_id in ids]
+
+
+def test_the_flashcards_refuse_only_the_long_answers(real_build) -> None:
+    dist, target, _, _, too_long = real_build
+    if not too_long:
+        pytest.skip("every answer fits on a flashcard")
+    result = run_build(target, "--out", dist.parent / "cards", "--format", "cards")
+    refused = set(re.findall(r"\[item ([^\]]+)\] one paragraph of the answer does not fit on a flashcard", result.stderr))
+    assert result.returncode == 1 and refused == too_long, result.stderr
+
+
+def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> None:
+    _, target, bank, result, _ = real_build
+    items = bank["items"]
+    if bank["id"] == "ds-theory":
+        assert bank["title"] == "Theoretical interview questions"
+        sections = list(dict.fromkeys(item["tags"][0] for item in items))
+        assert sections == ["supervised-machine-learning", "linear-regression", "validation", "classification"]
+        assert items[1]["id"] == "what-is-regression-which-models-can-you-use-to"
+        assert items[1]["title"] == "What is regression? Which models can you use to solve a regression problem? 👶"
+        # Bold paragraphs inside an answer ("**Bias** is the error …") are not questions.
+        assert not any(item["title"].startswith("Bias") for item in items)
+        # The table of contents' anchor links would be refused by the loader.
+        assert "(#" not in yaml.safe_dump(bank)
+    if bank["id"] == "dl-500-ch03":
+        sections = list(dict.fromkeys(item["tags"][0] for item in items))
+        assert sections == ["3.3-超参数", "3.4-激活函数", "3.5-batch-size", "3.6-归一化"]
+        assert items[0]["id"] == "3-3-1" and items[0]["title"] == "3.3.1 什么是超参数？"
+        assert "3-4-12-2" not in [item["id"] for item in items]  # its two 3.4.12 differ by their words
+        # Missing images are said and not referenced; the kept ones are copied beside the bank.
+        assert "image 'img/ch3/3.4.9.1.png' is not a PNG, JPEG or GIF file found" in result.stderr
+        assert (target.parent / "img" / "ch3" / "3-26.png").read_bytes() == (
+            REAL / "deeplearning-500-questions" / "img" / "ch3" / "3-26.png").read_bytes()
+        assert "3.4.9.1.png" not in target.read_text(encoding="utf-8")
+        # A formula pandoc cannot read is kept as text rather than stopping the build.
+        assert "the formula 'f^{`}(x) =1' is kept as text" in result.stderr
+    if bank["id"] == "lvm":
+        assert items[0] == {"id": "what-does-lsblk-do", "title": "What does lsblk do?",
+                            "question": "What does lsblk do?", "answer": {"lead": "list block devices"}}
+
+
+def test_lint_names_the_html_the_real_banks_show_as_text(real_build) -> None:
+    _, target, bank, _, _ = real_build
+    warnings = [w.message for w in lint_bank(load_bank(target))]
+    html = [w for w in warnings if w.startswith("HTML is shown as its characters")]
+    if bank["id"] == "ds-theory":  # the note's <table> and the formulas drawn by a web service (<img src="https://…">)
+        assert any("<table> (write a pipe table)" in w for w in html)
+        assert any("<img> (write ![what it shows](images/x.png)" in w for w in html)
+    else:
+        assert html == []
+
+
+# -- the rules, on documents written here -------------------------------------------------------
+
+
+def test_safe_html_becomes_markdown_and_the_rest_is_named_by_lint(tmp_path: Path) -> None:
+    (tmp_path / "src" / "pics").mkdir(parents=True)
+    (tmp_path / "src" / "pics" / "dot.png").write_bytes(tiny_png())
+    source = tmp_path / "src" / "notes.md"
+    source.write_text(
+        "# Notes\n\n## Chemistry\n\n**What is <i>water</i>?**\n\n"
+        "H<sub>2</sub>O, <b>always</b>.<br/>\nSee <img src=\"pics/dot.png\" alt=\"a dot\"> and x<sup>2</sup>.\n"
+        "<span style=\"color:red\">red</span> and `<b>code</b>`\n\n<br/>\n\n**Unanswered?**\n", encoding="utf-8")
+    target = tmp_path / "out" / "notes.yaml"
+    result, bank = _import(source, "--format", "qa", "--id", "notes", "--lang", "en", "-o", target)
+    assert result.returncode == 0, result.stderr
+    item = bank["items"][0]
+    assert item["title"] == "What is *water*?" and item["tags"] == ["chemistry"]
+    assert item["answer"]["lead"] == ("H~2~O, **always**.\\\nSee ![a dot](pics/dot.png) and x^2^.\n"
+                                      "<span style=\"color:red\">red</span> and `<b>code</b>`")
+    assert (tmp_path / "out" / "pics" / "dot.png").read_bytes() == tiny_png()
+    assert len(bank["items"]) == 1 and "question 'Unanswered?' has no answer: left out" in result.stderr
+    assert html_tags(item["answer"]["lead"]) == ["span"]
+    warning, = [w for w in lint_bank(load_bank(target)) if w.message.startswith("HTML")]
+    assert warning.item_id == "what-is-water" and "<span> (no Markdown for it: remove it)" in warning.message
+
+
+def test_images_outside_the_source_folder_are_not_read_or_copied(tmp_path: Path) -> None:
+    (tmp_path / "secret.png").write_bytes(tiny_png())
+    (tmp_path / "src").mkdir()
+    os.symlink(tmp_path / "secret.png", tmp_path / "src" / "link.png")
+    source = tmp_path / "src" / "doc.md"
+    source.write_text("## Q?\n\n![up](../secret.png) ![via a link](link.png) ![web](https://example.com/x.png)\n",
+                      encoding="utf-8")
+    target = tmp_path / "out" / "doc.yaml"
+    result, bank = _import(source, "--format", "qa", "--id", "doc", "--lang", "en", "-o", target)
+    assert result.returncode == 0, result.stderr
+    assert bank["items"][0]["answer"]["lead"] == "up via a link [web](https://example.com/x.png)"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["doc.yaml"]
+
+
+def test_anki_headers_and_a_spreadsheet_header_row(tmp_path: Path) -> None:
+    anki = tmp_path / "notes.txt"
+    anki.write_text("#separator:Semicolon\n#html:true\n#columns:Front;Back;Tags\n#tags column:3\n"
+                    "What is <b>2+2</b>?;\"4<br>always\";math basics\n", encoding="utf-8")
+    result, bank = _import(anki, "--id", "anki", "--lang", "en", "-o", tmp_path / "a" / "anki.yaml")
+    assert result.returncode == 0, result.stderr
+    assert bank["items"] == [{"id": "what-is-2-2", "title": "What is **2+2**?", "question": "What is **2+2**?",
+                              "answer": {"lead": "4\\\nalways"}, "tags": ["math", "basics"]}]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("问题,答案,标签\n什么是过拟合？,\"模型记住了训练集，\n泛化变差\",机器学习\n", encoding="utf-8")
+    result, bank = _import(sheet, "--id", "sheet", "--lang", "zh-CN", "-o", tmp_path / "s" / "sheet.yaml")
+    assert result.returncode == 0, result.stderr
+    item, = bank["items"]
+    assert item["id"].startswith("q-") and item["answer"]["lead"] == "模型记住了训练集，\n泛化变差"
+    assert item["tags"] == ["机器学习"]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("gbk.csv", "问题,答案\n一,二\n".encode("gbk"), "gbk.csv:1: not valid UTF-8"),
+    ("huge.csv", b"q,a\nx,\"" + b"y" * 100_001 + b"\"\n", "huge.csv:2: a field is longer than 100,000 characters"),
+    ("empty.csv", b"only,\n", "no row has both a front and a back"),
+    ("prose.md", b"# Essay\n\nJust prose.\n", "prose.md: no questions found"),
+])
+def test_what_cannot_be_read_is_one_line_and_writes_nothing(tmp_path: Path, name: str, data: bytes,
+                                                            message: str) -> None:
+    source = tmp_path / name
+    source.write_bytes(data)
+    target = tmp_path / "out" / "x.yaml"
+    result = run_build("import", source, "--format", "qa" if name.endswith(".md") else "csv",
+                       "--id", "x", "--lang", "zh-CN", "-o", target)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not target.exists()
