@@ -54,7 +54,6 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'self'"
 )
-SHOWN_OUTPUTS = ("pdf", "cards", "epub", "apkg")
 
 
 @dataclass
@@ -83,7 +82,7 @@ class BankPreview:
         """Everything the page depends on (a missing file too: it may be saved next)."""
         files = [self.path, *self.snapshot.media.values(), *(p for p in TEMPLATES.rglob("*") if p.is_file())]
         if self.snapshot.bank_id:
-            files += [self.out / WRITERS[name].output_name(self.snapshot.bank_id) for name in SHOWN_OUTPUTS]
+            files += [self.out / output.output_name(self.snapshot.bank_id) for output in WRITERS.values()]
         return files
 
     def refresh(self) -> bool:
@@ -113,8 +112,8 @@ class BankPreview:
 
         items = item_cards(doc, key_points_enabled(doc, self.options))
         outputs = []
-        for name in SHOWN_OUTPUTS:
-            target = self.out / WRITERS[name].output_name(doc.id)
+        for name, output in WRITERS.items():
+            target = self.out / output.output_name(doc.id)
             if target.is_file():
                 built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(target.stat().st_mtime))
                 outputs.append({"name": name, "file": target.name, "built": built})
@@ -122,7 +121,7 @@ class BankPreview:
 
     def output_file(self, name: str) -> Path | None:
         bank_id = self.snapshot.bank_id
-        if bank_id is None or name not in SHOWN_OUTPUTS:
+        if bank_id is None or name not in WRITERS:
             return None
         target = self.out / WRITERS[name].output_name(bank_id)
         return target if target.is_file() else None

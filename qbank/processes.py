@@ -1,7 +1,6 @@
 """Child processes that die with the build: no writer or pandoc goes on alone after it;
-forked processes that inherit their task instead of unpickling a copy of it; fresh processes
-from a fork server, which hold none of the build's memory; and the build's budget of slots
-for CPU-heavy work, shared by all of them.
+forked processes that inherit their task instead of unpickling a copy of it; and the build's
+budget of slots for CPU-heavy work, shared by all of them.
 
 A build killed with SIGKILL (an out-of-memory kill, a CI time-out, a closed laptop) cannot
 stop its children itself. On Linux the kernel does it: each child asks, right after it
@@ -18,10 +17,8 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from functools import partial
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
@@ -99,7 +96,7 @@ def forked_task(task: Callable[[Any], Any]) -> Iterator[Callable[[Any], Any]]:
     holding the rendered bank would copy the whole bank through a pipe for each writer (at
     10,000 items, hundreds of MB per process). The stand-in is a plain module function; the
     processes find `task` in this module, as they inherited it when forked. (A chunk's process
-    is not forked from its writer, and gets only an excerpt of the bank: printing.map_chunks.)
+    is not forked from its writer, and gets only an excerpt of the bank: writers/paged/.)
     """
     global _forked_task
     previous, _forked_task = _forked_task, task
@@ -109,17 +106,15 @@ def forked_task(task: Callable[[Any], Any]) -> Iterator[Callable[[Any], Any]]:
         _forked_task = previous
 
 
-_HAS_FORK_SERVER = "forkserver" in multiprocessing.get_all_start_methods()
-
-
 def shared_context() -> multiprocessing.context.BaseContext:
-    """The context for locks and queues shared with forked processes and with those a fork
-    server starts: these get them pickled, which a lock of the fork context refuses (forked
-    processes inherit them all the same)."""
-    return multiprocessing.get_context("forkserver" if _HAS_FORK_SERVER else "spawn")
+    """The context for locks and queues shared with forked processes and with processes started
+    fresh: these get them pickled, which a lock of the fork context refuses (forked processes
+    inherit them all the same)."""
+    return multiprocessing.get_context("spawn")
+
 
 # The build's slots for CPU-heavy work (see cpu_budget), inherited by the processes forked in
-# its block and handed to those of a fork server; None outside a build of several writers.
+# its block; None outside a build of several writers.
 _slots: multiprocessing.synchronize.BoundedSemaphore | None = None
 
 
@@ -132,10 +127,9 @@ def cpu_budget(slots: int) -> Iterator[None]:
     every core busy; this bounds the memory too, at one chunk's layout or one pandoc run per
     slot. A writer's own work (planning, joining, a bank small enough for one chunk laid out in
     the writer itself) holds no slot: the writers' processes run anyway, one per output, and a
-    slot held for it left a core idle on a small bank (the seed's four writers, taking turns,
-    took 0.15 s longer than side by side). Only the steps hold slots, and none of them waits
-    for another, so the slots cannot deadlock. The semaphore wakes its waiters in no set order,
-    but none starves: a holder keeps its slot for one step.
+    slot held for it would leave a core idle on a small bank. Only the steps hold slots, and
+    none of them waits for another, so the slots cannot deadlock. The semaphore wakes its
+    waiters in no set order, but none starves: a holder keeps its slot for one step.
     """
     global _slots
     previous, _slots = _slots, shared_context().BoundedSemaphore(slots)
@@ -143,6 +137,12 @@ def cpu_budget(slots: int) -> Iterator[None]:
         yield
     finally:
         _slots = previous
+
+
+def build_slots() -> multiprocessing.synchronize.BoundedSemaphore | None:
+    """The slots of the build running in this process (cpu_budget), or None: to hand to a
+    process that is not forked from this one, which holds them by itself."""
+    return _slots
 
 
 @contextmanager
@@ -154,66 +154,3 @@ def cpu_slot() -> Iterator[None]:
         return
     with _slots:
         yield
-
-
-def map_in_fresh_processes(task: Callable[[Any], Any], items: Sequence[Any], processes: int, preload: list[str],
-                           start: Callable[..., None], start_arguments: tuple) -> Iterator[Any]:
-    """task(item) for every item, in order, each in a process of its own that ends after it, up
-    to `processes` at once, each holding one of the build's slots while it runs; each process
-    first calls start(*start_arguments). The results come as they are done, in order, so the
-    caller can use each while the next are made.
-
-    The processes are forked from a fork server (multiprocessing's "forkserver"): a fresh
-    process that has imported the modules `preload` names and holds nothing else. A process
-    forked from the caller would count all of the caller's memory as its own (shared until
-    written to, but resident all the same). So `task` and the items are pickled. Without fork
-    servers (Windows), the items are done here, one after another.
-
-    A process that dies (the system's out-of-memory killer) breaks the pool: BrokenProcessPool
-    is raised here, where a multiprocessing.Pool would wait for its result forever. A caller
-    that stops early (closes the iterator) cancels the items not yet started.
-    """
-    if not _HAS_FORK_SERVER:
-        for item in items:
-            yield task(item)
-        return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(preload)
-    with ProcessPoolExecutor(max(1, min(processes, len(items))), mp_context=context,
-                             initializer=_start_fresh_process, initargs=(_slots, start, start_arguments),
-                             max_tasks_per_child=1) as workers:
-        yield from workers.map(partial(_in_slot, task), items)
-
-
-def _start_fresh_process(slots: multiprocessing.synchronize.BoundedSemaphore | None, start: Callable[..., None],
-                         start_arguments: tuple) -> None:
-    """Start-up of a process from a fork server: it takes its slots from the build's budget and
-    exits once its parent, the fork server, has. The server ends with the process that started
-    it, and a process waiting for a slot would otherwise wait forever for slots that died with
-    their holders."""
-    global _slots
-    _slots = slots
-    watch_parent(os.getppid())
-    start(*start_arguments)
-
-
-def _in_slot(task: Callable[[Any], Any], item: Any) -> Any:
-    with cpu_slot():
-        return task(item)
-
-
-def _forget_the_parents_fork_server() -> None:
-    """In a forked process: start a fork server of our own when one is needed. multiprocessing
-    would reuse the parent's, but first checks that it is alive with waitpid(), which only the
-    server's parent may call (ChildProcessError elsewhere: e.g. in a writer process forked from
-    a build that has laid chunks out itself)."""
-    server = multiprocessing.forkserver._forkserver  # the one the "forkserver" context uses
-    if server._forkserver_alive_fd is not None:
-        os.close(server._forkserver_alive_fd)  # held open, it would keep the parent's server alive
-    server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
-
-
-if _HAS_FORK_SERVER:
-    import multiprocessing.forkserver
-
-    os.register_at_fork(after_in_child=_forget_the_parents_fork_server)

@@ -42,7 +42,7 @@ def writing(output: str) -> Iterator[None]:
 
 def reporting() -> tuple[multiprocessing.queues.Queue | None, str | None]:
     """Where this process's steps go and for which output: attach()'s arguments for a process
-    that is not forked from this one (a chunk's, writers/printing.py)."""
+    that is not forked from this one (a host of chunk layouts, writers/paged/pool.py)."""
     return _queue, _output
 
 
@@ -71,7 +71,7 @@ class ProgressDisplay:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # a terminal's cost only
         from rich.console import Console
 
-        # Shared with chunk processes, which a fork server starts (processes.shared_context).
+        # Shared with the hosts of chunk layouts, which are not forked (processes.shared_context).
         self.queue: multiprocessing.queues.Queue = shared_context().Queue()
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"), TimeElapsedColumn(),

@@ -1,6 +1,6 @@
 """The build's budget of processes for CPU-heavy work (processes.cpu_budget): writers side by
 side never run more steps at once than the build has processes, and a writer whose companions
-are done uses every one of them (with a fixed share it kept its share)."""
+are done uses every one of them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from qbank.processes import cpu_budget
-from qbank.writers import WRITERS, BuildOptions, Downscaled, Format, epub, printing, write_outputs
+from qbank.writers import BuildOptions, Downscaled, Format, epub, write_outputs
+from qbank.writers.paged.pool import in_fresh_processes
 
 PROCESSES = 2
 PATIENCE = 10  # seconds a chunk waits for another of its writer's to run beside it (never, with a fixed share)
@@ -72,20 +73,18 @@ class _ChunkedFormat(Format):
 
     def write(self, doc, target, options, processes=1) -> Downscaled:  # noqa: ANN001
         task = partial(_lay_out, self.folder, self.name, self.meets)
-        assert printing.map_chunks(task, range(self.chunks), processes) == list(range(self.chunks))
+        assert list(in_fresh_processes(task, range(self.chunks), processes, preload=())) == list(range(self.chunks))
         target.write_text("written")
         return Downscaled()
 
 
-def test_writers_side_by_side_share_the_processes_and_one_alone_gets_them_all(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_writers_side_by_side_share_the_processes_and_one_alone_gets_them_all(tmp_path: Path) -> None:
     folder = tmp_path / "chunks"
     folder.mkdir()
-    monkeypatch.setitem(WRITERS, "short", _ChunkedFormat("short", ".short", "none", folder, chunks=6))
-    monkeypatch.setitem(WRITERS, "long", _ChunkedFormat("long", ".long", "none", folder, chunks=4, meets=True))
-    targets = {name: tmp_path / name for name in ("short", "long")}
-    written = write_outputs(None, targets, BuildOptions(), PROCESSES)
+    formats = {"short": _ChunkedFormat("short", ".short", "none", folder, chunks=6),
+               "long": _ChunkedFormat("long", ".long", "none", folder, chunks=4, meets=True)}
+    targets = {name: tmp_path / name for name in formats}
+    written = write_outputs(None, targets, BuildOptions(), PROCESSES, formats=formats)
     assert set(written) == set(targets) and all(target.read_text() == "written" for target in targets.values())
     assert _most_at_once(folder) <= PROCESSES  # both writers' chunks together
     assert _most_at_once(folder, "long") == PROCESSES and not _waited_in_vain(folder)  # its old share was 1
@@ -108,22 +107,22 @@ class _OwnWorkFormat(Format):
         return Downscaled()
 
 
-def test_a_writers_own_work_takes_no_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_writers_own_work_takes_no_slot(tmp_path: Path) -> None:
     """More writers than slots all work at once: the seed's four writers taking turns for two
     slots left a core idle at the end of the build."""
     folder = tmp_path / "work"
     folder.mkdir()
     names = ("one", "two", "three")
-    for name in names:
-        monkeypatch.setitem(WRITERS, name, _OwnWorkFormat(name, f".{name}", "none", folder, len(names)))
+    formats = {name: _OwnWorkFormat(name, f".{name}", "none", folder, len(names)) for name in names}
     targets = {name: tmp_path / name for name in names}
-    write_outputs(None, targets, BuildOptions(), PROCESSES)
+    write_outputs(None, targets, BuildOptions(), PROCESSES, formats=formats)
     assert [target.read_text() for target in targets.values()] == ["written"] * len(names)
 
 
 def test_a_pool_larger_than_the_budget_runs_no_more_chunks_at_once(tmp_path: Path) -> None:
     with cpu_budget(PROCESSES):
-        assert printing.map_chunks(partial(_lay_out, tmp_path, "one", False), range(6), 2 * PROCESSES) == list(range(6))
+        laid_out = in_fresh_processes(partial(_lay_out, tmp_path, "one", False), range(6), 2 * PROCESSES, preload=())
+        assert list(laid_out) == list(range(6))
     assert _most_at_once(tmp_path) <= PROCESSES
 
 

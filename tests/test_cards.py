@@ -19,7 +19,7 @@ from qbank.reader import load_bank
 from qbank.render import render_bank
 from qbank.writers import BuildOptions
 from qbank.writers import cards as cards_writer
-from qbank.writers import printing
+from qbank.writers.printing import ITEMS_PER_CHUNK
 
 SEED = yaml.safe_load(SEED_BANK.read_text(encoding="utf-8"))
 COLUMNS, ROWS = cards_writer.COLUMNS, cards_writer.ROWS
@@ -205,19 +205,18 @@ def test_letter_paper(long_cards: tuple[dict, PdfReader]) -> None:
                for p in reader.pages)
 
 
-@pytest.mark.parametrize("chunk_items", [printing.ITEMS_PER_CHUNK, 1], ids=["whole", "chunked"])
+@pytest.mark.parametrize("chunk_items", [ITEMS_PER_CHUNK, 1], ids=["whole", "chunked"])
 def test_the_measured_layout_corrects_a_wrong_estimate(chunk_items: int, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """If the estimate put everything on one card at the largest size, measuring still fixes it,
     also when the cards are laid out as chunks (whose processes send back the cards they fitted)."""
     bank = _long_bank(tmp_path / "bank")
     doc = render_bank(load_bank(bank), Lock.open(bank))
-    monkeypatch.setattr(printing, "ITEMS_PER_CHUNK", chunk_items)
     monkeypatch.setattr(cards_writer, "_fitting_size", lambda paragraphs: 0)
     monkeypatch.setattr(cards_writer, "_groups_needed", lambda blocks, labels: 1)
     assert len(cards_writer.planned_cards(doc)) == 3, "the estimate is now wrong on purpose"
     target = tmp_path / "cards.pdf"
-    cards_writer.WRITER.write(doc, target, BuildOptions())
+    cards_writer.FlashcardWriter(items_per_chunk=chunk_items).write(doc, target, BuildOptions())
     reader = PdfReader(target)
     _text_within_cards(reader)  # first: a clipped face still has all its text in the PDF
     text = "".join(page_text(page) for page in reader.pages)

@@ -22,20 +22,21 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import read_object
 
 from conftest import traced_memory
-from qbank.writers import WRITERS, BuildOptions, cards, pdf, printing
+from qbank.writers import BuildOptions, cards, paged, pdf
 from qbank.writers.formulas import with_typeset_math
-from qbank.writers.joined_pdf import JoinedPdf, PartCopy, PartReader, join_pdfs
+from qbank.writers.paged.join import join_pdfs
+from qbank.writers.paged.pdf_objects import JoinedPdf, PartCopy, PartReader
+from qbank.writers.paged.pool import in_fresh_processes
 
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
 CHUNK_ITEMS = {"pdf": 8, "cards": 12}  # the seed's 30 items: 4 cheat-sheet chunks, 3 of flashcards
 LABEL_PAGES = 3  # the cheat sheet's page labels in runs of 3 pages, which end within chunks
 
 
-def _build(doc: object, output_format: str, target: Path, chunk_items: int, monkeypatch: pytest.MonkeyPatch) -> PdfReader:
-    with monkeypatch.context() as patch:
-        patch.setattr(printing, "ITEMS_PER_CHUNK", chunk_items)
-        patch.setattr(pdf, "LABEL_PAGES_PER_RUN", LABEL_PAGES)
-        WRITERS[output_format].write(doc, target, BuildOptions(), 2)
+def _build(doc: object, output_format: str, target: Path, chunk_items: int) -> PdfReader:
+    writers = {"pdf": pdf.CheatSheetWriter(items_per_chunk=chunk_items, label_pages_per_run=LABEL_PAGES),
+               "cards": cards.FlashcardWriter(items_per_chunk=chunk_items)}
+    writers[output_format].write(doc, target, BuildOptions(), 2)
     return PdfReader(target)
 
 
@@ -53,10 +54,9 @@ def _body_text(reader: PdfReader) -> str:
 
 
 @pytest.mark.parametrize("output_format", ["pdf", "cards"])
-def test_a_chunked_build_reads_like_the_whole(seed_doc: object, output_format: str, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = _build(seed_doc, output_format, tmp_path / "whole.pdf", 1000, monkeypatch)
-    joined = _build(seed_doc, output_format, tmp_path / "joined.pdf", CHUNK_ITEMS[output_format], monkeypatch)
+def test_a_chunked_build_reads_like_the_whole(seed_doc: object, output_format: str, tmp_path: Path) -> None:
+    whole = _build(seed_doc, output_format, tmp_path / "whole.pdf", 1000)
+    joined = _build(seed_doc, output_format, tmp_path / "joined.pdf", CHUNK_ITEMS[output_format])
 
     with pikepdf.open(tmp_path / "joined.pdf") as checked:
         assert checked.check_pdf_syntax() == []
@@ -78,8 +78,8 @@ def test_a_chunked_build_reads_like_the_whole(seed_doc: object, output_format: s
     assert joined.root_object["/Lang"] == whole.root_object["/Lang"]
 
 
-def test_a_chunked_build_keeps_one_tagged_structure(seed_doc: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    joined = _build(seed_doc, "pdf", tmp_path / "joined.pdf", CHUNK_ITEMS["pdf"], monkeypatch)
+def test_a_chunked_build_keeps_one_tagged_structure(seed_doc: object, tmp_path: Path) -> None:
+    joined = _build(seed_doc, "pdf", tmp_path / "joined.pdf", CHUNK_ITEMS["pdf"])
     tree = joined.root_object["/StructTreeRoot"]
     assert len(tree["/K"]) == 1
     document = tree["/K"][0].get_object()
@@ -95,10 +95,9 @@ def test_a_chunked_build_keeps_one_tagged_structure(seed_doc: object, tmp_path: 
 
 
 @pytest.mark.parametrize("output_format", ["pdf", "cards"])
-def test_a_chunked_build_is_reproducible(seed_doc: object, output_format: str, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    first = _build(seed_doc, output_format, tmp_path / "first.pdf", CHUNK_ITEMS[output_format], monkeypatch)
-    second = _build(seed_doc, output_format, tmp_path / "second.pdf", CHUNK_ITEMS[output_format], monkeypatch)
+def test_a_chunked_build_is_reproducible(seed_doc: object, output_format: str, tmp_path: Path) -> None:
+    first = _build(seed_doc, output_format, tmp_path / "first.pdf", CHUNK_ITEMS[output_format])
+    second = _build(seed_doc, output_format, tmp_path / "second.pdf", CHUNK_ITEMS[output_format])
     assert len(first.pages) == len(second.pages) > 2
     assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes()
 
@@ -107,8 +106,7 @@ def _kept_parts(seed_doc: object, output_format: str, folder: Path, monkeypatch:
     """The chunks' PDFs of a chunked build of the seed, as the join got them."""
     kept = folder / "parts"
     kept.mkdir()
-    writer = {"pdf": pdf, "cards": cards}[output_format]
-    join = writer.join_pdfs
+    join = paged.join_pdfs
 
     def keep_parts(parts: Iterable[Path], target: Path, **options: object) -> None:
         parts = list(parts)  # the flashcards' come as they are laid out
@@ -116,8 +114,8 @@ def _kept_parts(seed_doc: object, output_format: str, folder: Path, monkeypatch:
             shutil.copy(part, kept / part.name)
         join(parts, target, **options)
 
-    monkeypatch.setattr(writer, "join_pdfs", keep_parts)
-    _build(seed_doc, output_format, folder / "joined.pdf", CHUNK_ITEMS[output_format], monkeypatch)
+    monkeypatch.setattr(paged, "join_pdfs", keep_parts)
+    _build(seed_doc, output_format, folder / "joined.pdf", CHUNK_ITEMS[output_format])
     return sorted(kept.iterdir())
 
 
@@ -208,7 +206,7 @@ def _last_is_slow(chunk: tuple[Path, int]) -> int:
 
 def test_a_chunks_result_comes_before_later_chunks_are_done(tmp_path: Path) -> None:
     """The flashcard writer joins each chunk while the next ones are laid out."""
-    results = printing.chunks_as_done(_last_is_slow, [(tmp_path, index) for index in range(3)], 2)
+    results = in_fresh_processes(_last_is_slow, [(tmp_path, index) for index in range(3)], 2, preload=())
     assert next(results) == 0
     assert not (tmp_path / "done-2").exists()
     assert list(results) == [1, 2]
@@ -219,7 +217,7 @@ def test_chunk_processes_hold_their_chunk_not_the_writers_memory() -> None:
     # would count all of that as its own. Each chunk gets a fresh process, and none holds it.
     ballast_mb = 400
     ballast = bytearray(b"x") * (ballast_mb * 2**20)
-    results = printing.map_chunks(_chunk_process, [1, 2, 3], 1)
+    results = list(in_fresh_processes(_chunk_process, [1, 2, 3], 1, preload=()))
     assert [doubled for doubled, _, _ in results] == [2, 4, 6]
     assert len({pid for _, pid, _ in results} | {os.getpid()}) == 4
     assert max(resident for _, _, resident in results) < ballast_mb * 3 // 4
@@ -258,7 +256,7 @@ def test_a_chunk_process_killed_by_the_system_fails_the_build_instead_of_hanging
 
     def run() -> None:
         try:
-            outcome.append(printing.map_chunks(_killed_by_the_system, [1, 2, 3, 4], 2))
+            outcome.append(list(in_fresh_processes(_killed_by_the_system, [1, 2, 3, 4], 2, preload=())))
         except BaseException as failure:  # noqa: BLE001 - the outcome is what is tested
             outcome.append(failure)
 

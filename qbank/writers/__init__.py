@@ -1,7 +1,7 @@
 """One writer per output format, like Sphinx's builders around one parsed environment.
 
 Each format is one module here defining WRITER, an instance of a Writer subclass, plus one
-line in WRITERS below. As in Sphinx's builder registry, the module is imported only when
+line in WRITERS below: the one list of formats, which the build and the preview read. As in Sphinx's builder registry, the module is imported only when
 its format is built: the writers pull in WeasyPrint, genanki and fontTools, which take a
 second to import, and a no-op rebuild must not pay for them.
 """
@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Mapping
 
 from .. import progress
 from ..document import RenderedBank
@@ -95,11 +96,11 @@ WRITERS: dict[str, Format] = {
 }
 
 
-def _write_timed(name: str, doc: RenderedBank, target: Path, options: BuildOptions, processes: int) -> Written:
+def _write_timed(output: Format, doc: RenderedBank, target: Path, options: BuildOptions, processes: int) -> Written:
     started = time.perf_counter()
     try:
-        with progress.writing(name):
-            downscaled = WRITERS[name].write(doc, target, options, processes)
+        with progress.writing(output.name):
+            downscaled = output.write(doc, target, options, processes)
     except OSError as error:
         if error.filename is None and error.errno in WRITE_ERRORS:
             error.filename = str(target)  # a write to an open file names none: say which it was
@@ -114,20 +115,20 @@ def _start_writer_process(parent: int, queue: object) -> None:
 
 def write_outputs(
     doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int,
-    display: progress.ProgressDisplay | None = None,
+    display: progress.ProgressDisplay | None = None, formats: Mapping[str, Format] = WRITERS,
 ) -> dict[str, Written]:
-    """Write each format's output to its target; returns what each reports and the seconds it took.
+    """Write each format's output to its target (`targets` by name in `formats`); returns what
+    each reports and the seconds it took.
 
     With more than one process, every writer runs at once in a forked process of its own, and
     the processes they start for CPU-heavy steps share the build's `processes` slots
     (processes.cpu_budget): each chunk of a printed output's layout, each pandoc run of the
     EPUB. Any writer may take every slot, so the one still running last (on a large bank, the
-    cheat sheet) lays its chunks out on every core; with a fixed share of the processes each, it
-    laid them out one after another while the other core sat idle. At most `processes` chunk
-    layouts or pandoc runs are in memory at once. The first failure is raised once every writer
-    has stopped, so no process is still writing when the caller removes the temporary files.
-    The writer processes die with this one, even when it is killed (SIGKILL) and cannot stop
-    them. With a `display`, each writer's steps reach it through its queue.
+    cheat sheet) lays its chunks out on every core. At most `processes` chunk layouts or pandoc
+    runs are in memory at once. The first failure is raised once every writer has stopped, so
+    no process is still writing when the caller removes the temporary files. The writer
+    processes die with this one, even when it is killed (SIGKILL) and cannot stop them. With a
+    `display`, each writer's steps reach it through its queue.
     """
     queue = display.queue if display else None
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -135,17 +136,17 @@ def write_outputs(
         try:
             written = {}
             for name, target in targets.items():
-                written[name] = _write_timed(name, doc, target, options, processes)
+                written[name] = _write_timed(formats[name], doc, target, options, processes)
                 if display:
                     display.finished(name)
             return written
         finally:
             progress.attach(None)
-    context = multiprocessing.get_context("fork")  # children inherit WRITERS as the parent has it
+    context = multiprocessing.get_context("fork")
 
     def write(output: tuple[str, Path]) -> Written:
         name_this_process(f"qbank {output[0]}")
-        return _write_timed(output[0], doc, output[1], options, processes)
+        return _write_timed(formats[output[0]], doc, output[1], options, processes)
 
     with forked_task(write) as inherited, cpu_budget(processes), ProcessPoolExecutor(
         max_workers=len(targets), mp_context=context,

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from itertools import groupby
-import tempfile
-from contextlib import closing
 from functools import partial
+from itertools import groupby
 from math import ceil
 from pathlib import Path
-from typing import Iterator, NamedTuple, Union
+from typing import NamedTuple, Union
 
 from markupsafe import Markup
 from weasyprint import Document
@@ -28,10 +26,8 @@ from ..model import BankError, Point, Problem
 from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
-from . import printing
-from .joined_pdf import join_pdfs
-from .printing import (PageNumbers, Paper, chunk_numbers, chunked, chunks_as_done, print_context,
-                       render_document, write_document)
+from .paged import LayoutPlan, PagedLayout, PageNumbers, chunk_numbers
+from .printing import ITEMS_PER_CHUNK, Paper, print_context, render_document, write_document
 from . import BuildOptions, Downscaled, Writer
 
 COLUMNS, ROWS = 2, 3
@@ -326,11 +322,11 @@ class FittedCard(NamedTuple):
     back_size_class: int
 
 
-def _write_chunk(media: dict[str, Path], context: dict,
-                 chunk: tuple[RenderedBank, list[Card], PageNumbers, Path]) -> list[FittedCard]:
+def _write_chunk(media: dict[str, Path], context: dict, chunk: tuple[RenderedBank, list[Card], PageNumbers],
+                 target: Path) -> list[FittedCard]:
     """Fit and write one chunk of whole sheets (with an excerpt of the bank holding their
     items); returns its fitted cards."""
-    excerpt, cards, numbers, target = chunk
+    excerpt, cards, numbers = chunk
     cards, document = _fitted(excerpt, media, context, cards, numbers)
     write_document(excerpt, document, target)
     return [FittedCard(card.item.number, len(card.answer), card.front_size_class, card.back_size_class)
@@ -354,40 +350,28 @@ def _excerpt(doc: RenderedBank, cards: list[Card]) -> RenderedBank:
     return doc.excerpt(list({card.item.number: card.item for card in cards}.values()))
 
 
-def _parts_as_laid_out(parts: list[Path], results: Iterator[list[FittedCard]],
-                       fitted: list[list[FittedCard]]) -> Iterator[Path]:
-    """Each chunk's PDF as soon as its chunk is laid out, its fitted cards added to `fitted`."""
-    for part, fitted_cards in zip(parts, results):
-        fitted.append(fitted_cards)
-        yield part
+def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card],
+                   layout: PagedLayout) -> None:
+    """Lay the cards out in chunks of whole sheets, side by side, joined as they are done.
 
-
-def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card], target: Path,
-                   processes: int) -> None:
-    """Lay the cards out in chunks of whole sheets, side by side, and join them.
-
-    A card fits or not whatever its place, so each chunk fits its own cards. The page numbers
-    come from the planned cards, so each chunk is joined as soon as it is laid out, while the
-    next ones are. A chunk that had to continue an answer on a further card moves every later
-    card: then the joined PDF is thrown away, and the fitted cards are laid out again once.
+    A card fits or not whatever its place, so each chunk fits its own cards, and the page
+    numbers come from the planned cards. A chunk that had to continue an answer on a further
+    card moves every later card: then the fitted cards are laid out again.
     """
-    per_chunk = max(1, printing.ITEMS_PER_CHUNK // (COLUMNS * ROWS)) * COLUMNS * ROWS
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
-        while True:
-            chunks = chunked(cards, per_chunk)
-            numbers = chunk_numbers([2 * ceil(len(chunk) / (COLUMNS * ROWS)) for chunk in chunks])
-            parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
-            excerpts = [_excerpt(doc, chunk) for chunk in chunks]
-            fitted: list[list[FittedCard]] = []
-            with closing(chunks_as_done(partial(_write_chunk, media, context),
-                                        list(zip(excerpts, chunks, numbers, parts)), processes)) as results:
-                join_pdfs(_parts_as_laid_out(parts, results, fitted), target)
-            if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
-                break
-            cards = _cards_of(doc, [card for chunk in fitted for card in chunk])
+    while True:
+        chunks = layout.plan.chunked(cards, COLUMNS * ROWS)
+        numbers = chunk_numbers([2 * ceil(len(chunk) / (COLUMNS * ROWS)) for chunk in chunks])
+        fitted = layout.lay_out_joined(partial(_write_chunk, media, context),
+                                       [(_excerpt(doc, chunk), chunk, first) for chunk, first in zip(chunks, numbers)])
+        if all(len(after) == len(before) for after, before in zip(fitted, chunks)):
+            return
+        cards = _cards_of(doc, [card for chunk in fitted for card in chunk])
 
 
+@dataclass(frozen=True)
 class FlashcardWriter(Writer):
+    items_per_chunk: int = ITEMS_PER_CHUNK
+
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
         doc = with_typeset_math(doc)
         require_coverage(doc, font_stack(doc.lang))
@@ -399,11 +383,13 @@ class FlashcardWriter(Writer):
             line_height=LINE_HEIGHT,
         )
         cards = planned_cards(doc)
+        plan = LayoutPlan(self.items_per_chunk, processes, preload=(__name__,))
         with fitted_media(doc.media, IMAGE_BOX) as media:
-            if len(cards) <= printing.ITEMS_PER_CHUNK:
+            if len(cards) <= plan.items_per_chunk:
                 write_document(doc, _fitted(doc, media.files, context, cards)[1], target)
             else:
-                _write_chunked(doc, media.files, context, cards, target, processes)
+                with PagedLayout(plan, target) as layout:
+                    _write_chunked(doc, media.files, context, cards, layout)
         return media.downscaled
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -11,9 +10,8 @@ from ..document import RenderedBank
 from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
-from . import printing
-from .joined_pdf import join_pdfs
-from .printing import (PAPERS, PageNumbers, Paper, chunk_numbers, chunked, map_chunks, print_context, render_document,
+from .paged import LayoutPlan, PagedLayout, PageNumbers, chunk_numbers
+from .printing import (ITEMS_PER_CHUNK, PAPERS, STAMP_OPTIONS, Paper, print_context, render_document,
                        write_document)
 from . import BuildOptions, Downscaled, Writer
 
@@ -22,8 +20,7 @@ from . import BuildOptions, Downscaled, Writer
 PAGE_MARGINS_MM = (13.0, 11.0, 12.0, 11.0)
 COLUMN_GAP_MM = 6.0
 # A large bank's page labels are laid out in runs of at most this many pages, each in a process
-# of its own: WeasyPrint holds every page of a layout, and 1,650 pages of labels (10,000 items)
-# took 210 MB at once.
+# of its own: WeasyPrint holds every page of a layout, and 1,650 pages of labels took 210 MB.
 LABEL_PAGES_PER_RUN = 200
 
 
@@ -42,9 +39,9 @@ class Chunk:
     last: bool  # the chunk ends it (with the closing)
 
 
-def _chunks(doc: RenderedBank) -> list[Chunk]:
-    """The bank in chunks of printing.ITEMS_PER_CHUNK items: an excerpt each, if more than one."""
-    spans = chunked(range(len(doc.items)), printing.ITEMS_PER_CHUNK)
+def _chunks(doc: RenderedBank, plan: LayoutPlan) -> list[Chunk]:
+    """The bank in the plan's chunks: an excerpt each, if more than one."""
+    spans = plan.chunked(range(len(doc.items)))
     if len(spans) == 1:
         return [Chunk(doc, first=True, last=True)]
     return [Chunk(doc.excerpt(doc.items[span.start:span.stop]), first=span.start == 0, last=span.stop >= len(doc.items))
@@ -56,36 +53,39 @@ def _chunk_context(chunk: Chunk, context: dict) -> dict:
             "labels_only": False}
 
 
-def _write_chunk(media: dict[str, Path], context: dict, chunk_and_target: tuple[Chunk, Path]) -> int:
+def _write_chunk(media: dict[str, Path], context: dict, chunk: Chunk, target: Path) -> int:
     """Lay out and write one chunk without page labels; returns its page count."""
-    chunk, target = chunk_and_target
     document = render_document(chunk.doc, media, "cheatsheet.html", "cheatsheet.css",
                                **{**_chunk_context(chunk, context), "page_label": None})
     write_document(chunk.doc, document, target)
     return len(document.pages)
 
 
-def _write_page_labels(doc: RenderedBank, context: dict, run: tuple[PageNumbers, int, Path]) -> None:
-    """A run of `pages` pages that show only their page labels, where the cheat sheet shows them."""
-    numbers, pages, target = run
-    document = render_document(doc, {}, "page-labels.html", "cheatsheet.css", numbers, printing.STAMP_OPTIONS,
+def _write_page_labels(doc: RenderedBank, context: dict, run: tuple[PageNumbers, int], target: Path) -> None:
+    """A run of pages that show only their page labels, where the cheat sheet shows them."""
+    numbers, pages = run
+    document = render_document(doc, {}, "page-labels.html", "cheatsheet.css", numbers, STAMP_OPTIONS,
                                **{**context, "pages": pages, "labels_only": True, "first_chunk": True})
-    write_document(doc, document, target, printing.STAMP_OPTIONS)
+    write_document(doc, document, target, STAMP_OPTIONS)
 
 
-def _label_runs(pages: int, folder: Path) -> list[tuple[PageNumbers, int, Path]]:
-    """The page labels of a document of `pages` pages, in runs of at most LABEL_PAGES_PER_RUN."""
-    counts = [min(LABEL_PAGES_PER_RUN, pages - first) for first in range(0, pages, LABEL_PAGES_PER_RUN)]
-    return [(numbers, count, folder / f"labels-{index}.pdf")
-            for index, (numbers, count) in enumerate(zip(chunk_numbers(counts), counts))]
+def _label_runs(pages: int, per_run: int) -> list[tuple[PageNumbers, int]]:
+    """The page labels of a document of `pages` pages, in runs of at most `per_run` pages."""
+    counts = [min(per_run, pages - first) for first in range(0, pages, per_run)]
+    return list(zip(chunk_numbers(counts), counts))
 
 
+@dataclass(frozen=True)
 class CheatSheetWriter(Writer):
+    items_per_chunk: int = ITEMS_PER_CHUNK
+    label_pages_per_run: int = LABEL_PAGES_PER_RUN
+
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
         doc = with_typeset_math(doc)
         require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
-        chunks = _chunks(doc)
+        plan = LayoutPlan(self.items_per_chunk, processes, preload=(__name__,))
+        chunks = _chunks(doc, plan)
         with fitted_media(doc.media, column_box(PAPERS[options.paper])) as media:
             if len(chunks) == 1:
                 document = render_document(doc, media.files, "cheatsheet.html", "cheatsheet.css",
@@ -96,13 +96,11 @@ class CheatSheetWriter(Writer):
             # every chunk before and of the whole, so the chunks are laid out without labels, and
             # the labels, laid out on their own (in runs) once the page counts are known, are
             # stamped on.
-            with tempfile.TemporaryDirectory(dir=target.parent, prefix=".chunks-") as folder:
-                parts = [Path(folder) / f"{index}.pdf" for index in range(len(chunks))]
-                page_counts = map_chunks(partial(_write_chunk, media.files, context), list(zip(chunks, parts)),
-                                         processes)
-                runs = _label_runs(sum(page_counts), Path(folder))
-                map_chunks(partial(_write_page_labels, doc.excerpt([]), context), runs, processes)
-                join_pdfs(parts, target, stamps=[path for _, _, path in runs])
+            with PagedLayout(plan, target) as layout:
+                parts = layout.lay_out(partial(_write_chunk, media.files, context), chunks)
+                runs = _label_runs(sum(pages for _, pages in parts), self.label_pages_per_run)
+                stamps = layout.lay_out(partial(_write_page_labels, doc.excerpt([]), context), runs, "labels")
+                layout.join([part for part, _ in parts], stamps=[stamp for stamp, _ in stamps])
         return media.downscaled
 
 

@@ -1,27 +1,21 @@
 """What both printed outputs (the cheat sheet and the flashcards) need from WeasyPrint.
 
-A restricted URL fetcher (only the print templates and the bank's vetted images), the page sizes, CSS values made from the bank's labels,
-and one way to turn HTML into a tagged, deterministic PDF that never shows an empty box.
-
-A large bank is laid out in chunks (WeasyPrint holds a whole document's boxes in memory, about
-0.9 MB per item): each chunk in a process of its own (map_chunks), written as its own PDF,
-and the chunks' PDFs joined into one (joined_pdf.py). The flashcards know each chunk's pages
-in advance and lay them out with their page numbers in the whole; the cheat sheet's chunks are
-laid out without page labels, which are stamped on in the join. A bank that fits one chunk is
-laid out and written in one piece, exactly as before chunking existed.
+A restricted URL fetcher (only the print templates and the bank's vetted images), the page
+sizes, CSS values made from the bank's labels, and one way to turn HTML into a tagged,
+deterministic PDF that never shows an empty box, whole or as one chunk of a larger document
+(laid out in chunks by writers/paged/).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing.queues
 import os
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Iterator
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -32,11 +26,11 @@ from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .. import progress
-from ..processes import map_in_fresh_processes, name_this_process
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
 from ..templating import TEMPLATES, css_string, render_template
 from .fonts import font_stack, items_using, template_font_stacks
+from .paged import PageNumbers
 
 PRINT_TEMPLATES = TEMPLATES / "print"
 BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve below this folder
@@ -45,13 +39,13 @@ BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve bel
 # (CJK text still copies out as the original characters). The file identifier is a hash of
 # the content, so two builds of the same bank are byte-identical.
 PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "pdf_tags": True, "pdf_identifier": True}
-# Page labels to stamp onto a document's pages (joined_pdf.py) are pagination artifacts, not
+# Page labels to stamp onto a document's pages (paged/join.py) are pagination artifacts, not
 # content: laid out untagged, they mark no content for the structure tree.
 STAMP_OPTIONS = {"pdf_identifier": True}
 
-# Items per chunk of a laid-out document (the flashcards round it down to whole sheets). A
-# chunk's layout peaks at a few hundred MB whatever the bank's size; smaller chunks cost more
-# pages left part-empty at the cheat sheet's chunk ends and more work joining.
+# Items per chunk of a printed output laid out in chunks (the flashcards round it down to whole
+# sheets). A chunk's layout peaks at a few hundred MB whatever the bank's size; smaller chunks
+# cost more pages left part-empty at the cheat sheet's chunk ends and more work joining.
 ITEMS_PER_CHUNK = 150
 
 
@@ -199,20 +193,6 @@ def document_sources(doc: RenderedBank, template: str, stylesheet: str, **contex
     )
 
 
-@dataclass(frozen=True)
-class PageNumbers:
-    """Where a chunk's pages sit in the whole document."""
-
-    first: int  # the number of the chunk's first page (from 1)
-    total: int  # the whole document's page count
-
-
-def chunk_numbers(page_counts: Sequence[int]) -> list[PageNumbers]:
-    """The page numbers of chunks of these page counts, laid end to end."""
-    firsts = [1 + sum(page_counts[:index]) for index in range(len(page_counts))]
-    return [PageNumbers(first, sum(page_counts)) for first in firsts]
-
-
 def _numbering_css(doc: RenderedBank, numbers: PageNumbers) -> str:
     """Both printed outputs print the page label in @bottom-center: here with the chunk's place."""
     return (f"@page :first {{ counter-reset: page {numbers.first}; }}\n"
@@ -254,48 +234,3 @@ def write_document(doc: RenderedBank, document: Document, target: Path, options:
     fonts subset and embedded."""
     with refuse_notdef(doc), layout_progress(), font_dates_from(doc.modified):
         document.write_pdf(target, **options)
-
-
-Chunk = TypeVar("Chunk")
-Result = TypeVar("Result")
-
-
-def chunked(things: Sequence[Chunk], size: int) -> list[Sequence[Chunk]]:
-    """`things` cut into consecutive runs of `size` (at least one run, if empty)."""
-    return [things[start:start + size] for start in range(0, len(things), size)] or [things]
-
-
-# What a chunk's process runs: the fork server of the chunk processes imports these once, and
-# every chunk process starts from it with them loaded.
-LAYOUT_MODULES = ["qbank.writers.pdf", "qbank.writers.cards"]
-
-
-def map_chunks(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> list[Result]:
-    """task(chunk) for every chunk, in order (see chunks_as_done)."""
-    return list(chunks_as_done(task, chunks, processes))
-
-
-def chunks_as_done(task: Callable[[Chunk], Result], chunks: Sequence[Chunk], processes: int) -> Iterator[Result]:
-    """task(chunk) for every chunk, in order, each in a process of its own, up to `processes`
-    at once (processes.map_in_fresh_processes); its steps are reported as the writer's. Each
-    result comes as soon as it and those before it are done: close the iterator (closing())
-    to stop early.
-
-    Each process lays out one chunk and ends, so the memory of a layout goes back to the system
-    instead of staying in a long-lived process's heap: a build holds at most one chunk's layout
-    per slot of its CPU budget, and the writer's own process never holds one of several
-    layouts, even with one process (a heap that laid out chunk after chunk keeps growing from
-    fragmentation). A bank of one chunk is laid out in the writer's process, without a slot.
-    The processes come from a fork server that has imported LAYOUT_MODULES, not from the writer,
-    which holds the whole rendered bank (about 15 KB an item of resident memory). `task` and
-    the chunks are pickled: a chunk carries an excerpt of the bank (RenderedBank.excerpt), never
-    the whole, so a chunk process's memory does not grow with the bank.
-    """
-    if len(chunks) <= 1:
-        return (task(chunk) for chunk in chunks)
-    return map_in_fresh_processes(task, chunks, processes, LAYOUT_MODULES, _start_chunk_process, progress.reporting())
-
-
-def _start_chunk_process(queue: multiprocessing.queues.Queue | None, output: str | None) -> None:
-    progress.attach(queue, output)
-    name_this_process(f"{output} chunk")
