@@ -3,13 +3,15 @@
 Each sheet is two pages: a grid of fronts (number, title, question), then the backs (answer
 and explanation) in the mirrored grid, so that after long-edge duplex printing every back
 lies behind its own front. A face whose text does not fit its card at the normal size gets
-a smaller one; an answer too long even at the smallest size continues on a further card.
+a smaller one; an answer too long even at the smallest size continues on further cards,
+cut between its parts or, for a part longer than a card, inside it (card_pieces.py).
 Sizes are first estimated from the text, then checked against WeasyPrint's actual layout
-and corrected, so no text is ever cut off.
+and corrected, so no text is cut off (but a single line or image taller than a card).
 """
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from dataclasses import dataclass
 from itertools import groupby
@@ -24,7 +26,8 @@ from markupsafe import Markup
 from weasyprint import Document
 
 from ..document import RenderedBank, RenderedItem, plain_text
-from ..model import BankError, Point, Problem
+from ..model import Point, Problem
+from .card_pieces import Unit, joined, units
 from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
@@ -48,6 +51,8 @@ PX_PER_MM = 96 / 25.4  # WeasyPrint reports positions in CSS pixels
 TEXT_WIDTH_PT = (CARD_WIDTH_MM - 2 * PADDING_MM) / MM_PER_PT
 TEXT_HEIGHT_PT = (CARD_HEIGHT_MM - 2 * PADDING_MM) / MM_PER_PT
 SMALLEST = len(FONT_SIZES_PT) - 1
+# A paragraph longer than a card is cut into runs of sentences about a quarter of a card long.
+PIECE_WIDTH_EM = (TEXT_WIDTH_PT / FONT_SIZES_PT[SMALLEST]) * (TEXT_HEIGHT_PT / (FONT_SIZES_PT[SMALLEST] * LINE_HEIGHT)) / 4
 # The pixels an image needs at most: the text's width, IMAGE_MAX_HEIGHT_MM high.
 IMAGE_BOX = Box.printed(CARD_WIDTH_MM - 2 * PADDING_MM, IMAGE_MAX_HEIGHT_MM)
 
@@ -64,9 +69,49 @@ class Explanation:
     html: Markup
 
 
-# A piece of an answer that a back shows whole: an answer continued on another card is cut
-# between pieces, never inside one. Points are the model's own (with HTML fields).
-AnswerPart = Union[Lead, Point, Explanation]
+@dataclass(frozen=True)
+class Piece:
+    """A share of an answer part longer than a card: one unit of its HTML (of a point's text)."""
+
+    whole: Union[Lead, Point, Explanation]
+    part: int  # the whole's place among its item's answer parts
+    index: int  # this piece's place among the whole's
+    count: int
+    unit: Unit
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+
+class ShownPoint(NamedTuple):
+    """A point as a back shows it: a point cut across cards shows its term on its first piece,
+    and is marked continued on the others (templates/points.html)."""
+
+    term: Markup
+    text: Markup
+    continued: bool = False
+
+
+# What an answer is cut into for its cards: an answer continued on another card is cut
+# between these, never inside one. A part that has blocks, lines or long sentences comes as
+# its pieces, always the same for an item, so that a chunk's process and the writer agree on
+# them (FittedCard counts them); a card that holds all of a part's pieces shows the part whole.
+# Points are the model's own (with HTML fields).
+AnswerPart = Union[Lead, Point, Explanation, Piece]
+
+
+def _part_of(part: AnswerPart) -> int:
+    """Equal for consecutive pieces of one part only."""
+    return part.part if isinstance(part, Piece) else -1 - id(part)
+
+
+def _wholes(parts: list[AnswerPart]) -> Iterator[list[AnswerPart]]:
+    """`parts` in runs of one part each, a run holding all of a part's pieces as the part whole."""
+    for _, run in groupby(parts, key=_part_of):
+        run = list(run)
+        first = run[0]
+        yield [first.whole] if isinstance(first, Piece) and len(run) == first.count else run
 
 
 @dataclass(frozen=True)
@@ -84,18 +129,34 @@ class Card:
     def key(self) -> str:
         return f"{self.item.number}-{self.part}"
 
+    @property
+    def shown(self) -> list[Union[Lead, Point, ShownPoint, Explanation]]:
+        """The card's share of the answer, each run of pieces of one part joined back."""
+        shown = []
+        for run in _wholes(list(self.answer)):
+            first = run[0]
+            if not isinstance(first, Piece):
+                shown.append(first)
+                continue
+            html = Markup(joined([piece.unit for piece in run]))
+            if isinstance(first.whole, Point):
+                shown.append(ShownPoint(first.whole.term, html, not first.first))
+            else:
+                shown.append(type(first.whole)(html))
+        return shown
+
     # What templates/print/cards.html shows on the back, in this order.
     @property
     def lead(self) -> Markup | None:
-        return next((part.html for part in self.answer if isinstance(part, Lead)), None)
+        return next((part.html for part in self.shown if isinstance(part, Lead)), None)
 
     @property
-    def points(self) -> tuple[Point, ...]:
-        return tuple(part for part in self.answer if isinstance(part, Point))
+    def points(self) -> tuple[Point | ShownPoint, ...]:
+        return tuple(part for part in self.shown if isinstance(part, (Point, ShownPoint)))
 
     @property
     def explanation(self) -> Markup | None:
-        return next((part.html for part in self.answer if isinstance(part, Explanation)), None)
+        return next((part.html for part in self.shown if isinstance(part, Explanation)), None)
 
 
 @dataclass(frozen=True)
@@ -164,13 +225,22 @@ def _part_paragraphs(parts: list[AnswerPart], labels: dict[str, str]) -> list[Pa
     estimated in several groupings."""
     paragraphs: list[Paragraph] = []
     for part in parts:
-        if isinstance(part, Point):
+        if isinstance(part, Piece):
+            whole = part.whole
+            term = plain_text(whole.term) + labels["term_separator"] if isinstance(whole, Point) and part.first else ""
+            paragraphs.append(_paragraph(term + plain_text(part.unit.html), 0.0 if isinstance(whole, Lead) else 1.0, 1.0))
+        elif isinstance(part, Point):
             paragraphs.append(_paragraph(plain_text(part.term) + labels["term_separator"] + plain_text(part.text), 1.0, 1.0))
         elif isinstance(part, Explanation):
             paragraphs.append(_paragraph(labels["explanation"] + labels["term_separator"] + plain_text(part.html), 0.5, 1.0))
         else:
             paragraphs.append(_paragraph(plain_text(part.html), 0.0, 1.0))
     return paragraphs
+
+
+def _run_paragraphs(parts: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
+    """The paragraphs of a card's share of an answer as it is shown: a part whole on it as one."""
+    return [paragraph for run in _wholes(parts) for paragraph in _part_paragraphs(run, labels)]
 
 
 def _back_paragraphs(part_paragraphs: list[Paragraph], labels: dict[str, str]) -> list[Paragraph]:
@@ -227,22 +297,35 @@ def _numbered(item: RenderedItem, plans: list[CardPlan]) -> list[Card]:
     ]
 
 
+def _pieces(part: Union[Lead, Point, Explanation], place: int) -> list[AnswerPart]:
+    """The part cut at its blocks, lines and long paragraphs' sentences; whole if it has one."""
+    cut = units(part.text if isinstance(part, Point) else part.html, _text_width_em, PIECE_WIDTH_EM)
+    if len(cut) <= 1:
+        return [part]
+    return [Piece(part, place, index, len(cut), unit) for index, unit in enumerate(cut)]
+
+
 def _answer_parts(item: RenderedItem) -> list[AnswerPart]:
     lead = [Lead(item.answer.lead)] if item.answer.lead else []
     explanation = [Explanation(item.explanation)] if item.explanation else []
-    return [*lead, *item.answer.points, *explanation]
+    return [piece for place, part in enumerate([*lead, *item.answer.points, *explanation])
+            for piece in _pieces(part, place)]
 
 
 def planned_cards(doc: RenderedBank) -> list[Card]:
     """Every item's cards, sized by estimate: one card each unless the answer is very long."""
     cards = []
+    smallest = FONT_SIZES_PT[SMALLEST]
     for item in doc.items:
         front_size_class = _fitting_size(_front_paragraphs(item, doc.labels))
         parts = _answer_parts(item)
-        paragraphs = _part_paragraphs(parts, doc.labels)
-        runs = _balanced(paragraphs, _groups_needed(paragraphs, doc.labels), doc.labels)
+        if _estimated_height_pt(_back_paragraphs(_run_paragraphs(parts, doc.labels), doc.labels), smallest) <= TEXT_HEIGHT_PT:
+            runs = [slice(0, len(parts))]
+        else:
+            paragraphs = _part_paragraphs(parts, doc.labels)
+            runs = _balanced(paragraphs, _groups_needed(paragraphs, doc.labels), doc.labels)
         cards += _numbered(item, [CardPlan(parts[run], front_size_class,
-                                           _fitting_size(_back_paragraphs(paragraphs[run], doc.labels)))
+                                           _fitting_size(_back_paragraphs(_run_paragraphs(parts[run], doc.labels), doc.labels)))
                                   for run in runs])
     return cards
 
@@ -273,23 +356,29 @@ def _overflowing(document: Document, cards: list[Card]) -> set[tuple[str, str]]:
     return found
 
 
-def _too_long(card: Card, what: str) -> BankError:
+def _warn_clipped(cards: list[Card], overflowing: set[tuple[str, str]]) -> None:
+    """Name the faces still too long: each holds one piece (a line, an image) taller than a card
+    even at the smallest size, which the card clips. Valid content never fails the build."""
     smallest = FONT_SIZES_PT[SMALLEST]
-    return BankError([Problem(card.item.location,
-                              f"{what} does not fit on a flashcard even at {smallest:g} pt; shorten it", card.item.id)])
+    for card in cards:
+        for side, what in (("front", "the title and question"), ("back", "a line or image of the answer")):
+            if (card.key, side) in overflowing:
+                problem = Problem(card.item.location, f"{what} does not fit on flashcard {card.part} even at "
+                                  f"{smallest:g} pt, and is cut off at the card's edge", card.item.id)
+                print(f"warning: {problem}", file=sys.stderr)
 
 
 def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict[str, str]) -> list[Card]:
-    """The cards with each overflowing face made smaller, or its answer continued on another card."""
+    """The cards with each overflowing face made smaller, or its answer continued on another card.
+    A face already at the smallest size holding one piece stays as it is: the cards come back
+    unchanged when no face can change (then _fitted stops)."""
     refitted: list[Card] = []
     for item, item_cards in groupby(cards, key=lambda card: card.item):
         plans: list[CardPlan] = []
         for card in item_cards:
             front_size_class, parts = card.front_size_class, list(card.answer)
             if (card.key, "front") in overflowing:
-                if front_size_class == SMALLEST:
-                    raise _too_long(card, "the title and question")
-                front_size_class += 1
+                front_size_class = min(front_size_class + 1, SMALLEST)
             if (card.key, "back") not in overflowing:
                 plans.append(CardPlan(parts, front_size_class, card.back_size_class))
             elif card.back_size_class < SMALLEST:
@@ -298,7 +387,7 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
                 plans += [CardPlan(parts[half], front_size_class, SMALLEST)
                           for half in _balanced(_part_paragraphs(parts, labels), 2, labels)]
             else:
-                raise _too_long(card, "one paragraph of the answer")
+                plans.append(CardPlan(parts, front_size_class, SMALLEST))
         refitted += _numbered(item, plans)
     return refitted
 
@@ -306,14 +395,16 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
 def _fitted(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card],
             numbers: PageNumbers | None = None) -> tuple[list[Card], Document]:
     """The cards with every face fitting, and their laid-out sheets."""
-    # Usually one pass. Each further pass shrinks a face or splits an answer, and
-    # _refitted raises when it can do neither, so this always ends.
+    # Usually one pass. Each further pass shrinks a face or splits an answer, which can happen
+    # only so often; when nothing can change, what still overflows is clipped.
     while True:
         document = render_document(doc, media, "cards.html", "cards.css", numbers, sheets=sheets(cards), **context)
         overflowing = _overflowing(document, cards)
-        if not overflowing:
+        refitted = _refitted(cards, overflowing, doc.labels) if overflowing else cards
+        if refitted == cards:
+            _warn_clipped(cards, overflowing)
             return cards, document
-        cards = _refitted(cards, overflowing, doc.labels)
+        cards = refitted
 
 
 class FittedCard(NamedTuple):
