@@ -169,6 +169,10 @@ def _book_mathml(tex: str, mathml: str) -> str:
         if len(element):  # MathJax indents its MathML: whitespace between elements only
             element.text = None
         element.tail = None
+        for name in [name for name, value in element.attrib.items() if value == ""]:
+            # MathJax writes some as empty (an aligned's columnspacing); pandoc writes an empty
+            # attribute bare, as HTML may and XHTML may not.
+            del element.attrib[name]
         variant = element.get("mathvariant", "")
         if variant.startswith("-tex-"):
             if TEX_VARIANTS.get(variant):

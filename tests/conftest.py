@@ -146,6 +146,28 @@ items:
 """
 
 
+@contextmanager
+def running_preview(folder: Path, banks: list[Path], *options: str) -> Iterator[PreviewServer]:
+    """`build.py preview` on `banks` (copies in `folder`), as a user starts it, until the block ends."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "preview", "--port", "0", "--out", str(folder / "dist"),
+         *options, *map(str, banks)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )
+    first = process.stdout.readline()
+    match = re.match(r"preview: (http://127\.0\.0\.1:(\d+)/)", first)
+    if not match:
+        process.kill()
+        pytest.fail(f"build.py preview did not start: {first}{process.stdout.read()}")
+    # Keep reading its output, so a full pipe never blocks the server.
+    threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
+    try:
+        yield PreviewServer(match.group(1), int(match.group(2)), folder, process)
+    finally:
+        process.send_signal(signal.SIGINT)  # as Ctrl-C: the server closes its socket and exits
+        process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def preview_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreviewServer]:
     """One `build.py preview` for the whole session, on copies of the seed bank, the hostile
@@ -156,18 +178,5 @@ def preview_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Preview
     (folder / "math").mkdir()
     math = folder / "math" / "math.yaml"
     math.write_text(MATH_BANK, encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "build.py"), "preview", "--port", "0", "--out", str(folder / "dist"),
-         str(seed), str(hostile), str(math)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-    )
-    first = process.stdout.readline()
-    match = re.match(r"preview: (http://127\.0\.0\.1:(\d+)/)", first)
-    if not match:
-        process.kill()
-        pytest.fail(f"build.py preview did not start: {first}{process.stdout.read()}")
-    # Keep reading its output, so a full pipe never blocks the server.
-    threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
-    yield PreviewServer(match.group(1), int(match.group(2)), folder, process)
-    process.send_signal(signal.SIGINT)  # as Ctrl-C: the server closes its socket and exits
-    process.wait(timeout=30)
+    with running_preview(folder, [seed, hostile, math]) as server:
+        yield server

@@ -18,6 +18,7 @@ from conftest import FIXTURES, run_build, tiny_png
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from test_epub import Book, _epubcheck
 
+from qbank.importers.markup import invalid_math_as_text
 from qbank.lint import html_tags, lint_bank
 from qbank.reader import load_bank
 
@@ -107,8 +108,10 @@ def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> N
         assert (target.parent / "img" / "ch3" / "3-26.png").read_bytes() == (
             REAL / "deeplearning-500-questions" / "img" / "ch3" / "3-26.png").read_bytes()
         assert "3.4.9.1.png" not in target.read_text(encoding="utf-8")
-        # A formula pandoc cannot read is kept as text rather than stopping the build.
-        assert "the formula 'f^{`}(x) =1' is kept as text" in result.stderr
+        # MathJax, Anki's engine, typesets every formula here (f^{`}(x) too, which pandoc's
+        # reader refused): none is kept as text.
+        assert "kept as text" not in result.stderr
+        assert "f^{`}(x) =1" in target.read_text(encoding="utf-8")
     if bank["id"] == "lvm":
         assert items[0] == {"id": "what-does-lsblk-do", "title": "What does lsblk do?",
                             "question": "What does lsblk do?", "answer": {"lead": "list block devices"}}
@@ -197,3 +200,10 @@ def test_what_cannot_be_read_is_one_line_and_writes_nothing(tmp_path: Path, name
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
     assert not target.exists()
+
+
+def test_a_formula_mathjax_rejects_is_kept_as_text() -> None:
+    """What would stop the build (MathJax's own refusal) is imported as text, with a note."""
+    texts, notes = invalid_math_as_text(["Fine: $x^2$. Broken: $\\frac{1}{$ here."])
+    assert texts == ["Fine: $x^2$. Broken: \\$\\frac{1}{\\$ here."]
+    assert notes == ["the formula '\\frac{1}{' is kept as text: MathJax rejects it (Missing close brace)"]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import SEED_ITEMS
+from conftest import ROOT, SEED_BANK, SEED_ITEMS, PreviewServer, copy_bank, running_preview
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
@@ -30,6 +30,23 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__refused.push(event.violatedDirective + " " + event.blockedURI);
 });
 """
+
+# Anki's reviewer at a phone's width: its card page (reviewer.css: `body { margin: 20px }`),
+# the card's own body classes, and the cards of one side of a bank, each as Anki shows it.
+PHONE_WIDTH = 390  # an iPhone's CSS pixels
+AS_ANKIS_REVIEWER = """([side, night]) => {
+  const cards = [...document.querySelectorAll(`#preview .card.${side}`)];
+  for (const card of cards) {
+    card.dataset.card = card.closest(".preview-card").dataset.card;
+    card.hidden = false;
+    card.classList.toggle("nightMode", night);
+    card.classList.toggle("night_mode", night);
+  }
+  const frame = document.createElement("style");
+  frame.textContent = "body { margin: 20px; overflow-wrap: break-word; } img { max-width: 100%; }";
+  document.querySelector('link[rel="stylesheet"]').remove();  // the preview page's own chrome
+  document.body.replaceChildren(frame, document.querySelector("#preview > style"), ...cards);
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +179,62 @@ def test_math_is_typeset_by_mathjax_as_in_anki(preview_server, page: Page) -> No
     expect(page.locator('.back .answer mjx-container[display="true"]')).to_have_count(1, timeout=WAIT_MS)
     assert "\\(" not in page.locator(".front .question").inner_text()
     assert page.evaluate("window.__refused") == []
+
+
+@pytest.fixture(scope="module")
+def both_banks_preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreviewServer]:
+    """`build.py preview --cloze` on copies of both banks of source/: every card there is."""
+    folder = tmp_path_factory.mktemp("phone")
+    banks = [copy_bank(bank, folder / "banks") for bank in (SEED_BANK, ROOT / "source" / "ml-coding-interview.yaml")]
+    with running_preview(folder, banks, "--cloze") as server:
+        yield server
+
+
+def _as_anki_shows_it_on_a_phone(browser: Browser, server: PreviewServer, bank: str, side: str, night: bool) -> Page:
+    page = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 844})
+    page.goto(server.page(bank))
+    page.wait_for_function("window.MathJax && window.MathJax.startup && window.MathJax.startup.promise", timeout=WAIT_MS)
+    page.evaluate("MathJax.startup.promise")  # every formula typeset
+    assert "\\(" not in page.locator("#preview").inner_text()
+    page.evaluate(AS_ANKIS_REVIEWER, [side, night])
+    return page
+
+
+@pytest.mark.parametrize("night", [False, True], ids=["day", "night"])
+@pytest.mark.parametrize("side", ["front", "back"])
+@pytest.mark.parametrize("bank", ["ai-startup-interview", "ml-coding-interview"])
+def test_no_card_is_wider_than_a_phone(both_banks_preview, browser: Browser, bank: str, side: str, night: bool) -> None:
+    page = _as_anki_shows_it_on_a_phone(browser, both_banks_preview, bank, side, night)
+    try:
+        cards = page.locator(".card")
+        expect(cards).to_have_count(2 * len(_bank_ids(both_banks_preview.folder / "banks" / f"{bank}.yaml")))
+        too_wide = cards.evaluate_all("""(cards) => cards.filter((card) => card.scrollWidth > card.clientWidth)
+            .map((card) => `${card.dataset.card}: ${card.scrollWidth} px in ${card.clientWidth} px`)""")
+        assert too_wide == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("innerWidth")
+        # A formula's box, which clips, holds its whole height: no glyph (MathJax sizes each
+        # glyph's element to the glyph's ink) reaches above or below it.
+        assert page.locator("mjx-container").evaluate_all("""(boxes) => boxes.filter((box) => {
+            const outer = box.getBoundingClientRect();
+            return [...box.querySelectorAll("mjx-math, mjx-math *")].some((glyph) => {
+              const inner = glyph.getBoundingClientRect();
+              return inner.top < outer.top - 1 || inner.bottom > outer.bottom + 1;
+            });
+          }).map((box) => box.textContent)""") == []
+    finally:
+        page.close()
+
+
+def test_a_formula_wider_than_a_phone_scrolls_in_its_own_box(both_banks_preview, browser: Browser) -> None:
+    page = _as_anki_shows_it_on_a_phone(browser, both_banks_preview, "ml-coding-interview", "back", False)
+    try:
+        formulas = page.locator('[data-card="softmax-overflow/1"] .explanation mjx-container')
+        expect(formulas).to_have_count(2)
+        log_softmax = formulas.nth(1)  # the log-softmax, the second formula
+        width, box = log_softmax.evaluate("(box) => [box.scrollWidth, box.clientWidth]")
+        assert width > box  # wider than the phone's card...
+        assert log_softmax.evaluate("(box) => getComputedStyle(box).overflowX") == "auto"  # ...so it scrolls
+        log_softmax.evaluate("(box) => { box.scrollLeft = box.scrollWidth; }")
+        assert log_softmax.evaluate("(box) => box.scrollLeft") > 0
+    finally:
+        page.close()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .. import mathjax
 from ..pandoc import run_pandoc
 from ..render import READER_FORMAT, RENDER_SCRIPT
 from ..vet import IMAGE_TYPES, LINK_SCHEMES
@@ -178,23 +179,16 @@ def html_to_markdown(fields: list[str]) -> list[str]:
 
 def invalid_math_as_text(texts: list[str]) -> tuple[list[str], list[str]]:
     """`texts` with each formula that would stop the build written as text instead (its
-    delimiters escaped), and a note for each: one pandoc's TeX reader refuses (the render step's
-    check), or one the print typesetter cannot draw (the PDF writers' check)."""
-    from ..writers.formulas import MATH_SPAN, FormulaError, typeset  # the print typesetter loads only here
-
+    delimiters escaped), and a note for each: one MathJax, Anki's engine and the render step's
+    judge, rejects. Without Node.js or MathJax nothing is rejected (the build warns instead)."""
     notes: list[str] = []
     for _ in range(3):  # a formula shown as text can leave its neighbours paired differently: look again
         request = {"format": READER_FORMAT, "separator": "QBSEP" + secrets.token_hex(8) + "x", "fields": texts}
         answer = json.loads(run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"),
                                        timeout=PANDOC_TIMEOUT_SECONDS))
-        refused = [(number, tex, "it is not valid TeX math") for number, tex in answer["bad_math"]]
-        for number, body in re.findall(r'<div id="qbf-(\d+)">(.*?)(?=<div id="qbf-\d+">|\Z)', answer["html"], re.DOTALL):
-            for match in MATH_SPAN.finditer(body):
-                tex = html.unescape(match[2])
-                try:
-                    typeset(tex, match[1] == "display")
-                except FormulaError as error:
-                    refused.append((int(number), tex, f"the print typesetter cannot draw it ({error})"))
+        found = [(number, tex, displayed) for number, tex, displayed in answer["math"]]
+        errors = mathjax.typeset((tex, displayed) for _, tex, displayed in found).errors
+        refused = [(number, tex, errors[tex, displayed]) for number, tex, displayed in found if (tex, displayed) in errors]
         if not refused:
             break
         for number, tex, reason in refused:
@@ -204,7 +198,7 @@ def invalid_math_as_text(texts: list[str]) -> tuple[list[str], list[str]]:
                 if written in text:
                     texts[number - 1] = text.replace(written, _as_text(opening) + tex.replace("$", "\\$") + _as_text(closing))
                     break
-            notes.append(f"the formula '{tex}' is kept as text: {reason}")
+            notes.append(f"the formula '{tex}' is kept as text: MathJax rejects it ({reason})")
     return texts, notes
 
 
