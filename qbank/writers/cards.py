@@ -12,7 +12,6 @@ and corrected, so no text is cut off (but a single line or image taller than a c
 from __future__ import annotations
 
 import sys
-import unicodedata
 from dataclasses import dataclass
 from itertools import groupby
 import tempfile
@@ -25,7 +24,7 @@ from typing import Iterator, NamedTuple, Union
 from markupsafe import Markup
 from weasyprint import Document
 
-from ..document import RenderedBank, RenderedItem, plain_text
+from ..document import RenderedBank, RenderedItem, plain_text, text_width_em
 from ..model import Point, Problem
 from .card_pieces import Unit, joined, units
 from .fonts import font_stack, require_coverage
@@ -194,15 +193,8 @@ class Geometry:
                    (paper.height_mm - ROWS * CARD_HEIGHT_MM) / 2, shift_backs)
 
 
-def _text_width_em(text: str) -> float:
-    """About how wide `text` sets, in em: CJK characters are square, Latin about half as wide."""
-    classes = "".join(map(unicodedata.east_asian_width, text))  # a code per character: W, F, Na, H, A or N
-    wide = classes.count("W") + classes.count("F")
-    return wide + 0.55 * (len(text) - wide)
-
-
 def _paragraph(text: str, indent_em: float, scale: float) -> Paragraph:
-    return _text_width_em(text), indent_em, scale
+    return text_width_em(text), indent_em, scale
 
 
 def _estimated_height_pt(paragraphs: list[Paragraph], size_pt: float) -> float:
@@ -299,7 +291,7 @@ def _numbered(item: RenderedItem, plans: list[CardPlan]) -> list[Card]:
 
 def _pieces(part: Union[Lead, Point, Explanation], place: int) -> list[AnswerPart]:
     """The part cut at its blocks, lines and long paragraphs' sentences; whole if it has one."""
-    cut = units(part.text if isinstance(part, Point) else part.html, _text_width_em, PIECE_WIDTH_EM)
+    cut = units(part.text if isinstance(part, Point) else part.html, text_width_em, PIECE_WIDTH_EM)
     if len(cut) <= 1:
         return [part]
     return [Piece(part, place, index, len(cut), unit) for index, unit in enumerate(cut)]
