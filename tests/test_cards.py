@@ -25,6 +25,7 @@ from qbank.writers import printing
 SEED = yaml.safe_load(SEED_BANK.read_text(encoding="utf-8"))
 COLUMNS, ROWS = cards_writer.COLUMNS, cards_writer.ROWS
 LONG_POINTS = 18
+PARAGRAPH_SENTENCES, LIST_LINES, QUESTION_SENTENCES = 70, 22, 120  # _words_bank
 PAGE_NUMBER = re.compile(r"^(第\s*\d+\s*页|Page \d+ of)")
 
 
@@ -243,19 +244,21 @@ def test_a_paragraph_too_long_for_any_card_continues_at_its_sentences(seed_copy:
 
 def _words_bank(folder: Path) -> tuple[Path, list[str]]:
     """An English bank whose second item's answer is one huge paragraph, one huge list and a long
-    code block, each longer than a card; and the answer's words, in order."""
+    code block, about three cards in all; its third item's question fills about three fronts.
+    And the second item's answer's words, in order."""
     bank = copy_bank(ROOT / "source" / "ml-coding-interview.yaml", folder)
     data = yaml.safe_load(bank.read_text(encoding="utf-8"))
     data["items"] = data["items"][:3]
-    paragraph = " ".join(f"Sentence p{n:03d} says pword{n:03d}." for n in range(260))
-    listing = "\n".join(f"- Entry l{n:03d} holds lword{n:03d}." for n in range(90))
-    code = "```python\n" + "\n".join(f"c{n:03d} = cword{n:03d}" for n in range(90)) + "\n```"
+    paragraph = " ".join(f"Sentence p{n:03d} says pword{n:03d}." for n in range(PARAGRAPH_SENTENCES))
+    listing = "\n".join(f"- Entry l{n:03d} holds lword{n:03d}." for n in range(LIST_LINES))
+    code = "```python\n" + "\n".join(f"c{n:03d} = cword{n:03d}" for n in range(LIST_LINES)) + "\n```"
     data["items"][1]["answer"] = {"lead": f"{paragraph}\n\n{listing}\n\n{code}"}
     data["items"][1].pop("explanation", None)
+    data["items"][2]["question"] = " ".join(f"Question part q{n:03d} asks qword{n:03d}." for n in range(QUESTION_SENTENCES))
     bank.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    words = [word for n in range(260) for word in (f"p{n:03d}", f"pword{n:03d}")]
-    words += [word for n in range(90) for word in (f"l{n:03d}", f"lword{n:03d}")]
-    words += [word for n in range(90) for word in (f"c{n:03d}=", f"cword{n:03d}")]
+    words = [word for n in range(PARAGRAPH_SENTENCES) for word in (f"p{n:03d}", f"pword{n:03d}")]
+    words += [word for n in range(LIST_LINES) for word in (f"l{n:03d}", f"lword{n:03d}")]
+    words += [word for n in range(LIST_LINES) for word in (f"c{n:03d}=", f"cword{n:03d}")]
     return bank, words
 
 
@@ -272,7 +275,28 @@ def test_a_paragraph_a_list_and_a_code_block_longer_than_a_card_continue_in_orde
     for word in words:
         position = text.find(word, position)
         assert position >= 0, f"{word} is missing from the backs, or out of order"
+    assert sum("pword" in face.text for face in backs) >= 2, "the paragraph continues on the next card"
     assert "(continued," not in fronts[0].text
     for part, front in enumerate(fronts[1:], start=2):
         assert squeezed(f"(continued, {part} of {parts})") in front.text
     _text_within_cards(reader)
+
+
+def test_a_question_longer_than_a_front_continues_and_the_answer_starts_behind_its_end(tmp_path: Path) -> None:
+    bank, _ = _words_bank(tmp_path / "bank")
+    data = yaml.safe_load(bank.read_text(encoding="utf-8"))
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "cards")
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    faces = _faces(PdfReader(tmp_path / "dist" / "ml-coding-interview.cards.pdf"))
+    fronts, backs = faces[(0, 3)], faces[(1, 3)]
+    assert len(fronts) == len(backs) >= 3
+    text, position = "".join(face.text for face in fronts), 0
+    for n in range(QUESTION_SENTENCES):
+        position = text.find(f"q{n:03d}asksqword{n:03d}.", position)
+        assert position >= 0, f"q{n:03d} is missing from the fronts, or out of order"
+    # The answer begins behind the question's last piece; the backs before it are empty.
+    last = max(index for index, front in enumerate(fronts) if f"q{QUESTION_SENTENCES - 1}" in front.text)
+    answer = squeezed(data["items"][2]["answer"]["lead"])[:20]
+    assert last >= 2 and answer in backs[last].text
+    assert not any(answer in back.text for back in backs[:last])
+    assert all(len(back.text) < 40 for back in backs[:last]), "nothing but the head"

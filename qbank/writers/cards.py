@@ -69,11 +69,19 @@ class Explanation:
 
 
 @dataclass(frozen=True)
-class Piece:
-    """A share of an answer part longer than a card: one unit of its HTML (of a point's text)."""
+class Question:
+    """A question too long for one front: its pieces go on the fronts of its item's first cards."""
 
-    whole: Union[Lead, Point, Explanation]
-    part: int  # the whole's place among its item's answer parts
+    html: Markup
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A share of an answer part longer than a card: one unit of its HTML (of a point's text).
+    Or of a question longer than a front."""
+
+    whole: Union[Question, Lead, Point, Explanation]
+    part: int  # the whole's place among its item's answer parts (-1: the question)
     index: int  # this piece's place among the whole's
     count: int
     unit: Unit
@@ -97,7 +105,20 @@ class ShownPoint(NamedTuple):
 # its pieces, always the same for an item, so that a chunk's process and the writer agree on
 # them (FittedCard counts them); a card that holds all of a part's pieces shows the part whole.
 # Points are the model's own (with HTML fields).
+# A question too long for a front comes first, as its pieces: the fronts of an item's first
+# cards show them in turn, and the answer begins on the back of the card with the question's
+# last piece (the backs before it stay empty), so each back still lies behind its own front.
 AnswerPart = Union[Lead, Point, Explanation, Piece]
+
+
+def _asks(part: AnswerPart) -> bool:
+    return isinstance(part, Piece) and isinstance(part.whole, Question)
+
+
+def _asked(parts: list[AnswerPart]) -> tuple[list[AnswerPart], list[AnswerPart]]:
+    """A card's (or an item's) pieces of the question, and its share of the answer."""
+    asked = [part for part in parts if _asks(part)]
+    return asked, parts[len(asked):]
 
 
 def _part_of(part: AnswerPart) -> int:
@@ -132,7 +153,7 @@ class Card:
     def shown(self) -> list[Union[Lead, Point, ShownPoint, Explanation]]:
         """The card's share of the answer, each run of pieces of one part joined back."""
         shown = []
-        for run in _wholes(list(self.answer)):
+        for run in _wholes(_asked(list(self.answer))[1]):
             first = run[0]
             if not isinstance(first, Piece):
                 shown.append(first)
@@ -143,6 +164,15 @@ class Card:
             else:
                 shown.append(type(first.whole)(html))
         return shown
+
+    @property
+    def question(self) -> Markup | None:
+        """What the front shows of the question: all of it, or its pieces on this card, or
+        nothing once a question cut into pieces has ended on an earlier card."""
+        asked = _asked(list(self.answer))[0]
+        if asked:
+            return Markup(joined([piece.unit for piece in asked]))
+        return None if _question_too_long(self.item) else self.item.question
 
     # What templates/print/cards.html shows on the back, in this order.
     @property
@@ -297,11 +327,37 @@ def _pieces(part: Union[Lead, Point, Explanation], place: int) -> list[AnswerPar
     return [Piece(part, place, index, len(cut), unit) for index, unit in enumerate(cut)]
 
 
+def _question_too_long(item: RenderedItem) -> bool:
+    """Whether the title and question are estimated not to fit a front at the smallest size."""
+    size = FONT_SIZES_PT[SMALLEST]
+    head = _paragraph("", 0.0, 1.0)
+    return _estimated_height_pt([head, *_front_paragraphs(item, {"question": ""})[1:]], size) > TEXT_HEIGHT_PT
+
+
 def _answer_parts(item: RenderedItem) -> list[AnswerPart]:
     lead = [Lead(item.answer.lead)] if item.answer.lead else []
     explanation = [Explanation(item.explanation)] if item.explanation else []
-    return [piece for place, part in enumerate([*lead, *item.answer.points, *explanation])
-            for piece in _pieces(part, place)]
+    asked: list[AnswerPart] = []
+    if _question_too_long(item):
+        cut = units(item.question, text_width_em, PIECE_WIDTH_EM)
+        asked = [Piece(Question(item.question), -1, index, len(cut), unit) for index, unit in enumerate(cut)]
+    return asked + [piece for place, part in enumerate([*lead, *item.answer.points, *explanation])
+                    for piece in _pieces(part, place)]
+
+
+def _asked_paragraphs(item: RenderedItem, asked: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
+    """A front's paragraphs when the question is cut: its label, the title, its pieces."""
+    return [*_front_paragraphs(item, labels)[:2], *[_paragraph(plain_text(piece.unit.html), 0.0, 1.0) for piece in asked]]
+
+
+def _asked_runs(item: RenderedItem, asked: list[AnswerPart], labels: dict[str, str]) -> list[slice]:
+    """The question's pieces in runs that each fill a front at the smallest size, in order."""
+    size, runs, start = FONT_SIZES_PT[SMALLEST], [], 0
+    for end in range(2, len(asked) + 1):
+        if _estimated_height_pt(_asked_paragraphs(item, asked[start:end], labels), size) > TEXT_HEIGHT_PT:
+            runs.append(slice(start, end - 1))
+            start = end - 1
+    return [*runs, slice(start, len(asked))]
 
 
 def planned_cards(doc: RenderedBank) -> list[Card]:
@@ -310,15 +366,23 @@ def planned_cards(doc: RenderedBank) -> list[Card]:
     smallest = FONT_SIZES_PT[SMALLEST]
     for item in doc.items:
         front_size_class = _fitting_size(_front_paragraphs(item, doc.labels))
-        parts = _answer_parts(item)
+        asked, parts = _asked(_answer_parts(item))
         if _estimated_height_pt(_back_paragraphs(_run_paragraphs(parts, doc.labels), doc.labels), smallest) <= TEXT_HEIGHT_PT:
             runs = [slice(0, len(parts))]
         else:
             paragraphs = _part_paragraphs(parts, doc.labels)
             runs = _balanced(paragraphs, _groups_needed(paragraphs, doc.labels), doc.labels)
-        cards += _numbered(item, [CardPlan(parts[run], front_size_class,
-                                           _fitting_size(_back_paragraphs(_run_paragraphs(parts[run], doc.labels), doc.labels)))
-                                  for run in runs])
+        if asked:
+            front_size_class = _fitting_size(_asked_paragraphs(item, [], doc.labels))
+        plans = [CardPlan(parts[run], front_size_class,
+                          _fitting_size(_back_paragraphs(_run_paragraphs(parts[run], doc.labels), doc.labels)))
+                 for run in runs]
+        if asked:  # the question's fronts, the last one with the answer's first back
+            fronts = [CardPlan(asked[run], _fitting_size(_asked_paragraphs(item, asked[run], doc.labels)), 0)
+                      for run in _asked_runs(item, asked, doc.labels)]
+            plans = [*fronts[:-1], fronts[-1]._replace(answer=fronts[-1].answer + plans[0].answer,
+                                                       back_size_class=plans[0].back_size_class), *plans[1:]]
+        cards += _numbered(item, plans)
     return cards
 
 
@@ -369,15 +433,22 @@ def _refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict
         plans: list[CardPlan] = []
         for card in item_cards:
             front_size_class, parts = card.front_size_class, list(card.answer)
+            asked, answer = _asked(parts)
             if (card.key, "front") in overflowing:
-                front_size_class = min(front_size_class + 1, SMALLEST)
+                if front_size_class < SMALLEST:
+                    front_size_class += 1
+                elif len(asked) > 1:  # half the question's pieces go on a card of their own before
+                    plans.append(CardPlan(asked[:len(asked) // 2], SMALLEST, 0))
+                    asked = asked[len(asked) // 2:]
+                    parts = asked + answer
             if (card.key, "back") not in overflowing:
                 plans.append(CardPlan(parts, front_size_class, card.back_size_class))
             elif card.back_size_class < SMALLEST:
                 plans.append(CardPlan(parts, front_size_class, card.back_size_class + 1))
-            elif len(parts) > 1:
-                plans += [CardPlan(parts[half], front_size_class, SMALLEST)
-                          for half in _balanced(_part_paragraphs(parts, labels), 2, labels)]
+            elif len(answer) > 1:
+                first, *rest = _balanced(_part_paragraphs(answer, labels), 2, labels)
+                plans += [CardPlan(asked + answer[first], front_size_class, SMALLEST),
+                          *[CardPlan(answer[half], front_size_class, SMALLEST) for half in rest]]
             else:
                 plans.append(CardPlan(parts, front_size_class, SMALLEST))
         refitted += _numbered(item, plans)
