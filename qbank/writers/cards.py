@@ -329,9 +329,8 @@ def _pieces(part: Union[Lead, Point, Explanation], place: int) -> list[AnswerPar
 
 def _question_too_long(item: RenderedItem) -> bool:
     """Whether the title and question are estimated not to fit a front at the smallest size."""
-    size = FONT_SIZES_PT[SMALLEST]
-    head = _paragraph("", 0.0, 1.0)
-    return _estimated_height_pt([head, *_front_paragraphs(item, {"question": ""})[1:]], size) > TEXT_HEIGHT_PT
+    head_label = {"question": ""}  # the face's head is one line whatever its label: no labels needed
+    return _estimated_height_pt(_front_paragraphs(item, head_label), FONT_SIZES_PT[SMALLEST]) > TEXT_HEIGHT_PT
 
 
 def _answer_parts(item: RenderedItem) -> list[AnswerPart]:
