@@ -20,7 +20,7 @@ from .model import Bank, Item, Problem
 
 SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of the items' features (_features)
 MAX_ANSWER_CHARS = 600  # more than fits on a phone screen without scrolling far
-# What a flashcard's back holds at its smallest size (qbank/writers/cards.py): about 22 lines of
+# What a flashcard's back holds at its smallest size (qbank/writers/card_sizes.py): about 22 lines of
 # 36 em. For the estimate of how many cards an answer spans; the flashcards measure the real one.
 FLASHCARD_LINES, FLASHCARD_LINE_EM = 22, 36
 

@@ -19,11 +19,12 @@ from qbank.lock import Lock
 from qbank.reader import load_bank
 from qbank.render import render_bank
 from qbank.writers import BuildOptions
+from qbank.writers import card_plan
 from qbank.writers import cards as cards_writer
+from qbank.writers.card_sizes import COLUMNS, ROWS
 from qbank.writers.printing import ITEMS_PER_CHUNK
 
 SEED = yaml.safe_load(SEED_BANK.read_text(encoding="utf-8"))
-COLUMNS, ROWS = cards_writer.COLUMNS, cards_writer.ROWS
 LONG_POINTS = 18
 PARAGRAPH_SENTENCES, LIST_LINES, QUESTION_SENTENCES = 70, 22, 120  # _words_bank
 PAGE_NUMBER = re.compile(r"^(第\s*\d+\s*页|Page \d+ of)")
@@ -214,9 +215,9 @@ def test_the_measured_layout_corrects_a_wrong_estimate(chunk_items: int, tmp_pat
     also when the cards are laid out as chunks (whose processes send back the cards they fitted)."""
     bank = _long_bank(tmp_path / "bank")
     doc = render_bank(load_bank(bank), Lock.open(bank))
-    monkeypatch.setattr(cards_writer, "_fitting_size", lambda paragraphs: 0)
-    monkeypatch.setattr(cards_writer, "_groups_needed", lambda blocks, labels: 1)
-    assert len(cards_writer.planned_cards(doc)) == 3, "the estimate is now wrong on purpose"
+    monkeypatch.setattr(card_plan, "fitting_size", lambda paragraphs: 0)
+    monkeypatch.setattr(card_plan, "groups_needed", lambda blocks, labels: 1)
+    assert len(card_plan.planned_cards(doc)) == 3, "the estimate is now wrong on purpose"
     target = tmp_path / "cards.pdf"
     cards_writer.FlashcardWriter(items_per_chunk=chunk_items).write(doc, target, BuildOptions())
     reader = PdfReader(target)

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from conftest import FIXTURES, built_copy, run_build
 from pdfread import MM, Glyph, chunks, filled_boxes, glyph_boxes, overlapping, page_text
-from qbank.writers.cards import CARD_HEIGHT_MM, CARD_WIDTH_MM, COLUMNS, PADDING_MM, ROWS
+from qbank.writers.card_sizes import CARD_HEIGHT_MM, CARD_WIDTH_MM, COLUMNS, PADDING_MM, ROWS
 
 BANK = FIXTURES / "technical" / "technical-bank.yaml"
 BANK_ID = "technical-bank"
