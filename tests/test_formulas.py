@@ -107,7 +107,7 @@ def test_the_epub_has_mathjaxs_mathml_for_every_formula_with_its_tex(built: tupl
     assert set(maths) == set(EVERY_FORMULA)
     ctr = maths[CTR]
     assert ctr.get("display") == "block"
-    label, formula = ctr.find(f".//{{{MATHML}}}mlabeledtr")
+    formula, label = ctr.find(f".//{{{MATHML}}}mtr")
     assert "".join(label.itertext()) == "(7)"
     assert [mi.text for mi in formula.iter(f"{{{MATHML}}}mi")][3:] == list("点击次数展示量")
     assert "".join(maths[CASES].itertext()).count("否则") == 2  # drawn, and in the annotation
@@ -116,6 +116,17 @@ def test_the_epub_has_mathjaxs_mathml_for_every_formula_with_its_tex(built: tupl
         for math in list(page.iter(f"{{{MATHML}}}math")):
             math.clear()
         assert not TEX_SOURCE.search("".join(page.itertext()))
+
+
+def test_a_tag_number_is_the_last_cell_of_its_row_as_mathml_core_has_no_labeled_rows(built: tuple[Path, str]) -> None:
+    maths = {math.find(f".//{{{MATHML}}}annotation").text: math
+             for page in _pages(built[0] / f"{BANK_ID}.epub").values() for math in page.iter(f"{{{MATHML}}}math")}
+    for tex, number in ((CTR, "(7)"), (r"E = mc^2 \tag{1}", "(1)")):
+        assert maths[tex].find(f".//{{{MATHML}}}mlabeledtr") is None
+        (row,) = maths[tex].iter(f"{{{MATHML}}}mtr")
+        assert len(row) == 2 and "".join(row[-1].itertext()) == number
+        assert row[-1].get("columnalign") == "right"
+        assert maths[tex].find(f".//{{{MATHML}}}annotation").text == tex
 
 
 # PDF ----------------------------------------------------------------------------------------
