@@ -38,7 +38,7 @@ from ..pandoc import run_pandoc
 from ..processes import cpu_slot
 from ..document import RenderedBank, RenderedItem
 from ..templating import TEMPLATES, render_template
-from .epub_fonts import embed_fonts
+from .epub_fonts import embed_fonts, embed_math_font
 from .fonts import ShownText, font_stack, require_coverage, shown_text
 from .formulas import with_mathml
 from .images import SCREEN, fitted_media
@@ -227,7 +227,9 @@ class EpubWriter(Writer):
             (work / PANDOC_DATA).mkdir()
             progress.report(0, None, "subsetting the fonts")
             fonts, font_stacks = embed_fonts(stack, shown, work / FONT_FOLDER)
-            stylesheet = render_template(f"{TEMPLATE_FOLDER}/book.css", fonts=fonts, **font_stacks)
+            math_font = embed_math_font((formula.mathml for formula in doc.formulas.values()), work / FONT_FOLDER)
+            fonts += [math_font] if math_font else []
+            stylesheet = render_template(f"{TEMPLATE_FOLDER}/book.css", fonts=fonts, math_font=math_font, **font_stacks)
             (work / STYLESHEET).write_text(stylesheet, encoding="utf-8")
             for name, source in media.files.items():
                 shutil.copyfile(source, work / name)
