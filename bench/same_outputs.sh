@@ -9,6 +9,7 @@ rev=${1:-HEAD}
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/code" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git worktree add --detach "$work/code" "$rev" >/dev/null 2>&1
+ln -s "$PWD/node_modules" "$work/code/node_modules"  # MathJax: without it, no formula is typeset on either side
 status=0
 for side in before after; do
   if [ $side = after ]; then

@@ -8,6 +8,7 @@ took 30 MB in every process of the build.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from html.parser import HTMLParser
@@ -31,6 +32,13 @@ class _TextExtractor(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
+
+
+def text_width_em(text: str) -> float:
+    """About how wide `text` sets, in em: CJK characters are square, Latin about half as wide."""
+    classes = "".join(map(unicodedata.east_asian_width, text))  # a code per character: W, F, Na, H, A or N
+    wide = classes.count("W") + classes.count("F")
+    return wide + 0.55 * (len(text) - wide)
 
 
 def plain_text(html: str) -> str:

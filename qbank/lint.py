@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from . import schema
+from .document import text_width_em
 from .model import Bank, Item, Problem
 
 SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of the items' features (_features)
 MAX_ANSWER_CHARS = 600  # more than fits on a phone screen without scrolling far
+# What a flashcard's back holds at its smallest size (qbank/writers/cards.py): about 22 lines of
+# 36 em. For the estimate of how many cards an answer spans; the flashcards measure the real one.
+FLASHCARD_LINES, FLASHCARD_LINE_EM = 22, 36
 
 _MARKUP = re.compile(r"[*_`#>\[\]()!~|-]")
 # Code blocks and spans, where Markdown's characters are only shown, not read.
@@ -80,6 +84,27 @@ def _features(item: Item) -> set[str]:
 
 def _answer_length(item: Item) -> int:
     return len(_normalized("".join(text for path, text in _texts(item) if path[0] == "answer")))
+
+
+def flashcards_spanned(item: Item) -> int:
+    """About how many flashcards the item's answer and explanation take: each line of their
+    Markdown (a paragraph, a list item, a code line) sets at least one line of a card."""
+    lines = sum(max(1, math.ceil(text_width_em(line) / FLASHCARD_LINE_EM))
+                for path, _, text in schema.markdown_fields(schema.ITEM, item) if path[0] in ("answer", "explanation")
+                for line in text.splitlines() if line.strip())
+    return max(1, math.ceil(lines / FLASHCARD_LINES))
+
+
+def _long_answer(item: Item) -> list[Problem]:
+    """One warning for an answer too long to review at a glance: on a phone, or on one flashcard."""
+    length, cards = _answer_length(item), flashcards_spanned(item)
+    if cards > 1:
+        return [Problem(item.location, f"answer spans {cards} flashcards ({length} characters); "
+                        "consider splitting it into several items", item.id)]
+    if length > MAX_ANSWER_CHARS:
+        return [Problem(item.location, f"answer is {length} characters; over {MAX_ANSWER_CHARS} is hard to review on a card",
+                        item.id)]
+    return []
 
 
 def duplicate_clusters(items: tuple[Item, ...], threshold: float = SIMILARITY_THRESHOLD) -> list[DuplicateCluster]:
@@ -223,9 +248,5 @@ def lint_bank(bank: Bank) -> list[Problem]:
     for item in bank.items:
         if not item.tags:
             warnings.append(Problem(item.location, "item has no tags", item.id))
-        length = _answer_length(item)
-        if length > MAX_ANSWER_CHARS:
-            warnings.append(
-                Problem(item.location, f"answer is {length} characters; over {MAX_ANSWER_CHARS} is hard to review on a card", item.id)
-            )
+        warnings += _long_answer(item)
     return warnings + _missing_alt_text(bank) + _html_shown_as_text(bank) + _dollar_spacing(bank)

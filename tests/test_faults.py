@@ -776,10 +776,17 @@ def test_an_output_path_taken_by_a_folder_is_one_line(built: Built) -> None:
     built.assert_untouched()
 
 
-def test_import_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
-    target = tmp_path / "no" / "bank.yaml"
+def test_import_makes_a_missing_folder_but_a_file_in_the_way_is_one_line(tmp_path: Path) -> None:
+    """A new bank's folder is made for it, as --out makes the outputs' folder; a path that cannot
+    be a folder is one line, and nothing is written."""
     article = ROOT / "tests" / "fixtures" / "seed-article.md"
+    target = tmp_path / "new" / "bank.yaml"
+    result = run_build("import", article, "--id", "x", "--lang", "zh-CN", "-o", target)
+    assert result.returncode == 0, result.stderr
+    assert target.read_text(encoding="utf-8").startswith("# yaml-language-server:")
+    (tmp_path / "file").write_text("not a folder")
+    target = tmp_path / "file" / "bank.yaml"
     result = run_build("import", article, "--id", "x", "--lang", "zh-CN", "-o", target)
     assert result.returncode == 1
-    assert error_lines(result.stderr) == [f"error: {target.parent}/: no such folder (writing bank.yaml); check the path"]
-    assert not (tmp_path / "no").exists()
+    assert error_lines(result.stderr) == [f"error: {target.parent}: a part of the path is a file, not a folder"]
+    assert (tmp_path / "file").read_text() == "not a folder"

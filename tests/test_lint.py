@@ -6,7 +6,7 @@ import dataclasses
 
 from conftest import FIXTURES, SEED_BANK, copy_bank, run_build
 
-from qbank.lint import MAX_ANSWER_CHARS, duplicate_clusters, lint_bank
+from qbank.lint import MAX_ANSWER_CHARS, duplicate_clusters, flashcards_spanned, lint_bank
 from qbank.model import Item
 from qbank.reader import load_bank
 
@@ -96,3 +96,13 @@ def test_check_prints_the_warnings_with_their_places_and_succeeds(tmp_path) -> N
         f"warning: {bank}:57:5: [item long-answer] answer is 845 characters; over {MAX_ANSWER_CHARS} "
         "is hard to review on a card",
     ]
+
+
+def test_an_answer_longer_than_a_flashcard_warns_once_how_many_cards_it_spans() -> None:
+    item = load_bank(LINT_BANK).items[0]
+    # 30 paragraphs of 70 characters (38.5 em, two lines of 36 em): 60 lines, at 22 a card.
+    lead = "\n\n".join(["A paragraph that takes two lines of a flashcard at its smallest size."] * 30)
+    long_item = dataclasses.replace(item, answer=dataclasses.replace(item.answer, lead=lead, points=()), explanation="")
+    assert flashcards_spanned(long_item) == 3 and flashcards_spanned(item) == 1
+    [warning] = [w for w in lint_bank(dataclasses.replace(load_bank(LINT_BANK), items=(long_item,))) if "answer" in w.message]
+    assert warning.item_id == item.id and warning.message.startswith("answer spans 3 flashcards (")

@@ -4,6 +4,9 @@ and the two safety nets every printed output shares (the URL fetcher and the gly
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ import yaml
 from pypdf import PdfReader
 from weasyprint.urls import FatalURLFetchingError
 
-from conftest import SEED_BANK, copy_bank, run_build, tiny_png
+from conftest import ROOT, SEED_BANK, copy_bank, run_build, tiny_png
 from pdfread import MM, fonts, is_embedded, page_text, squeezed
 from qbank.model import BankError
 from qbank.writers.printing import BASE_URL, PrintFetcher, refuse_notdef
@@ -140,6 +143,27 @@ def test_the_banks_images_are_printed_and_its_author_named(tmp_path: Path) -> No
     images = [x.get_object() for x in xobjects.values() if x.get_object()["/Subtype"] == "/Image"]
     assert [(image["/Width"], image["/Height"]) for image in images] == [(40, 20)]
     assert reader.metadata.author == "王小明"
+
+
+def test_a_pdf_with_an_image_is_the_same_wherever_qbank_is_installed(tmp_path: Path) -> None:
+    """WeasyPrint names an image after its URL: a base URL holding qbank's folder made two
+    checkouts of the same commit build different bytes."""
+    def add_image(data: dict) -> None:
+        data["items"][0]["explanation"] += "\n\n![示意图](images/diagram.png)"
+
+    bank = _small_bank(tmp_path / "bank", add_image)
+    (bank.parent / "images").mkdir()
+    (bank.parent / "images" / "diagram.png").write_bytes(tiny_png(40, 20))
+    elsewhere = tmp_path / "another checkout"
+    for part in ("qbank", "templates"):
+        shutil.copytree(ROOT / part, elsewhere / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "build.py", elsewhere / "build.py")
+    for code, out in ((ROOT, "here"), (elsewhere, "there")):
+        result = subprocess.run([sys.executable, str(code / "build.py"), str(bank), "--out", str(tmp_path / out),
+                                 "--format", "pdf"], capture_output=True, text=True, cwd=code, check=False)
+        assert result.returncode == 0, result.stderr
+    here, there = (tmp_path / out / "ai-startup-interview.pdf" for out in ("here", "there"))
+    assert here.read_bytes() == there.read_bytes()
 
 
 @pytest.mark.parametrize("output_format", ["pdf", "cards"])

@@ -15,6 +15,8 @@ or says why in the loader's own lines and leaves nothing in place of the target.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +77,10 @@ def read_source(source: Path, format: str, bank_id: str, lang: str) -> Imported:
 def write_bank(imported: Imported, output: Path, source: Path) -> None:
     """Write the bank to `output`, its images beside it, and load it as a build would; a bank
     the loader refuses raises its BankError (placed in `output`) and is not written."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file stands where a folder of the path belongs: say that, not EEXIST
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(output.parent)) from None
     folder = output.parent.resolve()
     for relative, file in imported.images.items():
         target = (folder / relative).resolve()

@@ -14,10 +14,9 @@ import string
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
 from weasyprint import CSS, HTML, Document
@@ -33,7 +32,12 @@ from .fonts import font_stack, items_using, template_font_stacks
 from .paged import PageNumbers
 
 PRINT_TEMPLATES = TEMPLATES / "print"
-BASE_URL = PRINT_TEMPLATES.as_uri() + "/"  # image names in the HTML resolve below this folder
+# The base that the HTML's relative URLs (the images' flat names, the stylesheets') resolve
+# against: a fixed name for templates/print/, which PrintFetcher serves. WeasyPrint names an
+# image after its URL, so a real path here would make the PDF's bytes depend on where qbank
+# is installed.
+BASE_URL = "file:///qbank/print/"
+_BASE_FOLDER = PurePosixPath("/qbank/print")
 
 # WeasyPrint's PDF/UA-1 variant: a tagged PDF whose metadata names its title and language
 # (CJK text still copies out as the original characters). The file identifier is a hash of
@@ -81,12 +85,14 @@ class PrintFetcher(URLFetcher):
         parts = urlsplit(url)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             raise RefusedURL(f"refused to fetch {url}: only the print templates and the bank's images are served")
-        path = Path(url2pathname(parts.path))
-        if path.parent == self._root and path.name in self._media:
-            return URLFetcherResponse(url, self._media[path.name].read_bytes())
-        resolved = path.resolve()
-        if resolved.is_relative_to(self._root) and resolved.is_file():
-            return URLFetcherResponse(url, resolved.read_bytes())
+        path = PurePosixPath(unquote(parts.path))
+        if path.is_relative_to(_BASE_FOLDER):
+            relative = path.relative_to(_BASE_FOLDER)
+            if len(relative.parts) == 1 and relative.name in self._media:
+                return URLFetcherResponse(url, self._media[relative.name].read_bytes())
+            resolved = (self._root / relative).resolve()
+            if resolved.is_relative_to(self._root) and resolved.is_file():
+                return URLFetcherResponse(url, resolved.read_bytes())
         raise RefusedURL(f"refused to fetch {url}: only the print templates and the bank's images are served")
 
 
