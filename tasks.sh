@@ -15,10 +15,13 @@ VENV=.venv
 # (Chinese would print as boxes), no colour emoji and few symbols. Installed sizes on Debian 12:
 # fonts-noto-cjk 89 MB (CJK), fonts-noto-core 42 MB (Noto Sans for Latin text, Noto Sans Math
 # and Symbols2), fonts-noto-color-emoji 10.5 MB, fonts-dejavu-core 2.9 MB (the widest symbol
-# net; usually already there), fonts-noto-mono 1.1 MB (Noto Sans Mono, for code).
+# net; usually already there), fonts-noto-mono 1.1 MB (Noto Sans Mono, for code),
+# fonts-dejavu-extra 7.2 MB (DejaVu Math TeX Gyre: the EPUB's math font, whose OpenType MATH
+# table stretches brackets; Debian's Noto Sans Math has none).
 # libharfbuzz-subset0 makes WeasyPrint's font subsetting fast (~3 s instead of ~20 s per page set).
 SYSTEM_PACKAGES=(python3 python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
-                 fonts-noto-cjk fonts-noto-core fonts-noto-mono fonts-noto-color-emoji fonts-dejavu-core)
+                 fonts-noto-cjk fonts-noto-core fonts-noto-mono fonts-noto-color-emoji fonts-dejavu-core
+                 fonts-dejavu-extra)
 # What the test extras need to start that their own docs do not name: Playwright's Node driver
 # (.venv/.../playwright/driver/node, from PyPI) links libatomic.so.1, which a minimal Debian
 # lacks (`ldd` on it lists what it links).

@@ -179,6 +179,8 @@ def _book_mathml(tex: str, mathml: str) -> str:
                 element.set("mathvariant", TEX_VARIANTS[variant])
             else:
                 del element.attrib["mathvariant"]
+    for table in math.iter(f"{{{MATHML}}}mtable"):
+        _labels_as_cells(table)
     semantics = ET.Element(f"{{{MATHML}}}semantics")
     row = ET.SubElement(semantics, f"{{{MATHML}}}mrow")
     row.extend(list(math))
@@ -189,6 +191,32 @@ def _book_mathml(tex: str, mathml: str) -> str:
     math.append(semantics)
     math.set("display", "block" if math.get("display") == "block" else "inline")
     return _xml(math, MATHML)
+
+
+def _labels_as_cells(table: ET.Element) -> None:
+    """`table`'s rows with \\tag numbers (<mlabeledtr>, whose first cell is the number) as
+    plain rows with the number as a cell of its own, at the end (or the start, for
+    side="left"). MathML Core, which Chromium and WebKit (Apple Books) render, has no
+    <mlabeledtr>: they showed the number before the formula and stacked its cells' contents."""
+    left = table.get("side") == "left"
+    rows = list(table)
+    if not any(row.tag == f"{{{MATHML}}}mlabeledtr" for row in rows):
+        return
+    for row in rows:
+        cells = list(row)
+        if row.tag == f"{{{MATHML}}}mlabeledtr":
+            row.tag = f"{{{MATHML}}}mtr"
+            label, cells = cells[0], cells[1:]
+            label.set("columnalign", "left" if left else "right")
+            spacing = ET.Element(f"{{{MATHML}}}mspace", width="1em")  # apart from the formula
+            label.insert(len(label) if left else 0, spacing)
+        else:  # an unnumbered row: an empty cell where the others have their number
+            label = ET.Element(f"{{{MATHML}}}mtd")
+        for cell in list(row):
+            row.remove(cell)
+        row.extend([label, *cells] if left else [*cells, label])
+    if left and table.get("columnalign"):  # its columns' alignments, each now a column further
+        table.set("columnalign", "left " + table.get("columnalign"))
 
 
 def _xml(root: ET.Element, namespace: str) -> str:

