@@ -20,9 +20,12 @@ from .model import Bank, Item, Problem
 
 SIMILARITY_THRESHOLD = 0.6  # Jaccard similarity of the items' features (_features)
 MAX_ANSWER_CHARS = 600  # more than fits on a phone screen without scrolling far
-# What a flashcard's back holds at its smallest size (qbank/writers/card_sizes.py): about 22 lines of
-# 36 em. For the estimate of how many cards an answer spans; the flashcards measure the real one.
-FLASHCARD_LINES, FLASHCARD_LINE_EM = 22, 36
+# What a flashcard's back holds at its smallest size (qbank/writers/card_sizes.py): 24 lines
+# (75 mm of text at 6.5 pt, line height 1.35) of 36 em. For the estimate of how many cards an
+# answer spans; the flashcards measure the real one.
+FLASHCARD_LINES, FLASHCARD_LINE_EM = 24, 36
+CODE_LINE = 0.86 * 1.3 / 1.35  # a code line's height, in the text's lines
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 _MARKUP = re.compile(r"[*_`#>\[\]()!~|-]")
 # Code blocks and spans, where Markdown's characters are only shown, not read.
@@ -87,11 +90,23 @@ def _answer_length(item: Item) -> int:
 
 
 def flashcards_spanned(item: Item) -> int:
-    """About how many flashcards the item's answer and explanation take: each line of their
-    Markdown (a paragraph, a list item, a code line) sets at least one line of a card."""
-    lines = sum(max(1, math.ceil(text_width_em(line) / FLASHCARD_LINE_EM))
-                for path, _, text in schema.markdown_fields(schema.ITEM, item) if path[0] in ("answer", "explanation")
-                for line in text.splitlines() if line.strip())
+    """About how many flashcards the item's answer and explanation take, counted as the card sets
+    them: a point's term and text on one line, each line of a paragraph or list item at least one
+    card line, a code line a smaller one (templates/print/content.css: pre at 0.86em, line
+    height 1.3) and a code fence none."""
+    fields = {path: text for path, _, text in schema.markdown_fields(schema.ITEM, item) if path[0] in ("answer", "explanation")}
+    texts = [f"{text}：{fields.get(path[:-1] + ('text',), '')}" if path[-1] == "term" else text
+             for path, text in fields.items() if path[-1] != "text" or path[:-1] + ("term",) not in fields]
+    lines = 0.0
+    for text in texts:
+        in_code = False
+        for line in text.splitlines():
+            if _FENCE.match(line):
+                in_code = not in_code
+            elif in_code:
+                lines += CODE_LINE * max(1, math.ceil(text_width_em(line) / FLASHCARD_LINE_EM))
+            elif line.strip():
+                lines += max(1, math.ceil(text_width_em(line) / FLASHCARD_LINE_EM))
     return max(1, math.ceil(lines / FLASHCARD_LINES))
 
 

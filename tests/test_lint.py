@@ -100,7 +100,7 @@ def test_check_prints_the_warnings_with_their_places_and_succeeds(tmp_path) -> N
 
 def test_an_answer_longer_than_a_flashcard_warns_once_how_many_cards_it_spans() -> None:
     item = load_bank(LINT_BANK).items[0]
-    # 30 paragraphs of 70 characters (38.5 em, two lines of 36 em): 60 lines, at 22 a card.
+    # 30 paragraphs of 70 characters (38.5 em, two lines of 36 em): 60 lines, at 24 a card.
     lead = "\n\n".join(["A paragraph that takes two lines of a flashcard at its smallest size."] * 30)
     long_item = dataclasses.replace(item, answer=dataclasses.replace(item.answer, lead=lead, points=()), explanation="")
     assert flashcards_spanned(long_item) == 3 and flashcards_spanned(item) == 1
