@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,16 @@ SECONDS_PER_FORMULA = 0.1
 # MathJax's own variants, which MathML has not: the nearest MathML one, or none.
 TEX_VARIANTS = {"-tex-calligraphic": "script", "-tex-bold-calligraphic": "bold-script",
                 "-tex-mathit": "italic", "-tex-oldstyle": None, "-tex-bold-oldstyle": "bold", "-tex-variant": None}
+# A mathvariant as Unicode names its letters and digits (MATHEMATICAL BOLD SMALL X); a few
+# are older characters (DOUBLE-STRUCK CAPITAL R, PLANCK CONSTANT, BLACK-LETTER CAPITAL C).
+VARIANT_NAMES = {
+    "bold": "BOLD", "italic": "ITALIC", "bold-italic": "BOLD ITALIC", "double-struck": "DOUBLE-STRUCK",
+    "script": "SCRIPT", "bold-script": "BOLD SCRIPT", "fraktur": "FRAKTUR", "bold-fraktur": "BOLD FRAKTUR",
+    "sans-serif": "SANS-SERIF", "bold-sans-serif": "SANS-SERIF BOLD", "sans-serif-italic": "SANS-SERIF ITALIC",
+    "sans-serif-bold-italic": "SANS-SERIF BOLD ITALIC", "monospace": "MONOSPACE",
+}
+OLDER_NAMES = {"ITALIC SMALL H": "PLANCK CONSTANT", "FRAKTUR CAPITAL": "BLACK-LETTER CAPITAL"}
+LETTER_TOKENS = (f"{{{MATHML}}}mi", f"{{{MATHML}}}mn")
 _MIN_WIDTH = re.compile(r"min-width: ([\d.]+)ex")
 
 Key = tuple[str, bool]  # a formula's TeX, and whether it is displayed
@@ -179,6 +190,8 @@ def _book_mathml(tex: str, mathml: str) -> str:
                 element.set("mathvariant", TEX_VARIANTS[variant])
             else:
                 del element.attrib["mathvariant"]
+        if element.tag in LETTER_TOKENS:
+            _in_styled_characters(element)
     for table in math.iter(f"{{{MATHML}}}mtable"):
         _labels_as_cells(table)
     semantics = ET.Element(f"{{{MATHML}}}semantics")
@@ -191,6 +204,40 @@ def _book_mathml(tex: str, mathml: str) -> str:
     math.append(semantics)
     math.set("display", "block" if math.get("display") == "block" else "inline")
     return _xml(math, MATHML)
+
+
+def styled(ch: str, variant: str) -> str:
+    """`ch` in a mathvariant's own character (x, bold: 𝐱; R, double-struck: ℝ); else ''."""
+    if variant not in VARIANT_NAMES or not (ch.isalpha() or ch.isdigit()):
+        return ""
+    name = f"{VARIANT_NAMES[variant]} {re.sub(r'^(LATIN|GREEK) |LETTER ', '', unicodedata.name(ch, ''))}"
+    older = next((name.replace(prefix, character) for prefix, character in OLDER_NAMES.items()
+                  if name.startswith(prefix)), name)
+    for candidate in (f"MATHEMATICAL {name}", older):
+        try:
+            return unicodedata.lookup(candidate)
+        except KeyError:
+            pass
+    return ""
+
+
+def _in_styled_characters(token: ET.Element) -> None:
+    """`token` (<mi>, <mn>) with its mathvariant's characters (\\mathbb{R}: ℝ) in place of the
+    attribute, which MathML Core, so Chromium and WebKit (Apple Books), ignores but for
+    "normal": they drew ℝ as an italic R and \\boldsymbol{\\theta} as a plain θ. A single
+    letter keeps mathvariant="normal", lest a reader italicise 𝐱 again; a character with no
+    such form (Chinese, ∇) stays as it is, and so does the attribute, for readers that know it."""
+    variant = token.get("mathvariant", "")
+    if variant not in VARIANT_NAMES or not token.text:
+        return
+    characters = [styled(ch, variant) for ch in token.text]
+    token.text = "".join(new or old for new, old in zip(characters, token.text))
+    if not all(characters):
+        return
+    if token.tag == f"{{{MATHML}}}mi" and len(token.text) == 1:
+        token.set("mathvariant", "normal")
+    else:
+        del token.attrib["mathvariant"]
 
 
 def _labels_as_cells(table: ET.Element) -> None:

@@ -64,3 +64,20 @@ def test_the_brace_of_cases_stretches_over_its_rows(page: Page, unpacked: Path, 
     text = page.evaluate(BOX, [CASES, "mi"])
     page.screenshot(path=tmp_path / "cases.png")
     assert brace["height"] > 1.5 * text["height"], (brace, text)
+
+
+def test_double_struck_and_bold_letters_are_drawn_by_the_books_math_font(page: Page, unpacked: Path) -> None:
+    tex = r"\boldsymbol{\theta} \in \mathbb{R}^d"
+    _open_page_with(page, unpacked, tex)
+    session = page.context.new_cdp_session(page)
+    session.send("DOM.enable")
+    session.send("CSS.enable")
+    root = session.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    for letter in ("ℝ", "𝜽"):  # MathML Core ignores mathvariant: the letter itself is styled
+        page.evaluate("""([tex, letter]) => [...document.querySelectorAll("math")]
+            .find((math) => math.querySelector("annotation").textContent === tex)
+            .querySelectorAll("mi").forEach((mi) => mi.toggleAttribute("data-probe", mi.textContent === letter))""", [tex, letter])
+        node = session.send("DOM.querySelector", {"nodeId": root, "selector": "mi[data-probe]"})["nodeId"]
+        fonts = session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        # the book's subset (a web font), not an installed font a fallback found
+        assert [(font["familyName"], font["isCustomFont"]) for font in fonts] == [("DejaVu Math TeX Gyre", True)], (letter, fonts)

@@ -148,6 +148,35 @@ def test_the_epub_embeds_a_math_font_with_its_stretchy_brackets_for_math(built: 
         construction = constructions[cmap[ord(bracket)]]
         assert construction.VariantCount > 1 and construction.GlyphAssembly.PartCount >= 3
     assert all(ord(ch) in cmap for ch in "=>×∈−2𝑐𝑡𝑟𝑥𝐸𝑚")  # MathML's italic letters too
+    assert all(ord(ch) in cmap for ch in "ℝ𝔼𝜽𝒙")  # \mathbb{R}, \mathbb{E}, \boldsymbol{\theta}, \boldsymbol{x}
+
+
+def test_letters_in_a_mathvariant_are_its_unicode_characters_as_mathml_core_ignores_it(built: tuple[Path, str]) -> None:
+    maths = {math.find(f".//{{{MATHML}}}annotation").text: math
+             for page in _pages(built[0] / f"{BANK_ID}.epub").values() for math in page.iter(f"{{{MATHML}}}math")}
+    tokens = {mi.text: mi.attrib for mi in maths[r"\boldsymbol{\theta} \in \mathbb{R}^d"].iter(f"{{{MATHML}}}mi")}
+    assert tokens == {"𝜽": {"mathvariant": "normal"}, "ℝ": {"mathvariant": "normal"}, "d": {}}
+
+
+@pytest.mark.parametrize(("variant", "token", "text", "attributes"), [
+    ("double-struck", "mi", "R", {"mathvariant": "normal"}),  # ℝ: the Letterlike block's, not U+1D549 (unassigned)
+    ("double-struck", "mn", "1", {}),
+    ("bold-italic", "mi", "θ", {"mathvariant": "normal"}),
+    ("bold", "mi", "Θx2", {}),  # several characters: <mi> draws them upright anyway
+    ("script", "mi", "AB", {}),  # ℬ from the Letterlike block, 𝒜 from the Mathematical one
+    ("fraktur", "mi", "gH", {}),
+    ("italic", "mi", "h", {"mathvariant": "normal"}),
+    ("bold", "mi", "点x", {"mathvariant": "bold"}),  # Chinese has no bold form: the attribute stays
+    ("bold", "mo", "+", {"mathvariant": "bold"}),
+])
+def test_a_mathvariant_becomes_unicodes_mathematical_characters(variant: str, token: str, text: str,
+                                                                attributes: dict[str, str]) -> None:
+    mathml = f'<math xmlns="{MATHML}"><{token} mathvariant="{variant}">{text}</{token}></math>'
+    (element,) = ET.fromstring(mathjax._book_mathml("x", mathml)).find(f".//{{{MATHML}}}mrow")
+    expected = {("double-struck", "R"): "ℝ", ("double-struck", "1"): "𝟙", ("bold-italic", "θ"): "𝜽",
+                ("bold", "Θx2"): "𝚯𝐱𝟐", ("script", "AB"): "𝒜ℬ", ("fraktur", "gH"): "𝔤ℌ", ("italic", "h"): "ℎ",
+                ("bold", "点x"): "点𝐱", ("bold", "+"): "+"}[variant, text]
+    assert (element.text, element.attrib) == (expected, attributes)
 
 
 # PDF ----------------------------------------------------------------------------------------

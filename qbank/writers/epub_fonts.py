@@ -13,7 +13,6 @@ keeps the MATH table and the variants and parts of the glyphs it keeps.
 from __future__ import annotations
 
 import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 import uharfbuzz as hb
 from markupsafe import Markup
 
-from ..mathjax import MATHML, warn
+from ..mathjax import MATHML, styled, warn
 from ..templating import css_string
 from .fonts import FontFace, FontStack, InstalledFamily, ShownText, glyph_sources, installed_family, template_font_stacks
 
@@ -33,15 +32,6 @@ from .fonts import FontFace, FontStack, InstalledFamily, ShownText, glyph_source
 MATH_FAMILIES = ("DejaVu Math TeX Gyre", "STIX Two Math", "Cambria Math")
 MATH_TABLE = "MATH"
 TOKENS = frozenset(f"{{{MATHML}}}{name}" for name in ("mi", "mn", "mo", "mtext", "ms"))
-# A mathvariant as Unicode names its letters and digits (MATHEMATICAL BOLD SMALL X); a few
-# are older characters (DOUBLE-STRUCK CAPITAL R, PLANCK CONSTANT, BLACK-LETTER CAPITAL C).
-VARIANT_NAMES = {
-    "bold": "BOLD", "italic": "ITALIC", "bold-italic": "BOLD ITALIC", "double-struck": "DOUBLE-STRUCK",
-    "script": "SCRIPT", "bold-script": "BOLD SCRIPT", "fraktur": "FRAKTUR", "bold-fraktur": "BOLD FRAKTUR",
-    "sans-serif": "SANS-SERIF", "bold-sans-serif": "SANS-SERIF BOLD", "sans-serif-italic": "SANS-SERIF ITALIC",
-    "sans-serif-bold-italic": "SANS-SERIF BOLD ITALIC", "monospace": "MONOSPACE",
-}
-OLDER_NAMES = {"ITALIC SMALL H": "PLANCK CONSTANT", "FRAKTUR CAPITAL": "BLACK-LETTER CAPITAL"}
 
 
 @dataclass(frozen=True)
@@ -104,21 +94,6 @@ def _math_face() -> FontFace | None:
     return None
 
 
-def _styled(ch: str, variant: str) -> str:
-    """`ch` in a mathvariant's own character (x, bold: 𝐱), as a reader draws it; else ''."""
-    if variant not in VARIANT_NAMES or not (ch.isalpha() or ch.isdigit()):
-        return ""
-    name = f"{VARIANT_NAMES[variant]} {re.sub(r'^(LATIN|GREEK) |LETTER ', '', unicodedata.name(ch, ''))}"
-    older = next((name.replace(prefix, character) for prefix, character in OLDER_NAMES.items()
-                  if name.startswith(prefix)), name)
-    for candidate in (f"MATHEMATICAL {name}", older):
-        try:
-            return unicodedata.lookup(candidate)
-        except KeyError:
-            pass
-    return ""
-
-
 def math_characters(mathml: Iterable[str]) -> str:
     """The characters the formulas `mathml` show: their tokens' text (not the TeX of their
     annotations), also as the readers draw them in a mathvariant. A single letter in <mi>
@@ -130,7 +105,7 @@ def math_characters(mathml: Iterable[str]) -> str:
                 continue
             shown.update(token.text)
             default = "italic" if token.tag == f"{{{MATHML}}}mi" and len(token.text) == 1 else ""
-            shown.update(_styled(ch, token.get("mathvariant", default)) for ch in token.text)
+            shown.update(styled(ch, token.get("mathvariant", default)) for ch in token.text)
     return "".join(sorted(shown - {""}))
 
 
