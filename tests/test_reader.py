@@ -21,7 +21,7 @@ from refusals import Expected, RefusedRun, refuse_all
 from qbank import reader
 from qbank.model import BankError
 from qbank.reader import load_bank
-from qbank.schema import BANK, ListOf, Mapping, Node
+
 
 BROKEN = FIXTURES / "broken"
 A_REAL_PNG = FIXTURES / "hostile" / "images" / "pixel.png"
@@ -253,21 +253,6 @@ def test_the_places_inside_items_are_found_only_when_a_message_needs_one(tmp_pat
     for step in ("items", 150, "answer", "points", 1, "term"):
         node = node.value[step] if isinstance(step, int) else next(v for k, v in node.value if k.value == step)
     assert (place.line, place.column) == (node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-def test_only_the_items_list_has_a_minimum() -> None:
-    """The items are checked as they are read, before the bank's other keys; a `min_items`
-    (said only when nothing else is wrong so far) on any other list would then see other
-    problems than in one walk of the whole tree (see validate.ListReader)."""
-
-    def minimums(node: Node, path: str) -> list[str]:
-        if isinstance(node, Mapping):
-            return [found for key, child in node.keys.items() for found in minimums(child, f"{path}.{key}")]
-        if isinstance(node, ListOf):
-            return ([path] if node.min_items else []) + minimums(node.element, f"{path}[]")
-        return []
-
-    assert minimums(BANK, "bank") == ["bank.items"]
 
 
 def _whole_tree(monkeypatch: pytest.MonkeyPatch) -> None:
