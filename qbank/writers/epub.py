@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 from xml.etree.ElementTree import Element
 
 from markupsafe import Markup
@@ -43,6 +43,7 @@ from .fonts import ShownText, font_stack, require_coverage, shown_text
 from .formulas import with_mathml
 from .images import SCREEN, fitted_media
 from .epub_package import PACKAGE_DOCUMENT, child, package_bytes, read_package, set_children
+from .epub_sections import SECTION_CHANGES
 from .joined_epub import BookPart, book_parts, join_epubs, page_file
 from . import BuildOptions, Downscaled, Writer
 
@@ -158,24 +159,29 @@ def _accessibility_arguments(book: str) -> list[str]:
     return [f"--metadata={key}={value}" for key, value in values]
 
 
-def _write_with_conformance_claim(book: Path, target: Path) -> None:
-    """pandoc's `book` with the conformance claim in its package metadata, into `target`.
+def _with_conformance_claim(data: bytes) -> bytes:
+    """pandoc's package document with the conformance claim in its metadata.
 
     pandoc (3.9; 3.10 neither) has no option for dcterms:conformsTo or a11y:certifiedBy,
-    while it writes the rest of the accessibility metadata; so this adds the two, and nothing
-    else changes: same entries in the same order, same dates and compression methods. It
-    copies an entry at a time: a large bank's book is tens of MB.
+    while it writes the rest of the accessibility metadata; so this adds the two.
     """
-    with zipfile.ZipFile(book) as unclaimed, zipfile.ZipFile(target, "w") as claimed:
-        for entry in unclaimed.infolist():
-            data = unclaimed.read(entry)
-            if entry.filename == PACKAGE_DOCUMENT:
-                package = read_package(data)
-                metadata = child(package, "metadata")
-                set_children(metadata, [*metadata, _meta("dcterms:conformsTo", CONFORMANCE),
-                                        _meta("a11y:certifiedBy", EVALUATOR)])
-                data = package_bytes(package)
-            claimed.writestr(entry, data)
+    package = read_package(data)
+    metadata = child(package, "metadata")
+    set_children(metadata, [*metadata, _meta("dcterms:conformsTo", CONFORMANCE), _meta("a11y:certifiedBy", EVALUATOR)])
+    return package_bytes(package)
+
+
+def _write_changed(book: Path, target: Path, changes: dict[str, Callable[[bytes], bytes]]) -> None:
+    """pandoc's `book` into `target`, each file named in `changes` changed by its function, and
+    nothing else: same entries in the same order, same dates and compression methods. It
+    copies an entry at a time: a large bank's book is tens of MB."""
+    if not changes:
+        shutil.copyfile(book, target)
+        return
+    with zipfile.ZipFile(book) as made, zipfile.ZipFile(target, "w") as changed:
+        for entry in made.infolist():
+            data = made.read(entry)
+            changed.writestr(entry, changes[entry.filename](data) if entry.filename in changes else data)
 
 
 def _meta(name: str, value: str) -> Element:
@@ -207,9 +213,14 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
         f"--variable=landmark-first-question={escape(labels['first_question'])}",
         f"--variable=title-page-file={page_file(1)}",
         f"--variable=contents-file={page_file(2)}",
-        # The page after the title page, the contents' pages and the preface.
-        f"--variable=first-item-file={page_file(1 + len(contents_pages(doc)) + bool(doc.description) + 1)}",
+        f"--variable=first-item-file={page_file(_first_item_page(doc))}",
     ]
+
+
+def _first_item_page(doc: RenderedBank) -> int:
+    """The first question's page: after the title page, the contents' pages, the preface and
+    the first section's opening page."""
+    return 1 + len(contents_pages(doc)) + bool(doc.description) + bool(doc.sections) + 1
 
 
 class EpubWriter(Writer):
@@ -244,10 +255,9 @@ class EpubWriter(Writer):
                 _make_epub(book, arguments, environment, work, made)
             else:
                 _write_in_parts(parts, book, arguments, environment, work, processes, made)
-            if _claims_conformance(book):
-                _write_with_conformance_claim(made, target)
-            else:
-                shutil.copyfile(made, target)
+            changes = {**(SECTION_CHANGES if doc.sections else {}),
+                       **({PACKAGE_DOCUMENT: _with_conformance_claim} if _claims_conformance(book) else {})}
+            _write_changed(made, target, changes)
         return media.downscaled
 
 
