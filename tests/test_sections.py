@@ -23,7 +23,9 @@ from qbank import schema
 from qbank.model import BankError
 from qbank.preview import BankPreview
 from qbank.reader import load_bank
-from qbank.writers import BuildOptions
+from qbank.lock import Lock
+from qbank.render import render_bank
+from qbank.writers import BuildOptions, epub, pdf
 
 SECTIONED = FIXTURES / "sections" / "sections-bank.yaml"
 SOURCE = yaml.safe_load(SECTIONED.read_text(encoding="utf-8"))
@@ -260,3 +262,37 @@ def test_the_preview_shows_the_items_under_their_section(tmp_path: Path) -> None
     assert shown == [(f"{SUBDECKS[section['id']]} {len(section['items'])} items", [item["id"] for item in section["items"]])
                      for section in SOURCE["sections"]]
     assert "<strong>basics</strong>" in preview.snapshot.cards
+
+
+# --- a large bank: the printed outputs in chunks, the EPUB in parts ---------------------------
+
+
+@pytest.fixture(scope="module")
+def large_doc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a RenderedBank
+    bank = _larger(copy_bank(SECTIONED, tmp_path_factory.mktemp("sections-large") / "bank"), copies=4)
+    return render_bank(load_bank(bank), Lock.open(bank))
+
+
+def test_chunks_of_the_cheat_sheet_keep_every_item_under_its_section(large_doc, tmp_path: Path) -> None:
+    whole, chunked = tmp_path / "whole.pdf", tmp_path / "chunked.pdf"
+    pdf.CheatSheetWriter().write(large_doc, whole, BuildOptions())
+    pdf.CheatSheetWriter(items_per_chunk=5).write(large_doc, chunked, BuildOptions(), 2)  # chunks start inside sections
+    expected = [(SUBDECKS[section.id], [f"{number + 1}. {large_doc.items[number].plain_title}" for number in section.items])
+                for section in large_doc.sections]
+    assert [(title, [item for item, _ in items]) for title, items in _outline(PdfReader(whole))] == expected
+    # A chunk that starts inside a section repeats its title and bookmark: the items stay under it.
+    joined = [(title, [item for item, _ in items]) for title, items in _outline(PdfReader(chunked))]
+    merged: list = []
+    for title, items in joined:
+        if merged and merged[-1][0] == title:
+            merged[-1][1].extend(items)
+        else:
+            merged.append((title, list(items)))
+    assert merged == expected and len(joined) > len(expected)
+
+
+def test_the_epub_made_in_parts_is_the_whole_one(large_doc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    epub.WRITER.write(large_doc, tmp_path / "whole.epub", BuildOptions())
+    monkeypatch.setattr(epub, "PAGES_PER_PART", 7)  # parts that start inside sections
+    epub.WRITER.write(large_doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
