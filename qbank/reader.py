@@ -304,9 +304,10 @@ def _every_place(path: Path, data: bytes) -> dict[Path_, Location]:
 
 
 def _id_problems(values: object, places: Places) -> list[Problem]:
-    """Every id names one thing: a section's id (the key of its subdeck in the lock) and a live item's id (the identity of a note in learners'
-    collections) is unique, and a former or absorbed id is claimed by one item and is not
-    also live, or one note would stand for two items."""
+    """Every id names one thing: a live item's id (the identity of a note in learners'
+    collections) and a section's (the key of its subdeck's name in the lock) are unique, and a
+    former or absorbed id is claimed by one item and is not also live, or one note would stand
+    for two items."""
     problems = []
     live: dict[str, Location] = {}
     items = values.get("items", []) if isinstance(values, dict) else []

@@ -25,7 +25,6 @@ SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema/bank.schema.json"
 
 BANK = mapping(Bank, "A bank of interview questions (qbank).", needs_one_of=("items", "sections"), exclusive=True)
 ITEM = BANK.keys["items"].element
-SECTION = BANK.keys["sections"].element
 
 Path_ = tuple[Union[str, int], ...]  # a place in the bank: keys and list indexes from the top
 
