@@ -64,10 +64,11 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
         if isinstance(event, yaml.AliasEvent):
             raise yaml.MarkedYAMLError(problem="aliases (*name) are not allowed in a bank", problem_mark=event.start_mark)
         # The composer recurses once per level: a few hundred nested brackets would end in a
-        # RecursionError. A bank nests six levels deep (bank, items, item, answer, points, point).
+        # RecursionError. A bank nests six levels deep (bank, items, item, answer, points, point),
+        # eight in sections (bank, sections, section, items, ...).
         if self.depth >= MAX_NESTING:
             raise yaml.MarkedYAMLError(
-                problem=f"nested more than {MAX_NESTING} levels deep; a bank needs six", problem_mark=event.start_mark
+                problem=f"nested more than {MAX_NESTING} levels deep; a bank needs eight", problem_mark=event.start_mark
             )
         # Only the first `items` key of the bank is read this way: the validator refuses a second
         # one without reading its value.
