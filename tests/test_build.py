@@ -116,14 +116,14 @@ class _ExplodingFormat(Format):
 
 @pytest.mark.parametrize("error", [RuntimeError("writer crashed"), KeyboardInterrupt()], ids=["crash", "ctrl-c"])
 def test_a_failing_writer_leaves_no_trace(
-    error: BaseException, seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    error: BaseException, seed_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "dist"
     assert cli.main([str(seed_copy), "--out", str(out)]) == 0
     before = outputs(out)
-    monkeypatch.setitem(WRITERS, "boom", _ExplodingFormat("boom", ".boom", "none", error))
+    formats = {**WRITERS, "boom": _ExplodingFormat("boom", ".boom", "none", error)}
     # The failing writer fails once every real writer is writing its temporary file.
-    status = cli.main([str(seed_copy), "--out", str(out), "--force", "--format", ",".join(WRITERS)])
+    status = cli.main([str(seed_copy), "--out", str(out), "--force", "--format", ",".join(formats)], formats)
     assert status == (130 if isinstance(error, KeyboardInterrupt) else 1)
     assert outputs(out) == before, "a previous output was replaced or a temporary file was left"
     capsys.readouterr()

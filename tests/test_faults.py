@@ -751,10 +751,10 @@ class _KilledWriter(Format):
 
 
 def test_a_writer_process_killed_by_the_system_is_one_line(
-    built: Built, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    built: Built, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(WRITERS, "oom", _KilledWriter("oom", ".oom", "none"))
-    status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"])
+    formats = {**WRITERS, "oom": _KilledWriter("oom", ".oom", "none")}
+    status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"], formats)
     assert status == 1
     assert error_lines(capsys.readouterr().err) == [
         "error: a process of the build died (killed by the system for lack of memory?); try again with --jobs 1, which "
