@@ -105,7 +105,7 @@ class _ExplodingFormat(Format):
 
     error: BaseException = RuntimeError()
 
-    def write(self, doc, target, options, processes=1) -> None:  # noqa: ANN001
+    def write(self, doc, target, options, budget=None, progress=None) -> None:  # noqa: ANN001
         # The writers run side by side: fail once every other one is writing its temporary file.
         deadline = time.monotonic() + 120
         while len(list(target.parent.glob(".*.tmp"))) < len(WRITERS) - 1 and time.monotonic() < deadline:

@@ -495,6 +495,7 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
     from qbank.lock import Lock
     from qbank.reader import load_bank
     from qbank.render import render_bank
+    from qbank.processes import Budget
     from qbank.writers import BuildOptions, epub, joined_epub
 
     path = seed_dist.parent / "bank" / SEED_BANK.name if bank == "seed" else _bank_of_pictures(tmp_path / "bank")
@@ -509,7 +510,7 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
     if bank == "seed":  # the parts cut their HTML from the book when it is needed: no copy of it
         assert memory.peak < len(book) / 4
     assert "".join(part.html[parts[0].head_end:] for part in parts) == book[parts[0].head_end:]
-    in_parts.write(doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    in_parts.write(doc, tmp_path / "parts.epub", BuildOptions(), Budget(2))
     with zipfile.ZipFile(tmp_path / "whole.epub") as whole, zipfile.ZipFile(tmp_path / "parts.epub") as parts:
         assert parts.namelist() == whole.namelist()
         for name in whole.namelist():
@@ -522,6 +523,7 @@ def test_a_large_banks_contents_take_several_pages_and_parts(seed_doc: object, t
     # write: the contents take pages of contents_entries_per_page items, and a part of the book
     # ends before it passes characters_per_part (here the seed's 30 items on 4 pages of 8, and
     # parts so short that the first ones hold only contents pages, which the navigation does not list).
+    from qbank.processes import Budget
     from qbank.writers import BuildOptions, epub, joined_epub
 
     epub.EpubWriter(contents_entries_per_page=8).write(seed_doc, tmp_path / "whole.epub", BuildOptions())
@@ -529,7 +531,7 @@ def test_a_large_banks_contents_take_several_pages_and_parts(seed_doc: object, t
     parts = joined_epub.book_parts(epub.book_html(seed_doc, 8), in_parts.pages_per_part, in_parts.characters_per_part)
     assert [part.first_page for part in parts[:4]] == [1, 3, 4, 5]  # the title page and contents 1, then contents 2, ...
     assert all(len(part.html) - part.head_end <= 1000 or part.html.count("<h1") == 1 for part in parts)
-    in_parts.write(seed_doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    in_parts.write(seed_doc, tmp_path / "parts.epub", BuildOptions(), Budget(2))
     assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
 
     _epubcheck(tmp_path / "parts.epub")

@@ -745,7 +745,7 @@ def test_a_bug_of_ours_shows_its_traceback_and_says_where_to_report_it(
 class _KilledWriter(Format):
     """A writer whose process is killed, as the system's out-of-memory killer would kill it."""
 
-    def write(self, doc, target, options, processes=1) -> None:  # noqa: ANN001
+    def write(self, doc, target, options, budget=None, progress=None) -> None:  # noqa: ANN001
         target.write_bytes(b"half a file")
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -34,9 +34,9 @@ from xml.etree.ElementTree import Element
 
 from markupsafe import Markup
 
-from .. import progress
 from ..pandoc import run_pandoc
-from ..processes import cpu_slot
+from ..processes import Budget
+from ..progress import SILENT, Progress
 from ..document import RenderedBank, RenderedItem
 from ..templating import TEMPLATES, render_template
 from .epub_fonts import embed_fonts, embed_math_font
@@ -115,19 +115,21 @@ def book_html(doc: RenderedBank, contents_entries_per_page: int = CONTENTS_ENTRI
     )
 
 
-def _make_epub(html: str, arguments: list[str], environment: dict[str, str], work: Path, made: Path) -> None:
-    """One pandoc run from the book's HTML (or a part's) to an EPUB, holding a slot of the build."""
-    with cpu_slot():
+def _make_epub(html: str, arguments: list[str], environment: dict[str, str], work: Path, made: Path,
+               budget: Budget) -> None:
+    """One pandoc run from the book's HTML (or a part's) to an EPUB, holding a slot of the budget."""
+    with budget.slot():
         made.write_bytes(run_pandoc(arguments, html.encode("utf-8"), env=environment, cwd=str(work)))
 
 
 def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
-                    processes: int, target: Path) -> None:
-    """The book made by one pandoc run per part (side by side, up to `processes`; in a build,
+                    budget: Budget, target: Path) -> None:
+    """The book made by one pandoc run per part (side by side, as many as the budget allows,
     each holding one of its slots), joined into `target`."""
     files = [work / f"part-{index}.epub" for index in range(len(parts))]
-    with ThreadPoolExecutor(max(1, processes)) as pandocs:
-        list(pandocs.map(lambda part, made: _make_epub(part.html, arguments, environment, work, made), parts, files))
+    with ThreadPoolExecutor(max(1, budget.processes)) as pandocs:
+        list(pandocs.map(lambda part, made: _make_epub(part.html, arguments, environment, work, made, budget),
+                         parts, files))
     join_epubs(list(zip(parts, files)), book, target)
 
 
@@ -219,7 +221,8 @@ class EpubWriter(Writer):
     characters_per_part: int = CHARACTERS_PER_PART
     contents_entries_per_page: int = CONTENTS_ENTRIES_PER_PAGE
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
         progress.report(0, None, "checking the fonts")
         stack = font_stack(doc.lang)
         require_coverage(doc, stack)
@@ -248,9 +251,9 @@ class EpubWriter(Writer):
             parts = book_parts(book, self.pages_per_part, self.characters_per_part)
             made = work / "book.epub"
             if len(parts) == 1:
-                _make_epub(book, arguments, environment, work, made)
+                _make_epub(book, arguments, environment, work, made, budget)
             else:
-                _write_in_parts(parts, book, arguments, environment, work, processes, made)
+                _write_in_parts(parts, book, arguments, environment, work, budget, made)
             if _claims_conformance(book):
                 _write_with_conformance_claim(made, target)
             else:
