@@ -62,12 +62,11 @@ def die_with_parent(parent: int) -> None:
 
 
 def watch_parent(parent: int) -> None:
-    """Start-up of a forked worker process: exit once `parent` has died, by watching its id.
+    """Start-up of a worker process: exit once `parent` has died, by watching its id.
 
-    For the processes of a pool that starts its replacement processes from a thread of its own
-    (a process per task): the kernel's signal comes when the *thread* that forked a process
-    ends, which happens while the pool shuts down: idle processes killed then may hold the lock
-    of the pool's task queue, and the shutdown waits for that lock forever.
+    For processes started from a thread that may end before them (the hosts of chunk layouts,
+    writers/paged/pool.py): the kernel's signal (die_with_parent) comes when the *thread* that
+    started a process ends, not the process.
     """
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 

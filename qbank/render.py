@@ -46,12 +46,12 @@ READER_FORMAT = "markdown" + "".join(
     [f"-{extension}" for extension in DISABLED_EXTENSIONS] + [f"+{extension}" for extension in ENABLED_EXTENSIONS]
 )
 
-# The seed bank renders in 0.4 s. pandoc's Markdown reader is quadratic on some inputs
-# (4,000 unclosed '[' take 30 s), so a hostile field within the size limit could stall a
-# build for hours; past this, the build stops and names the field.
+# pandoc's Markdown reader is quadratic on some inputs (4,000 unclosed '[' take 30 s), so a
+# hostile field within the size limit could stall a build for hours; past this, the build
+# stops and names the field.
 RENDER_TIMEOUT_SECONDS = 60.0
 # Plus this much per field, so a large bank is never taken for a stalled one: 2,000 items
-# (28,000 fields) render in about 10 s, and get 60 + 140 s.
+# (28,000 fields) get 60 + 140 s, many times what they need.
 RENDER_TIMEOUT_PER_FIELD_SECONDS = 0.005
 # pandoc holds about 10 KB per field it renders (270 MB for the 28,000 fields of 2,000 items):
 # a large bank is rendered in calls of this many fields (about 300 items), as many at once as

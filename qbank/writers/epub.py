@@ -62,8 +62,8 @@ PAGES_PER_PART = 300
 # memory grows with a part's text, about 0.2 MB per KB on top of 130 MB (300 pages of items
 # are some 150,000 characters).
 CHARACTERS_PER_PART = 200_000
-# The contents list this many items per page: one page of 10,000 entries was a megabyte of
-# XHTML for an e-reader to open at once, and pandoc needed 340 MB to write it.
+# The contents list this many items per page: one page of 10,000 entries would be a megabyte
+# of XHTML for an e-reader to open at once, and pandoc would need 340 MB to write it.
 CONTENTS_ENTRIES_PER_PAGE = 500
 NAVIGATION_LABELS = ("title_page", "first_question")  # the landmarks: written by pandoc, not book.html
 

@@ -22,7 +22,7 @@ from . import BuildOptions, Downscaled, Writer
 PAGE_MARGINS_MM = (13.0, 11.0, 12.0, 11.0)
 COLUMN_GAP_MM = 6.0
 # A large bank's page labels are laid out in runs of at most this many pages, each in a process
-# of its own: WeasyPrint holds every page of a layout, and 1,650 pages of labels took 210 MB.
+# of its own: WeasyPrint holds every page of a layout, and 1,650 pages of labels hold 210 MB.
 LABEL_PAGES_PER_RUN = 200
 
 
