@@ -117,7 +117,8 @@ def _slow_field(bank: Bank, fields: list[_Field], request: dict, plan: RenderPla
     return Problem(bank.place(fields[0].path), reason)  # too slow only all together: no one field to blame
 
 
-def _render_html(bank: Bank, fields: list[_Field], plan: RenderPlan) -> tuple[list[str], list[list], list[list], list[list]]:
+def _render_html(bank: Bank, fields: list[_Field],
+                 plan: RenderPlan) -> tuple[list[str], list[list], list[list], list[list]]:
     """The HTML of each field (in the order given), and the links, images and formulas it
     found, each as [field number, target] (a formula: [field number, TeX, displayed]); in the
     plan's pandoc calls, whose numbers of fields and images are made to continue from the call before."""
@@ -138,7 +139,8 @@ def _render_html(bank: Bank, fields: list[_Field], plan: RenderPlan) -> tuple[li
     return html, links, images, formulas
 
 
-def _render_call(bank: Bank, fields: list[_Field], plan: RenderPlan) -> tuple[list[str], list[list], list[list], list[list]]:
+def _render_call(bank: Bank, fields: list[_Field],
+                 plan: RenderPlan) -> tuple[list[str], list[list], list[list], list[list]]:
     """_render_html's answer for `fields` from one pandoc call, numbering them from 1."""
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"

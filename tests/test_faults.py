@@ -754,7 +754,8 @@ def test_a_writer_process_killed_by_the_system_is_one_line(
     built: Built, capsys: pytest.CaptureFixture[str]
 ) -> None:
     formats = {**WRITERS, "oom": _KilledWriter("oom", ".oom", "none")}
-    status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"], formats)
+    status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"],
+                      formats)
     assert status == 1
     assert error_lines(capsys.readouterr().err) == [
         "error: a process of the build died (killed by the system for lack of memory?); try again with --jobs 1, which "

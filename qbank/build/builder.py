@@ -96,7 +96,8 @@ def build_bank(
     started = time.perf_counter()
     lock = Lock.open(path, lock_bytes) if lock_bytes is not None else Lock.open(path)
     # The bank as read is not kept: its Markdown would stay in every writer's process.
-    doc, lock = render_and_date(load_bank(path, read=lambda _: bank_bytes), lock, RenderPlan(processes), state.templates)
+    doc, lock = render_and_date(load_bank(path, read=lambda _: bank_bytes), lock, RenderPlan(processes),
+                                state.templates)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s; "
           f"since the lock: {_changes(doc.changes)}")
     out.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ The book is one HTML document from templates/epub/book.html that pandoc splits i
 a title page, the contents, the preface, then per item a question page and an answer page
 linked to each other (so a reader can test themselves before turning the page), then the
 closing. pandoc writes each page through templates/epub/page.xhtml; a book of more than
-PAGES_PER_PART pages (the writer's pages_per_part) is made in parts, each by its own pandoc run, and joined into the very book
-pandoc would have made whole (joined_epub.py). The book is made to be
+PAGES_PER_PART pages (the writer's pages_per_part) is made in parts, each by its own pandoc
+run, and joined into the very book pandoc would have made whole (joined_epub.py). The book is made to be
 read with a screen reader too: it claims EPUB Accessibility 1.1 at WCAG AA, which the tests
 check with Ace by DAISY.
 
