@@ -23,7 +23,7 @@ PATIENCE = 10  # seconds a chunk waits for another of its writer's to run beside
 
 def _lay_out(folder: Path, writer: str, meets: bool, chunk: int) -> int:
     """A stand-in for a chunk's layout that leaves, in `folder`, the time it ran (while it held
-    a slot), and a marker while it runs. Chunk processes come from a fork server, so they share
+    a slot), and a marker while it runs. Chunk processes come from hosts started fresh, so they share
     no memory with the test: files are what all of them see.
 
     A chunk of the writer that `meets` stays until a second chunk of its own writer runs beside
