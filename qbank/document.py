@@ -3,7 +3,7 @@
 The same model objects as the reader's (qbank/model.py), with each Markdown field replaced by
 its HTML, so a writer or template reads `item.title` or `item.answer.points` whatever the
 output. The Markdown is not kept: once rendered, no writer needs it, and at 10,000 items it
-took 30 MB in every process of the build.
+would hold 30 MB in every process of the build.
 """
 
 from __future__ import annotations
@@ -105,10 +105,12 @@ class RenderedBank(_ReadsHtml):
         index = self._section_indexes.get(item.number - 1)
         return None if index is None else self.html.sections[index]
 
-    def in_sections(self, items: Sequence[RenderedItem] | None = None) -> list[tuple[Section | None, list[RenderedItem]]]:
+    def in_sections(self, items: Sequence[RenderedItem] | None = None
+                    ) -> list[tuple[Section | None, list[RenderedItem]]]:
         """`items` (by default the bank's) in runs of consecutive items of one section, each with
         its section: a single run with None for a bank without sections."""
-        runs = groupby(self.items if items is None else items, key=lambda item: self._section_indexes.get(item.number - 1))
+        runs = groupby(self.items if items is None else items,
+                       key=lambda item: self._section_indexes.get(item.number - 1))
         return [(None if index is None else self.html.sections[index], list(run)) for index, run in runs]
 
     @cached_property

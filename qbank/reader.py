@@ -97,7 +97,7 @@ def _utf8(path: Path, data: bytes) -> bytes:
     at its line and column), line ends as \\n.
 
     Bytes, not text: the parser reads UTF-8, and would encode a str into a copy of its own
-    (11 MB for 10,000 items) while the str was kept too. The text is decoded again only to
+    (11 MB for 10,000 items) beside the str. The text is decoded again only to
     report a problem."""
     data = data.removeprefix(codecs.BOM_UTF8)
     try:

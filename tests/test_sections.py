@@ -21,6 +21,7 @@ from pdfread import chunks
 
 from qbank import schema
 from qbank.model import BankError
+from qbank.processes import Budget
 from qbank.preview import BankPreview
 from qbank.reader import load_bank
 from qbank.lock import Lock
@@ -113,8 +114,8 @@ def test_anki_has_a_subdeck_per_section_holding_its_notes(sectioned: Path, tmp_p
 
 
 def test_one_deck_keeps_every_section_in_the_banks_deck(sectioned: Path, tmp_path: Path, col: Collection) -> None:
-    sectioned.write_text(sectioned.read_text(encoding="utf-8").replace("sections:", "options:\n  one_deck: true\nsections:"),
-                         encoding="utf-8")
+    text = sectioned.read_text(encoding="utf-8")
+    sectioned.write_text(text.replace("sections:", "options:\n  one_deck: true\nsections:"), encoding="utf-8")
     import_apkg(col, build_apkg(sectioned, tmp_path / "dist"))
     assert set(_decks_of_notes(col).values()) == {DECK}
     assert not [deck for deck in col.decks.all_names_and_ids() if deck.name.startswith(f"{DECK}::")]
@@ -242,7 +243,8 @@ def test_the_epub_has_a_page_per_section_and_a_two_level_navigation(built: dict[
     listed = [(entry.find("x:a", NAV).text, [item.find("x:a", NAV).get("href").partition("#")[2]
                                              for item in entry.findall("x:ol/x:li", NAV)]) for entry in toc]
     points = [(point.find("ncx:navLabel/ncx:text", NAV).text,
-               [child.find("ncx:content", NAV).get("src").partition("#")[2] for child in point.findall("ncx:navPoint", NAV)])
+               [child.find("ncx:content", NAV).get("src").partition("#")[2]
+                for child in point.findall("ncx:navPoint", NAV)])
               for point in ncx.find("ncx:navMap", NAV)]
     items = yaml.safe_load((built[size].parent / size / "sections-bank.yaml").read_text(encoding="utf-8"))
     expected = [("Preface", [])] + [(SUBDECKS[section["id"]], [f"item-{item['id']}" for item in section["items"]])
@@ -257,10 +259,11 @@ def test_the_preview_shows_the_items_under_their_section(tmp_path: Path) -> None
     preview = BankPreview(SECTIONED, "sections-demo", tmp_path / "dist", BuildOptions())
     assert preview.refresh()
     page = html.fromstring(f"<div>{preview.snapshot.cards}</div>")
-    shown = [(" ".join(section.find("h2").text_content().split()), [item.get("data-item") for item in section.iter("article")])
+    shown = [(" ".join(section.find("h2").text_content().split()),
+              [item.get("data-item") for item in section.iter("article")])
              for section in page.iter("section") if "bank-section" in section.get("class", "")]
-    assert shown == [(f"{SUBDECKS[section['id']]} {len(section['items'])} items", [item["id"] for item in section["items"]])
-                     for section in SOURCE["sections"]]
+    assert shown == [(f"{SUBDECKS[section['id']]} {len(section['items'])} items",
+                      [item["id"] for item in section["items"]]) for section in SOURCE["sections"]]
     assert "<strong>basics</strong>" in preview.snapshot.cards
 
 
@@ -276,9 +279,10 @@ def large_doc(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a Ren
 def test_chunks_of_the_cheat_sheet_keep_every_item_under_its_section(large_doc, tmp_path: Path) -> None:
     whole, chunked = tmp_path / "whole.pdf", tmp_path / "chunked.pdf"
     pdf.CheatSheetWriter().write(large_doc, whole, BuildOptions())
-    pdf.CheatSheetWriter(items_per_chunk=5).write(large_doc, chunked, BuildOptions(), 2)  # chunks start inside sections
-    expected = [(SUBDECKS[section.id], [f"{number + 1}. {large_doc.items[number].plain_title}" for number in section.items])
-                for section in large_doc.sections]
+    # Chunks that start inside sections.
+    pdf.CheatSheetWriter(items_per_chunk=5).write(large_doc, chunked, BuildOptions(), Budget(2))
+    expected = [(SUBDECKS[section.id], [f"{number + 1}. {large_doc.items[number].plain_title}"
+                                        for number in section.items]) for section in large_doc.sections]
     assert [(title, [item for item, _ in items]) for title, items in _outline(PdfReader(whole))] == expected
     # A chunk that starts inside a section repeats its title and bookmark: the items stay under it.
     joined = [(title, [item for item, _ in items]) for title, items in _outline(PdfReader(chunked))]
@@ -291,8 +295,8 @@ def test_chunks_of_the_cheat_sheet_keep_every_item_under_its_section(large_doc, 
     assert merged == expected and len(joined) > len(expected)
 
 
-def test_the_epub_made_in_parts_is_the_whole_one(large_doc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_epub_made_in_parts_is_the_whole_one(large_doc, tmp_path: Path) -> None:
     epub.WRITER.write(large_doc, tmp_path / "whole.epub", BuildOptions())
-    monkeypatch.setattr(epub, "PAGES_PER_PART", 7)  # parts that start inside sections
-    epub.WRITER.write(large_doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    # Parts that start inside sections.
+    epub.EpubWriter(pages_per_part=7).write(large_doc, tmp_path / "parts.epub", BuildOptions(), Budget(2))
     assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()

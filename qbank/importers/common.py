@@ -117,7 +117,8 @@ def bank_from_items(bank_id: str, lang: str, title: str, description: str, items
         for item, entry in zip(items, entries):
             grouped.setdefault(item.section or title, []).append(entry)
         bank["sections"] = [{"id": section_id, "title": section_title, "items": section_items}
-                            for section_id, (section_title, section_items) in zip(item_ids(list(grouped)), grouped.items())]
+                            for section_id, (section_title, section_items)
+                            in zip(item_ids(list(grouped)), grouped.items())]
         del bank["items"]
     return {key: bank[key] for key in schema.BANK.keys if bank.get(key)}
 

@@ -26,8 +26,9 @@ from pathlib import Path
 import genanki
 from markupsafe import escape
 
-from .. import progress
 from ..document import RenderedBank, RenderedItem
+from ..processes import Budget
+from ..progress import SILENT, Progress
 from ..lock import RetiredItem
 from ..templating import render_template
 from .fonts import font_stack, template_font_stacks
@@ -166,8 +167,9 @@ def _subdecks(doc: RenderedBank, deck: genanki.Deck) -> dict[str, genanki.Deck]:
             for section in doc.html.sections}
 
 
-def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
-    """The package's collection.anki2 (SQLite), made in memory so no file date leaks in."""
+def collection_bytes(doc: RenderedBank, key_points: bool, progress: Progress = SILENT) -> bytes:
+    """The package's collection.anki2 (SQLite), made in memory so no file date leaks in; each
+    note written is reported to `progress`."""
     model = note_type(doc)
     deck = genanki.Deck(deck_id=stable_id("deck", doc.id), name=_deck_name(doc.deck_name),
                         description=str(doc.description))
@@ -223,8 +225,9 @@ def write_package(target: Path, collection: bytes, media: dict[str, Path], stamp
 
 
 class AnkiWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
-        collection = collection_bytes(doc, key_points_enabled(doc, options))
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
+        collection = collection_bytes(doc, key_points_enabled(doc, options), progress)
         with fitted_media(doc.media, SCREEN) as media:  # cards are studied on phones
             write_package(target, collection, media.files, doc.modified)
         return media.downscaled
