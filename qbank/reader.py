@@ -45,16 +45,17 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
     never needs them, and they are how a small file expands into gigabytes ("billion laughs").
     No Python objects are constructed: the walker reads the nodes, which keep their places.
 
-    Given `items`, each element of the bank's items list is handed to it as soon as it is
-    composed, and only what it returns (a Checked) stays in the tree."""
+    Given `lists` (for the bank's `items` and `sections`), each element of those lists of the
+    bank is handed to its ListReader as soon as it is composed, and only what that returns (a
+    Checked) stays in the tree: an item, or a section with its items."""
 
-    def __init__(self, stream: str | bytes, items: ListReader | None = None):
+    def __init__(self, stream: str | bytes, lists: dict[str, ListReader] | None = None):
         _Parser.__init__(self, stream)
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
         self.depth = 0
-        self.items = items  # until the bank's `items` key is met
-        self.reading_items: ListReader | None = None  # while its value is composed
+        self.lists = dict(lists or {})  # by the bank's key, until it is met
+        self.reading: ListReader | None = None  # while the value of one of them is composed
 
     # libyaml's own composer (in C) would expand aliases before we could refuse them.
     get_single_node = yaml.composer.Composer.get_single_node
@@ -70,26 +71,26 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
             raise yaml.MarkedYAMLError(
                 problem=f"nested more than {MAX_NESTING} levels deep; a bank needs eight", problem_mark=event.start_mark
             )
-        # Only the first `items` key of the bank is read this way: the validator refuses a second
-        # one without reading its value.
-        starts_items = self.depth == 1 and self.items is not None and _is_key(index, "items")
-        if starts_items:
-            self.reading_items, self.items = self.items, None
+        # Only the first `items` (or `sections`) key of the bank is read this way: the validator
+        # refuses a second one without reading its value.
+        starts = self.depth == 1 and _is_key(index, "items", "sections") and index.value in self.lists
+        if starts:
+            self.reading = self.lists.pop(index.value)
         self.depth += 1
         try:
             node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
-            if starts_items:
-                self.reading_items = None
-        if self.reading_items is not None and self.depth == 2 and isinstance(parent, yaml.SequenceNode):
-            return self.reading_items.check(index, node)  # an item, whole: checked now, its nodes dropped
+            if starts:
+                self.reading = None
+        if self.reading is not None and self.depth == 2 and isinstance(parent, yaml.SequenceNode):
+            return self.reading.check(index, node)  # an item or a section, whole: checked now, its nodes dropped
         return node
 
 
-def _is_key(node: yaml.Node | None, key: str) -> bool:
-    """Whether `node`, a mapping's key, is `key` as the validator reads keys."""
-    return isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value == key
+def _is_key(node: yaml.Node | None, *keys: str) -> bool:
+    """Whether `node`, a mapping's key, is one of `keys` as the validator reads keys."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value in keys
 
 
 def _utf8(path: Path, data: bytes) -> bytes:
@@ -192,8 +193,8 @@ def _is_an_item(path: tuple) -> bool:
     return in_section or (len(path) == 2 and item_position(path) is not None)
 
 
-def _compose(stream: str | bytes, items: ListReader | None = None) -> yaml.Node | None:
-    loader = _NoAliasLoader(stream, items)
+def _compose(stream: str | bytes, lists: dict[str, ListReader] | None = None) -> yaml.Node | None:
+    loader = _NoAliasLoader(stream, lists)
     try:
         return loader.get_single_node()
     finally:
@@ -217,13 +218,13 @@ def _syntax_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> Probl
     return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML syntax: {message}", _item_at(text, mark.line + 1))
 
 
-def _read_tree(path: Path, data: bytes, items: ListReader) -> yaml.Node:
-    """The file's node tree, its items checked (and dropped) by `items` as they are read, or a
-    BankError for what YAML cannot read. It keeps nothing of the bytes (load_bank does, for
+def _read_tree(path: Path, data: bytes, lists: dict[str, ListReader]) -> yaml.Node:
+    """The file's node tree, its items (or sections) checked (and dropped) by `lists` as they
+    are read, or a BankError for what YAML cannot read. It keeps nothing of the bytes (load_bank does, for
     model.Places)."""
     data = _utf8(path, data)
     try:
-        root = _compose(data, items)
+        root = _compose(data, lists)
     except yaml.reader.ReaderError as error:
         # YAML refuses control characters before parsing; the first one is where it stopped.
         text = data.decode("utf-8")
@@ -277,7 +278,8 @@ def _validated(path: Path, data: bytes, keeps: Callable[[Path_], bool] | None
     are their places: every later step finds an item, and its place, at ("items", n)."""
     validator = Validator(path, keeps)
     # `value(BANK, root, "bank")` below names the items and places them the same way.
-    root = _read_tree(path, data, ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
+    root = _read_tree(path, data, {key: ListReader(validator, BANK.keys[key], f"bank.{key}", (key,))
+                                   for key in ("items", "sections")})
     values = validator.value(BANK, root, "bank")
     if not isinstance(values, dict):
         return validator, {}, validator.places, []

@@ -256,9 +256,9 @@ def test_the_places_inside_items_are_found_only_when_a_message_needs_one(tmp_pat
 
 
 def _whole_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reading as before items were checked while read: the whole node tree, then one walk."""
+    """Reading as before items (or sections) were checked while read: the whole node tree, then one walk."""
     compose = reader._compose
-    monkeypatch.setattr(reader, "_compose", lambda text, items=None: compose(text))
+    monkeypatch.setattr(reader, "_compose", lambda text, lists=None: compose(text))
 
 
 MIXED = """\
@@ -343,7 +343,9 @@ options: {cloze: true}
 """
 
 
-@pytest.mark.parametrize("text", [SEED_BANK.read_text(encoding="utf-8"), RENAMED], ids=["seed", "renamed"])
+@pytest.mark.parametrize("text", [SEED_BANK.read_text(encoding="utf-8"), RENAMED,
+                                  (FIXTURES / "sections" / "sections-bank.yaml").read_text(encoding="utf-8")],
+                         ids=["seed", "renamed", "sections"])
 def test_a_bank_and_its_places_are_the_same_as_from_the_whole_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
