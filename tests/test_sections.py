@@ -18,6 +18,7 @@ from anki.collection import Collection  # first: anki's modules import in a cycl
 from ankiread import build_apkg, col, import_apkg, log_counts, notes_by_item, study  # noqa: F401 (col: a fixture)
 from conftest import FIXTURES, copy_bank, run_build
 from pdfread import chunks
+from test_schema import editor_errors
 
 from qbank import schema
 from qbank.model import BankError
@@ -89,6 +90,13 @@ def test_a_bank_in_sections_is_checked_like_any_other(tmp_path: Path, change, sa
     path = tmp_path / "bank.yaml"
     path.write_text(change(SECTIONED.read_text(encoding="utf-8")), encoding="utf-8")
     assert any(said in problem for problem in _problems(path)), _problems(path)
+
+
+def test_the_editors_schema_takes_sections_and_refuses_items_beside_them(tmp_path: Path) -> None:
+    assert editor_errors(SECTIONED) == []
+    both = tmp_path / "both.yaml"
+    both.write_text(SECTIONED.read_text(encoding="utf-8").replace("sections:", "items: []\nsections:"), encoding="utf-8")
+    assert any("is valid under each of" in error for error in editor_errors(both))
 
 
 def test_a_bank_in_sections_is_written_back_as_it_was_read() -> None:
