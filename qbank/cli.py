@@ -232,7 +232,8 @@ def import_command(argv: list[str]) -> int:
     parser.add_argument("article", type=Path, help="the file to import")
     parser.add_argument("--format", choices=FORMATS, help="article: the numbered interview article; qa: a Markdown "
                         "document of bold or heading questions with free answers; csv: CSV/TSV as Anki exports it or a "
-                        "spreadsheet saves it (default: csv for .csv, .tsv, .txt, else article)")
+                        "spreadsheet saves it; apkg: an Anki deck or collection (.apkg, .colpkg, collection.anki2), each "
+                        "note's GUID kept (default: csv for .csv, .tsv, .txt, apkg for .apkg, .colpkg, .anki2, else article)")
     parser.add_argument("--id", required=True, help="the bank's id (a slug, e.g. ai-startup-interview)")
     parser.add_argument("--lang", required=True, help="BCP 47 language of the article, e.g. zh-CN")
     parser.add_argument("-o", "--output", type=Path, help="where to write the YAML (default: standard output)")
