@@ -9,11 +9,12 @@ import time
 import zipfile
 from pathlib import Path
 
+import genanki
 import pytest
 import yaml
 from anki.collection import Collection, ExportAnkiPackageOptions  # first: anki's modules import in a cycle
 from anki.import_export_pb2 import ImportAnkiPackageUpdateCondition
-from ankiread import col, import_apkg, log_counts, study  # noqa: F401 - col is a fixture
+from ankiread import BANK_ID, build_apkg, col, import_apkg, log_counts, study  # noqa: F401 - col is a fixture
 from conftest import run_build, tiny_png
 
 from qbank.importers.anki_package import open_package
@@ -148,3 +149,29 @@ def test_a_media_name_cannot_leave_the_bank_folder(col: Collection, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "evil.png").exists() and not (tmp_path / "deep" / "evil.png").exists()
     assert (bank_file.parent / "images" / "evil.png").read_bytes() == tiny_png()
+
+
+def test_a_qbank_deck_comes_back_with_its_ids_and_its_build_updates_every_note(seed_copy: Path, tmp_path: Path,
+                                                                                 col: Collection) -> None:
+    """Our own deck (the seed's build), imported as the same bank: same note type, so Anki
+    updates the notes in place."""
+    import_apkg(col, build_apkg(seed_copy, tmp_path / "dist"))
+    study(col, 5)
+    before = reviews(col)
+    package = export(col, tmp_path / "exported.apkg", legacy=False)
+    bank_file = tmp_path / "again" / f"{BANK_ID}.yaml"
+    result = run_build("import", package, "--id", BANK_ID, "--lang", "zh-CN", "-o", bank_file)
+    assert result.returncode == 0, result.stderr
+    assert "qbank notes: ItemId, Title, Question, Answer (the lead) and Explanation as they are" in result.stdout
+    items = yaml.safe_load(bank_file.read_text(encoding="utf-8"))["items"]
+    original = yaml.safe_load(seed_copy.read_text(encoding="utf-8"))["items"]
+    assert [item["id"] for item in items] == [item["id"] for item in original]
+    assert [item["title"] for item in items] == [item["title"] for item in original]
+    assert [item["guid"] for item in items] == [genanki.guid_for(BANK_ID, item["id"]) for item in original]
+    assert original[0]["answer"]["points"][0]["term"] in items[0]["answer"]["lead"]
+    built = run_build(bank_file, "--out", tmp_path / "dist2", "--format", "apkg")
+    assert built.returncode == 0, built.stderr
+    log = import_apkg(col, tmp_path / "dist2" / f"{BANK_ID}.apkg")
+    counts = log_counts(log)
+    assert counts["new"] == 0 and counts["conflicting"] == 0 and counts["updated"] + counts["duplicate"] == len(items)
+    assert {cid: card[2:7] for cid, card in reviews(col).items()} == {cid: card[2:7] for cid, card in before.items()}
