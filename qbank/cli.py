@@ -1,7 +1,8 @@
 """The command line: arguments to calls, and whatever they raise to one line and an exit code.
 
 Subcommands: `build.py [BANK ...]` builds (the default, with qbank/build/), `build.py import
-ARTICLE` imports, `build.py new` starts a bank, `build.py preview` serves the live preview.
+ARTICLE` imports, `build.py pull DECK.apkg` brings Anki's edits back, `build.py new` starts a
+bank, `build.py preview` serves the live preview.
 Each is a function from its arguments to an exit code, listed in COMMANDS (add one there).
 
 Exit codes: 0 ok, 1 an invalid bank or a failed build, 2 bad usage (130 interrupted).
@@ -30,6 +31,7 @@ from typing import Callable
 from . import __version__
 from .build.builder import check_bank
 from .build.diagnostics import UNCHANGED, describe_os_error, note, report
+from .build.files import write_atomically
 from .build.run import building
 from .importers import FORMATS, ImportRefused, default_format, read_source, write_bank
 from .model import BankError, CannotBuild, shown_path
@@ -260,6 +262,36 @@ def import_command(argv: list[str]) -> int:
     return 0
 
 
+def pull_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build.py pull", description="Bring edits made in Anki back to the bank: "
+                                     "print them as a change to the YAML; --write makes it.")
+    parser.add_argument("package", type=Path, help="the deck exported from Anki (.apkg, .colpkg) or a closed "
+                        "profile's collection.anki2")
+    parser.add_argument("bank", type=Path, nargs="?", help="the bank (default: the bank of source/ whose note type "
+                        "the deck holds)")
+    parser.add_argument("--write", action="store_true", help="apply the change to the YAML")
+    args = parser.parse_args(argv)
+    from .importers.pull import banks_in, pull  # pandoc and the render step load only for this command
+
+    try:
+        bank = args.bank or banks_in(args.package, _banks([]))
+        pulled = pull(bank, args.package)
+    except ImportRefused as failure:
+        raise CannotBuild(str(failure)) from None
+    original = bank.read_text(encoding="utf-8")
+    for line in pulled.report():
+        note(line)
+    sys.stdout.write(pulled.diff(original, bank))
+    if args.write and pulled.text != original:
+        write_atomically(bank, pulled.text.encode("utf-8"))
+        print(f"wrote {shown_path(bank)}: {len(pulled.changes)} changes, {len(pulled.added)} new items")
+    elif pulled.text != original:
+        print(f"{len(pulled.changes)} changes, {len(pulled.added)} new items; 'build.py pull --write' applies them")
+    else:
+        print("nothing to pull")
+    return 0
+
+
 # -- the entry point and the error boundary ----------------------------------------------------
 
 
@@ -274,6 +306,7 @@ COMMANDS: dict[str, Command] = {
     "import": Command(import_command, "build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml] turns an "
                       "article into a bank"),
     "new": Command(new_command, "build.py new BANK_ID --lang LANG starts a bank"),
+    "pull": Command(pull_command, "build.py pull DECK.apkg [BANK.yaml] [--write] brings edits made in Anki back"),
     "preview": Command(preview_command, "build.py preview [BANK.yaml] shows it live in a browser"),
 }
 
