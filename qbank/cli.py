@@ -31,7 +31,6 @@ from typing import Callable
 from . import __version__
 from .build.builder import check_bank
 from .build.diagnostics import UNCHANGED, describe_os_error, note, report
-from .build.files import write_atomically
 from .build.run import building
 from .importers import FORMATS, ImportRefused, default_format, read_source, write_bank
 from .model import BankError, CannotBuild, shown_path
@@ -271,25 +270,12 @@ def pull_command(argv: list[str]) -> int:
                         "the deck holds)")
     parser.add_argument("--write", action="store_true", help="apply the change to the YAML")
     args = parser.parse_args(argv)
-    from .importers.pull import banks_in, pull  # pandoc and the render step load only for this command
+    from .importers.pull import pull_into  # pandoc and the render step load only for this command
 
     try:
-        bank = args.bank or banks_in(args.package, _banks([]))
-        pulled = pull(bank, args.package)
+        return pull_into(args.package, args.bank, _banks([]) if args.bank is None else [], args.write)
     except ImportRefused as failure:
         raise CannotBuild(str(failure)) from None
-    original = bank.read_text(encoding="utf-8")
-    for line in pulled.report():
-        note(line)
-    sys.stdout.write(pulled.diff(original, bank))
-    if args.write and pulled.text != original:
-        write_atomically(bank, pulled.text.encode("utf-8"))
-        print(f"wrote {shown_path(bank)}: {len(pulled.changes)} changes, {len(pulled.added)} new items")
-    elif pulled.text != original:
-        print(f"{len(pulled.changes)} changes, {len(pulled.added)} new items; 'build.py pull --write' applies them")
-    else:
-        print("nothing to pull")
-    return 0
 
 
 # -- the entry point and the error boundary ----------------------------------------------------

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import genanki
 import yaml
 
+from ..build.diagnostics import note
+from ..build.files import write_atomically
 from ..lock import Lock
-from ..model import Bank
+from ..model import Bank, shown_path
 from ..reader import load_bank
 from ..render import render_and_date
 from ..writers import BuildOptions
@@ -114,6 +117,26 @@ def _merged(base: str, theirs: str, ours: str) -> str:
     for start, end, lines in sorted(edits, reverse=True):
         result[start:end] = lines
     return "\n".join(result)
+
+
+def pull_into(package_path: Path, bank_path: Path | None, banks: list[Path], write: bool) -> int:
+    """The command: print what Anki changed as a diff of the YAML (and one line per change,
+    conflict and refusal), and with `write`, make the change. Returns the exit code."""
+    bank_path = bank_path or banks_in(package_path, banks)
+    original = bank_path.read_text(encoding="utf-8")
+    pulled = pull(bank_path, package_path)
+    for line in pulled.report():
+        note(line)
+    sys.stdout.write(pulled.diff(original, bank_path))
+    counts = f"{len(pulled.changes)} changes, {len(pulled.added)} new items"
+    if pulled.text == original:
+        print("nothing to pull")
+    elif write:
+        write_atomically(bank_path, pulled.text.encode("utf-8"))
+        print(f"wrote {shown_path(bank_path)}: {counts}")
+    else:
+        print(f"{counts}; 'build.py pull --write' applies them")
+    return 0
 
 
 def banks_in(package_path: Path, banks: list[Path]) -> Path:
