@@ -49,8 +49,9 @@ RULES = {
     "basic": "other notes: the first field is the question (its first line the title), the second the answer, "
              "further fields the explanation",
 }
-COMMON_RULE = ("HTML converted to Markdown with pandoc; each note's GUID kept, so the first build updates the notes "
-               "learners have; subdecks as sections, tags kept")
+COMMON_RULE = ("HTML converted to Markdown with pandoc; each note's GUID kept, so the build adds no note to a "
+               "collection that holds them (docs/anki.md says how they then follow the bank); subdecks as sections, "
+               "tags kept")
 
 _CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
 _MATH = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
