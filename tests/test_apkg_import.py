@@ -175,3 +175,31 @@ def test_a_qbank_deck_comes_back_with_its_ids_and_its_build_updates_every_note(s
     counts = log_counts(log)
     assert counts["new"] == 0 and counts["conflicting"] == 0 and counts["updated"] + counts["duplicate"] == len(items)
     assert {cid: card[2:7] for cid, card in reviews(col).items()} == {cid: card[2:7] for cid, card in before.items()}
+
+
+def test_a_collection_past_the_bound_is_refused_before_it_is_read(col: Collection, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound holds whatever the zip's header says: reads stop at it (here lowered to 4 KB)."""
+    from qbank.importers import anki_package
+    from qbank.importers.common import ImportRefused
+
+    add_note(col, "Basic", DECK, [], Front="Q", Back="A")
+    package = export(col, tmp_path / "a.apkg", legacy=False)
+    monkeypatch.setattr(anki_package, "MAX_COLLECTION_BYTES", 4096)
+    with pytest.raises(ImportRefused, match="its collection is larger than"):
+        with open_package(package):
+            pass
+
+
+def test_a_collection_package_and_a_profile_collection_are_read_too(col: Collection, tmp_path: Path) -> None:
+    notes = studied_deck(col)
+    guids = {col.get_note(nid).guid for nid in notes.values()}
+    colpkg = tmp_path / "all.colpkg"
+    col.export_collection_package(str(colpkg), include_media=True, legacy=False)
+    for source in (colpkg, tmp_path / "profile" / "collection.anki2"):
+        bank_file = tmp_path / source.stem / "bank.yaml"
+        result = run_build("import", source, "--id", "biology", "--lang", "en", "-o", bank_file)
+        assert result.returncode == 0, result.stderr
+        assert {item["guid"] for item in yaml.safe_load(bank_file.read_text(encoding="utf-8"))["items"]} == guids
+        # the image, from the package or from the profile's collection.media folder
+        assert (bank_file.parent / "images" / "cell.png").read_bytes() == tiny_png(4, 3)

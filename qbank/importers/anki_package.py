@@ -123,12 +123,18 @@ class AnkiPackage:
         self._connection = connection
         self._archive = archive
         self._media = media
+        # A profile's collection keeps its media in the folder beside it.
+        self._media_folder = source.with_name("collection.media") if archive is None else None
 
     def media_names(self) -> set[str]:
+        if self._media_folder is not None:
+            return {path.name for path in self._media_folder.glob("*")} if self._media_folder.is_dir() else set()
         return set(self._media)
 
     def media(self, name: str, limit: int) -> bytes | None:
         """A media file's bytes (None: not in the package, or larger than `limit`)."""
+        if self._media_folder is not None:
+            return self._folder_media(name, limit)
         member = self._media.get(name)
         if member is None or self._archive is None:
             return None
@@ -141,6 +147,14 @@ class AnkiPackage:
             return _unzstd(data, limit, f"media '{name}'", self.source) if data.startswith(ZSTD_MAGIC) else data
         except (ImportRefused, KeyError, zipfile.BadZipFile, OSError):
             return None
+
+    def _folder_media(self, name: str, limit: int) -> bytes | None:
+        path = self._media_folder / name
+        if Path(name).name != name or name in (".", "..") or path.is_symlink() or not path.is_file():
+            return None  # only a plain file of that very folder
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+        return data if len(data) <= limit else None
 
     def notes(self) -> list[AnkiNote]:
         """Every note, in the order they were added."""
