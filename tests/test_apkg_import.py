@@ -203,3 +203,13 @@ def test_a_collection_package_and_a_profile_collection_are_read_too(col: Collect
         assert {item["guid"] for item in yaml.safe_load(bank_file.read_text(encoding="utf-8"))["items"]} == guids
         # the image, from the package or from the profile's collection.media folder
         assert (bank_file.parent / "images" / "cell.png").read_bytes() == tiny_png(4, 3)
+
+
+def test_two_items_with_one_guid_are_refused(tmp_path: Path) -> None:
+    bank = tmp_path / "twice.yaml"
+    item = "  title: T{n}\n  question: Q{n}\n  answer:\n    lead: A{n}\n  guid: 'I!+-JFqqyI'\n"
+    bank.write_text("id: twice\ntitle: Twice\nlang: en\nitems:\n" + "".join(
+        f"- id: item-{n}\n" + item.format(n=n) for n in (1, 2)), encoding="utf-8")
+    result = run_build(bank, "--check")
+    assert result.returncode == 1
+    assert "[item item-2] guid 'I!+-JFqqyI' is the guid of item 1 too; one Anki note cannot be two items" in result.stderr
