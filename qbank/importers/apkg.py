@@ -4,8 +4,8 @@ learner already studies instead of adding new ones.
 
 Which field becomes what (the command prints the rules it used):
 
-- qbank's own note type: ItemId is the id, Title, Question, Answer (as the lead) and
-  Explanation come back as they are;
+- qbank's own note type: ItemId is the id, Title, Question, Answer (its lead and its key
+  points, split as the field template wrote them) and Explanation come back as they are;
 - a Cloze note: the text with each cloze as […] (or its hint) is the question, the text with
   the clozes in bold the answer; Back Extra and further fields are the explanation;
 - an Image Occlusion note: Header and Image are the question, Image and Back Extra the answer
@@ -41,7 +41,7 @@ SUFFIXES = (".apkg", ".colpkg", ".anki2", ".anki21", ".anki21b")
 IMAGES_FOLDER = "images"
 MAX_IMAGES_BYTES = 1024 * 1024 * 1024  # all images of one import: more is left out, and said
 RULES = {
-    "qbank": "qbank notes: ItemId, Title, Question, Answer (the lead) and Explanation as they are",
+    "qbank": "qbank notes: ItemId, Title, Question, Answer (its lead and key points) and Explanation as they are",
     "cloze": "Cloze notes: the text with […] for each cloze is the question, with the clozes in bold the answer, "
              "Back Extra the explanation",
     "occlusion": "Image Occlusion notes: Header and Image are the question, Image and Back Extra the answer "
@@ -58,6 +58,10 @@ _MATH = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _SOUND = re.compile(r"\[sound:[^\]]*\]")
 _IMG_SRC = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
+# The Answer field of a qbank note: the lead, then the points as templates/points.html writes them.
+_POINT = re.compile(r"<li>\s*<strong class=\"term\">(.*?)</strong>(.*?)</li>", re.DOTALL)
+_POINTS = re.compile(r"<ul class=\"points\">.*</ul>", re.DOTALL)
+_SEPARATOR = re.compile(r"^\s*[：:]\s*")  # after a term: labels.yaml's term_separator
 _IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")  # in a title, only its alt text
 
 
@@ -129,6 +133,18 @@ class _Formulas:
         return re.sub(rf"{self.marker}(\d+)z", lambda m: self.formulas[int(m[1])], markdown)
 
 
+def answer_parts(answer_html: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """A qbank Answer field split into its lead and its points (term, text as HTML, the text
+    after the separator); None if its points list is no longer that shape."""
+    found = _POINTS.search(answer_html)
+    if not found:
+        return answer_html, []
+    points = _POINT.findall(found[0])
+    if len(points) != found[0].count("<li"):
+        return None
+    return answer_html[: found.start()], [(term, _SEPARATOR.sub("", text)) for term, text in points]
+
+
 def markdown_fields(fields: list[str]) -> list[str]:
     """Anki's HTML fields as Markdown, with one pandoc run for them all."""
     formulas = _Formulas()
@@ -190,6 +206,25 @@ def _sections(notes: list[AnkiNote]) -> tuple[str, dict[int, str | None]]:
     return top, sections
 
 
+def _with_points(note: AnkiNote, kind: str) -> list[str]:
+    """The note's title, question, answer and explanation (HTML), then a qbank note's key points
+    as term, text, term, text…: its Answer field split as the field template wrote it."""
+    title, question, answer, explanation = _parts(note, kind)
+    split = answer_parts(answer) if kind == "qbank" else None
+    if not split or not split[1]:
+        return [title, question, answer, explanation]
+    return [title, question, split[0], explanation, *(html for point in split[1] for html in point)]
+
+
+def _tags(note: AnkiNote, kind: str) -> list[str]:
+    """Its tags; a qbank note's without its bank's own tag and prefix (the build adds the new bank's)."""
+    if kind != "qbank":
+        return tag_words(" ".join(note.tags))
+    bank = note.notetype.removeprefix("qbank: ")
+    return tag_words(" ".join(tag.removeprefix(f"{bank}::") for tag in note.tags
+                              if tag not in (bank, f"{bank}::retired")))
+
+
 def read_deck(source: Path) -> ImportedDeck:
     with open_package(source) as package, tempfile.TemporaryDirectory(prefix="qbank-media-") as folder_name:
         notes = package.notes()
@@ -197,7 +232,7 @@ def read_deck(source: Path) -> ImportedDeck:
             raise ImportRefused(f"{source}: the deck holds no notes")
         folder, said = Path(folder_name), []
         kinds = [note_kind(note) for note in notes]
-        parts = [_parts(note, kind) for note, kind in zip(notes, kinds)]
+        parts = [_with_points(note, kind) for note, kind in zip(notes, kinds)]
         kept = _extract_images(package, [text for part in parts for text in part], folder, said)
         texts = []
         for note, part in zip(notes, parts):
@@ -205,20 +240,22 @@ def read_deck(source: Path) -> ImportedDeck:
                 said.append(f"note {note.id}: sounds cannot be shown in a bank: left out")
             texts += [_SOUND.sub("", _with_images(text, kept)) for text in part]
         media = Media(folder)
-        markdown = [bank_markdown(text, media) for text in markdown_fields(texts)]
+        converted = iter([bank_markdown(text, media) for text in markdown_fields(texts)])
         top, sections = _sections(notes)
         items = []
-        for position, (note, kind) in enumerate(zip(notes, kinds)):
-            title, question, answer, explanation = markdown[4 * position : 4 * position + 4]
-            if not question or not answer:
+        for position, (note, kind, part) in enumerate(zip(notes, kinds, parts)):
+            title, question, answer, explanation, *point_texts = (next(converted) for _ in part)
+            points = [(" ".join(term.split()), " ".join(_SEPARATOR.sub("", text).split()))
+                      for term, text in zip(point_texts[::2], point_texts[1::2])]
+            if not question or not (answer or points):
                 said.append(f"note {note.id} ({note.notetype}): {'its question' if not question else 'its answer'} "
                             "is empty once its HTML is read: left out")
                 continue
             item_id = note.fields[0].strip() if kind == "qbank" else None
             title = _IMAGE.sub(r"\1", title.replace("\n", " ") or title_from(question)).strip() or f"{note.notetype} {position + 1}"
-            items.append(ImportedItem(title, question, answer, position + 1,
-                                      tags=tag_words(" ".join(note.tags)), section=sections[note.id],
-                                      explanation=explanation, guid=note.guid, id=item_id))
+            items.append(ImportedItem(title, question, answer, position + 1, tags=_tags(note, kind),
+                                      section=sections[note.id], explanation=explanation, guid=note.guid, id=item_id,
+                                      points=points))
         if not items:
             raise ImportRefused(f"{source}: no note has both a question and an answer")
         said += [note for note in media.notes if note not in said]

@@ -43,6 +43,7 @@ class ImportedItem:
     explanation: str = ""  # Markdown
     guid: str | None = None  # the Anki note it comes from (apkg.py): the item updates that note
     id: str | None = None  # an id the source gives it (a qbank note's ItemId), if a free slug
+    points: list[tuple[str, str]] = field(default_factory=list)  # (term, text), inline Markdown
 
 
 def check_bank_id_and_lang(bank_id: str, lang: str) -> None:
@@ -118,8 +119,10 @@ def bank_from_items(bank_id: str, lang: str, title: str, description: str, items
     made = iter(item_ids([item.title for item, item_id in zip(items, kept) if not item_id], set(filter(None, kept))))
     for item, item_id in zip(items, kept):
         tags = list(dict.fromkeys([*([section_tag(item.section)] if item.section else []), *item.tags]))
-        entry: dict = {"id": item_id or next(made), "title": item.title, "question": item.question,
-                       "answer": {"lead": item.answer}}
+        answer = {"lead": item.answer} if item.answer else {}
+        if item.points:
+            answer["points"] = [{"term": term, "text": text} for term, text in item.points]
+        entry: dict = {"id": item_id or next(made), "title": item.title, "question": item.question, "answer": answer}
         if item.explanation:
             entry["explanation"] = item.explanation
         if tags:

@@ -40,7 +40,7 @@ from ..writers import BuildOptions
 from ..writers.anki import FIELDS_FOLDER, RETIRED_TAG, key_points_enabled, note_fields
 from . import yaml_edit
 from .anki_package import AnkiNote, open_package
-from .apkg import markdown_fields
+from .apkg import answer_parts, markdown_fields
 from .common import ImportedItem, ImportRefused, bank_from_items, item_ids, tag_words
 from .delimited import title_from
 
@@ -48,9 +48,6 @@ from .delimited import title_from
 _UNREPRESENTABLE = re.compile(r"<(font|u|mark|span|div)\b[^>]*\bstyle\s*=|<(font|u|mark)\b|\bstyle\s*=\s*\"[^\"]*color",
                               re.IGNORECASE)
 _ANKI_OWN_TAGS = {"leech", "marked"}
-_POINT = re.compile(r"<li>\s*<strong class=\"term\">(.*?)</strong>(.*?)</li>", re.DOTALL)
-_POINTS = re.compile(r"<ul class=\"points\">.*</ul>", re.DOTALL)
-_SEPARATOR = re.compile(r"^\s*[：:]\s*")  # after a term: labels.yaml's term_separator
 
 
 @dataclass
@@ -74,18 +71,6 @@ class Pulled:
     def diff(self, original: str, path: Path) -> str:
         return "".join(difflib.unified_diff(original.splitlines(keepends=True), self.text.splitlines(keepends=True),
                                             f"a/{path.name}", f"b/{path.name}"))
-
-
-def _answer_parts(answer_html: str) -> tuple[str, list[tuple[str, str]]] | None:
-    """An Answer field split into its lead and its points (term, text), as the field template
-    wrote them; None if the points list is no longer that shape."""
-    found = _POINTS.search(answer_html)
-    if not found:
-        return answer_html, []
-    points = _POINT.findall(found[0])
-    if len(points) != found[0].count("<li"):
-        return None
-    return answer_html[: found.start()], [(term, text) for term, text in points]
 
 
 def _merged(base: str, theirs: str, ours: str) -> str:
@@ -212,7 +197,7 @@ def _pairs(item, emitted: dict[str, str], anki: dict[str, str], pulled: Pulled, 
     path = ("items", position)
     for name, key in (("Title", "title"), ("Question", "question"), ("Explanation", "explanation")):
         yield key, (*path, key), getattr(item, key), emitted[name], anki.get(name, "")
-    ours_parts, theirs_parts = _answer_parts(emitted["Answer"]), _answer_parts(anki.get("Answer", ""))
+    ours_parts, theirs_parts = answer_parts(emitted["Answer"]), answer_parts(anki.get("Answer", ""))
     if theirs_parts is None or len(theirs_parts[1]) != len(ours_parts[1]):
         if emitted["Answer"] != anki.get("Answer", ""):
             pulled.unrepresentable.append(f"item {item.id}: answer: its key points were added, removed or reshaped "
@@ -223,7 +208,7 @@ def _pairs(item, emitted: dict[str, str], anki: dict[str, str], pulled: Pulled, 
         yield (f"answer point {number + 1} term", (*path, "answer", "points", number, "term"), point.term,
                ours_point[0].strip(), their_point[0].strip())
         yield (f"answer point {number + 1} text", (*path, "answer", "points", number, "text"), point.text,
-               _SEPARATOR.sub("", ours_point[1]).strip(), _SEPARATOR.sub("", their_point[1]).strip())
+               ours_point[1].strip(), their_point[1].strip())
 
 
 def _unrepresentable(anki_html: str, emitted_html: str) -> bool:
