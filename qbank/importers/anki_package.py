@@ -199,7 +199,8 @@ class AnkiPackage:
     def _decks(self) -> dict[int, str]:
         query = self._connection.execute
         if self._has_table("decks"):
-            return {deck_id: str(name).replace(FIELD_SEPARATOR, "::") for deck_id, name in query("SELECT id, name FROM decks")}
+            return {deck_id: str(name).replace(FIELD_SEPARATOR, "::")
+                    for deck_id, name in query("SELECT id, name FROM decks")}
         decks = json.loads(query("SELECT decks FROM col").fetchone()[0] or "{}")
         return {int(deck_id): deck.get("name", "") for deck_id, deck in decks.items()}
 
@@ -209,7 +210,8 @@ def _collection_member(archive: zipfile.ZipFile, source: Path) -> zipfile.ZipInf
     for name in COLLECTIONS:
         if name in names:
             return archive.getinfo(name)
-    raise ImportRefused(f"{source}: not an Anki package (no collection.anki21b, collection.anki21 or collection.anki2 inside)")
+    raise ImportRefused(f"{source}: not an Anki package (no collection.anki21b, collection.anki21 or "
+                        "collection.anki2 inside)")
 
 
 def _connect(database: Path) -> sqlite3.Connection:

@@ -92,8 +92,9 @@ def _parts(note: AnkiNote, kind: str) -> tuple[str, str, str, str]:
     if kind == "qbank":
         return fields["Title"], fields["Question"], fields["Answer"], fields["Explanation"]
     if kind == "occlusion":
-        return "", _joined(fields.get("Header", ""), fields["Image"]), _joined(fields["Image"], fields.get("Back Extra", "")), \
-            _explanation(note, {"Occlusion", "Image", "Header", "Back Extra"})
+        return ("", _joined(fields.get("Header", ""), fields["Image"]),
+                _joined(fields["Image"], fields.get("Back Extra", "")),
+                _explanation(note, {"Occlusion", "Image", "Header", "Back Extra"}))
     if kind == "cloze":
         text = note.fields[0]
         question = _CLOZE.sub(lambda m: f"[{m[2] or '…'}]", text)
@@ -252,7 +253,8 @@ def read_deck(source: Path) -> ImportedDeck:
                             "is empty once its HTML is read: left out")
                 continue
             item_id = note.fields[0].strip() if kind == "qbank" else None
-            title = _IMAGE.sub(r"\1", title.replace("\n", " ") or title_from(question)).strip() or f"{note.notetype} {position + 1}"
+            title = (_IMAGE.sub(r"\1", title.replace("\n", " ") or title_from(question)).strip()
+                     or f"{note.notetype} {position + 1}")
             items.append(ImportedItem(title, question, answer, position + 1, tags=_tags(note, kind),
                                       section=sections[note.id], explanation=explanation, guid=note.guid, id=item_id,
                                       points=points))
