@@ -1,7 +1,8 @@
 """The command line: arguments to calls, and whatever they raise to one line and an exit code.
 
 Subcommands: `build.py [BANK ...]` builds (the default, with qbank/build/), `build.py import
-ARTICLE` imports, `build.py new` starts a bank, `build.py preview` serves the live preview.
+ARTICLE` imports, `build.py pull DECK.apkg` brings Anki's edits back, `build.py new` starts a
+bank, `build.py preview` serves the live preview.
 Each is a function from its arguments to an exit code, listed in COMMANDS (add one there).
 
 Exit codes: 0 ok, 1 an invalid bank or a failed build, 2 bad usage (130 interrupted).
@@ -234,7 +235,8 @@ def import_command(argv: list[str]) -> int:
     parser.add_argument("article", type=Path, help="the file to import")
     parser.add_argument("--format", choices=FORMATS, help="article: the numbered interview article; qa: a Markdown "
                         "document of bold or heading questions with free answers; csv: CSV/TSV as Anki exports it or a "
-                        "spreadsheet saves it (default: csv for .csv, .tsv, .txt, else article)")
+                        "spreadsheet saves it; apkg: an Anki deck or collection (.apkg, .colpkg, collection.anki2), each "
+                        "note's GUID kept (default: csv for .csv, .tsv, .txt, apkg for .apkg, .colpkg, .anki2, else article)")
     parser.add_argument("--id", required=True, help="the bank's id (a slug, e.g. ai-startup-interview)")
     parser.add_argument("--lang", required=True, help="BCP 47 language of the article, e.g. zh-CN")
     parser.add_argument("-o", "--output", type=Path, help="where to write the YAML (default: standard output)")
@@ -261,6 +263,23 @@ def import_command(argv: list[str]) -> int:
     return 0
 
 
+def pull_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build.py pull", description="Bring edits made in Anki back to the bank: "
+                                     "print them as a change to the YAML; --write makes it.")
+    parser.add_argument("package", type=Path, help="the deck exported from Anki (.apkg, .colpkg) or a closed "
+                        "profile's collection.anki2")
+    parser.add_argument("bank", type=Path, nargs="?", help="the bank (default: the bank of source/ whose note type "
+                        "the deck holds)")
+    parser.add_argument("--write", action="store_true", help="apply the change to the YAML")
+    args = parser.parse_args(argv)
+    from .importers.pull import pull_into  # pandoc and the render step load only for this command
+
+    try:
+        return pull_into(args.package, args.bank, _banks([]) if args.bank is None else [], args.write)
+    except ImportRefused as failure:
+        raise CannotBuild(str(failure)) from None
+
+
 # -- the entry point and the error boundary ----------------------------------------------------
 
 
@@ -275,6 +294,7 @@ COMMANDS: dict[str, Command] = {
     "import": Command(import_command, "build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml] turns an "
                       "article into a bank"),
     "new": Command(new_command, "build.py new BANK_ID --lang LANG starts a bank"),
+    "pull": Command(pull_command, "build.py pull DECK.apkg [BANK.yaml] [--write] brings edits made in Anki back"),
     "preview": Command(preview_command, "build.py preview [BANK.yaml] shows it live in a browser"),
 }
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .keys import LANG, SLUG, SLUG_MAX, SLUG_MISMATCH, TAG, Flag, ListOf, Markdown, Text, key, mapping
+from .keys import GUID, LANG, SLUG, SLUG_MAX, SLUG_MISMATCH, TAG, Flag, ListOf, Markdown, Text, key, mapping
 
 
 def shown_path(path: Path) -> str:
@@ -110,6 +110,9 @@ class Item:
     absorbs: tuple[str, ...] = key(_ids(
         "Ids of items merged into this one and removed from the bank: their notes are retired with a notice "
         "pointing here.", "The id of an item merged into this one."))
+    guid: str = key(Text("The GUID of the Anki note this item updates, kept by build.py import from the deck it came "
+                         "from so that learners keep their reviews; never edit it.", required=False, pattern=GUID,
+                         mismatch="{what} '{value}' is not an Anki GUID (printable ASCII, no spaces)", dated=False))
     number: int  # 1-based position in the bank, as printed
     location: Location
 
@@ -189,6 +192,17 @@ class Bank:
         """The id of the item a path lies in (None: the bank's own text)."""
         position = item_position(path)
         return None if position is None else self.items[position].id
+
+    def written_path(self, path: tuple) -> tuple:
+        """Where a path of the model stands in the bank file: an item of a bank in sections
+        under its section (("items", 4, "title") -> ("sections", 1, "items", 2, "title")), and
+        the bank's list of items, for one more, its last section's."""
+        if not self.sections or path[:1] != ("items",):
+            return path
+        if len(path) == 1:
+            return ("sections", len(self.sections) - 1, "items")
+        index = next(index for index, section in enumerate(self.sections) if path[1] in section.items)
+        return ("sections", index, "items", path[1] - self.sections[index].items.start, *path[2:])
 
     def place(self, path: tuple) -> Location:
         """Where `path` stands, or where the nearest enclosing value does (an absent optional

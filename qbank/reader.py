@@ -333,6 +333,14 @@ def _id_problems(values: object, places: Places) -> list[Problem]:
                                     f"line {sections[section_id].line}); ids must be unique within a bank"))
         elif section_id:
             sections[section_id] = places[("sections", index)]
+    guids: dict[str, int] = {}  # two items updating one Anki note would overwrite each other
+    for index, item in enumerate(items):
+        guid = item.get("guid")
+        if isinstance(guid, str) and guid in guids:
+            problems.append(Problem(places[("items", index)], f"guid '{guid}' is the guid of item "
+                                    f"{guids[guid] + 1} too; one Anki note cannot be two items", item.get("id")))
+        elif isinstance(guid, str):
+            guids[guid] = index
     claimed: dict[str, Path_] = {}  # paths, not places: places inside items are looked for only for a message
     for index, item in enumerate(items):
         for key in CLAIMED_IDS:

@@ -190,7 +190,8 @@ def collection_bytes(doc: RenderedBank, key_points: bool, progress: Progress = S
                 model=model,
                 fields=[fields[name] for name in FIELD_NAMES],
                 tags=anki_tags(doc.id, item.tags),
-                guid=genanki.guid_for(doc.id, item.identity),  # the id it was first built with
+                # the note it was imported from, else the id it was first built with
+                guid=item.guid or genanki.guid_for(doc.id, item.identity),
                 due=item.number,  # new cards come up in source order
             )
             note.write_to_db(cursor, note_modified(doc, item, key_points), deck_id, ids)
