@@ -141,3 +141,13 @@ def test_ultimate_geography_imported_and_built_adds_no_note_and_keeps_every_revi
     assert sorted(col.find_notes("")) == sorted(notes)
     assert reviews(col) == before
     assert col.db.all("SELECT * FROM revlog ORDER BY id") == log_before
+
+    # Pulled back from the collection as it now is: the notes are still the deck's own, each
+    # edition's items are said once, and nothing is taken for deleted
+    pulled = run_build("pull", export(col, tmp_path / "after.apkg", legacy=False), bank_file)
+    assert pulled.returncode == 0 and pulled.stdout.strip() == "nothing to pull", pulled.stderr
+    assert pulled.stderr.splitlines() == [
+        f"note: 323 items (first {first}): their notes are still of note type '{notetype}', so the build does "
+        "not update them and nothing is pulled from them (docs/anki.md: Change Note Type)"
+        for first, notetype in [("england", DECK), ("england-2", f"{DECK} [DE]"), ("angleterre", f"{DECK} [FR]"),
+                                ("england-3", f"{DECK} [NB]")]]
