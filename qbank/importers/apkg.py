@@ -209,13 +209,15 @@ def _extract_images(package: AnkiPackage, fields: list[str], folder: Path, notes
     wanted = dict.fromkeys(html.unescape(next(g for g in m.groups()[1:] if g is not None))
                            for field in fields for m in _IMG_SRC.finditer(field))
     available, kept, taken, total = package.media_names(), {}, set(), 0
+    absent: list[str] = []
+    unusable: list[str] = []
     (folder / IMAGES_FOLDER).mkdir()
     for name in wanted:
         if name not in available:
-            notes.append(f"image '{name}' is not in the package: its note shows its alt text")
+            absent.append(name)
             continue
         if Path(name).suffix.lower() not in IMAGE_TYPES:
-            notes.append(f"image '{name}' is not a PNG, JPEG or GIF file: left out")
+            unusable.append(name)
             continue
         data = package.media(name, MAX_IMAGE_BYTES)
         if data is None or total + len(data) > MAX_IMAGES_BYTES:
@@ -228,7 +230,18 @@ def _extract_images(package: AnkiPackage, fields: list[str], folder: Path, notes
             (folder / relative).unlink()
             continue
         kept[name], total = relative, total + len(data)
+    notes += _said_once(absent, "is not in the package", "are not in the package", "their notes show their alt text")
+    notes += _said_once(unusable, "is not a PNG, JPEG or GIF file", "are not PNG, JPEG or GIF files",
+                        "left out, their notes show their alt text")
     return kept
+
+
+def _said_once(names: list[str], one: str, many: str, outcome: str) -> list[str]:
+    """One line for images left out for one reason: a shared deck may have hundreds (its SVG flags)."""
+    if len(names) <= 1:
+        return [f"image '{name}' {one}: {outcome}" for name in names]
+    shown = ", ".join(f"'{name}'" for name in names[:3])
+    return [f"{len(names)} images {many}: {outcome} ({shown}{', …' if len(names) > 3 else ''})"]
 
 
 def _with_images(field: str, kept: dict[str, str]) -> str:
