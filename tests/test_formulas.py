@@ -25,7 +25,7 @@ from pypdf import PageObject, PdfReader
 from pypdf.generic import ContentStream
 
 from conftest import FIXTURES, copy_bank, run_build
-from pdfread import chunks, filled_boxes, page_text, text_runs
+from pdfread import MM, chunks, filled_boxes, page_text, text_runs
 from qbank import mathjax
 from test_images import _alt_texts
 
@@ -283,17 +283,50 @@ def test_each_formulas_alt_text_stands_for_its_drawing(built: tuple[Path, str], 
         assert right - left > 4 and top - bottom > 4, str(figure["/Alt"])
 
 
-def test_a_tag_number_is_drawn_right_of_its_formula(built: tuple[Path, str]) -> None:
-    """ctr = 点击次数/展示量 (7): the number, three paths, lies right of the fraction's Chinese."""
+# The cheat sheet's left column on A4 (templates/print/cheatsheet.css: 11 mm margins, two columns 6 mm apart).
+LEFT_COLUMN_MM = (11.0, 11.0 + (210 - 2 * 11 - 6) / 2)
+
+
+def test_a_tag_number_is_at_the_columns_right_edge_and_its_formula_centred_as_in_anki(built: tuple[Path, str]) -> None:
+    """ctr = 点击次数/展示量 (7): MathJax (Anki) centres the formula in the width it has and puts
+    the number at its right edge; the number's box ends at the column's, its ")" just inside."""
     reader = PdfReader(built[0] / f"{BANK_ID}.pdf")
     page = reader.pages[0]
     found = chunks(page)
     above, below = (next(chunk.y for chunk in found if chunk.text.startswith(start)) for start in ("点击率等于", "分子"))
-    numerator = [chunk for chunk in found if chunk.text == "数" and below < chunk.y < above]
-    assert len(numerator) == 1, found
-    formula = [box for box in filled_boxes(reader, page) if below < box[1] and box[3] < above]
-    beyond = [box for box in formula if box[0] > numerator[0].x + 12]  # "(", "7", ")": past 数, 9 pt wide
-    assert len(beyond) == 3, formula
+    drawn = sorted(box for box in filled_boxes(reader, page) if below < box[1] and box[3] < above)
+    formula, number = drawn[:-3], drawn[-3:]  # "(", "7", ")" are the last three paths
+    left, right = (edge * MM for edge in LEFT_COLUMN_MM)
+    assert right - 1.5 * MM < number[-1][2] <= right, (number, right)
+    assert number[0][0] > max(box[2] for box in formula) + 20 * MM  # a wide column: far from the formula
+    middle = (min(box[0] for box in formula) + max(box[2] for box in formula)) / 2
+    assert abs(middle - (left + right) / 2) < 0.5 * MM, (middle / MM, (left + right) / 2 / MM)
+
+
+def test_tag_numbers_shrink_with_a_formula_too_wide_for_the_column_and_stay_on_its_rows(tmp_path: Path) -> None:
+    """A formula wider than the column is scaled down to fit, its numbers with it: each stays
+    on its row's baseline, at the column's right edge."""
+    terms = " + ".join(f"x_{{{index}}}" for index in range(1, 17))
+    formula = rf"\begin{{align}} {terms} &= a \tag{{1}} \\ b &= c \tag{{2}} \end{{align}}"
+    bank = _formulas_bank_with(tmp_path, f"前。\n\n$${formula}$$\n\n后。")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "pdf")
+    assert result.returncode == 0, result.stderr
+    reader = PdfReader(tmp_path / "dist" / f"{BANK_ID}.pdf")
+    page = reader.pages[0]
+    found = chunks(page)
+    above, below = (next(chunk.y for chunk in found if test(chunk.text)) for test in (lambda text: text.endswith("前。"),
+                                                                                    lambda text: text.startswith("后。")))
+    drawn = [box for box in filled_boxes(reader, page) if below < box[1] and box[3] < above and box[2] < 105 * MM]
+    right = max(box[2] for box in drawn)
+    assert right > (LEFT_COLUMN_MM[1] - 1) * MM
+    assert min(box[0] for box in drawn) > LEFT_COLUMN_MM[0] * MM  # scaled down into the column
+    numbers = sorted((box for box in drawn if box[0] > right - 3 * MM), key=lambda box: -box[3])
+    assert len(numbers) == 6, numbers  # "(1)" and "(2)", a row above the other
+    for opening, digit, _ in (sorted(numbers[:3]), sorted(numbers[3:])):
+        # The last letter of its row ("a", "c") sits on the same baseline as its number.
+        letter = max((box for box in drawn if box[2] < opening[0] and box[1] < digit[3] and box[3] > digit[1]),
+                     key=lambda box: box[0])
+        assert abs(letter[1] - digit[1]) < 0.1 * MM, (letter, digit)
 
 
 # Errors and fallback ------------------------------------------------------------------------
