@@ -239,6 +239,25 @@ def test_the_tagged_pdfs_give_each_formula_its_tex_as_alt_text(built: tuple[Path
     assert set(EVERY_FORMULA if name == f"{BANK_ID}.pdf" else on_cards) <= set(alt)
 
 
+def _figures(reader: PdfReader) -> list[dict]:
+    """Every Figure of the PDF's structure tree, in document order."""
+    figures = []
+
+    def walk(node: object) -> None:
+        node = node.get_object()
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif hasattr(node, "get"):
+            if node.get("/S") == "/Figure":
+                figures.append(node)
+            if "/K" in node:
+                walk(node["/K"])
+
+    walk(reader.trailer["/Root"]["/StructTreeRoot"])
+    return figures
+
+
 def _figure_drawings(page: PageObject) -> dict[int, int]:
     """How many paths and texts each Figure's marked content (by MCID) of `page` draws."""
     drawn, open_figures = {}, []  # the marked content open at each depth: an MCID, or None
@@ -260,20 +279,7 @@ def test_each_formulas_alt_text_stands_for_its_drawing(built: tuple[Path, str], 
     """A formula's Figure holds, as marked content on its page, what MathJax drew: what a
     screen reader replaces by the /Alt, and a figure with a box to read it from."""
     reader = PdfReader(built[0] / name)
-    figures = []
-
-    def walk(node: object) -> None:
-        node = node.get_object()
-        if isinstance(node, list):
-            for child in node:
-                walk(child)
-        elif hasattr(node, "get"):
-            if node.get("/S") == "/Figure" and str(node.get("/Alt")) in EVERY_FORMULA:
-                figures.append(node)
-            if "/K" in node:
-                walk(node["/K"])
-
-    walk(reader.trailer["/Root"]["/StructTreeRoot"])
+    figures = [figure for figure in _figures(reader) if str(figure.get("/Alt")) in EVERY_FORMULA]
     assert len(figures) >= len(EVERY_FORMULA) - 1
     drawings = {page.indirect_reference.idnum: _figure_drawings(page) for page in reader.pages}
     for figure in figures:
@@ -327,6 +333,20 @@ def test_tag_numbers_shrink_with_a_formula_too_wide_for_the_column_and_stay_on_i
         letter = max((box for box in drawn if box[2] < opening[0] and box[1] < digit[3] and box[3] > digit[1]),
                      key=lambda box: box[0])
         assert abs(letter[1] - digit[1]) < 0.1 * MM, (letter, digit)
+
+
+def test_a_display_formula_taller_than_a_flashcard_shrinks_to_fit_it(tmp_path: Path) -> None:
+    """A derivation of 16 lines would be 100 mm tall on a card 84 mm tall; a formula is never
+    cut, so it shrinks to fit, as an image does, and no card clips it."""
+    rows = r" \\ ".join(rf"&= \sum_{{i=1}}^{{N}} \left( \frac{{x_{{{row}}}}}{{y}} \right)" for row in range(16))
+    tex = rf"\begin{{aligned}} S {rows} \end{{aligned}}"
+    bank = _formulas_bank_with(tmp_path, f"$${tex}$$")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "cards")
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    (figure,) = [figure for figure in _figures(PdfReader(tmp_path / "dist" / f"{BANK_ID}.cards.pdf"))
+                 if str(figure.get("/Alt")) == tex]
+    _, top, _, bottom = (float(number) * 0.75 for number in figure["/A"]["/BBox"])  # CSS pixels, in points
+    assert 55 * MM < bottom - top <= 60.1 * MM
 
 
 # Errors and fallback ------------------------------------------------------------------------
