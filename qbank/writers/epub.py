@@ -43,6 +43,7 @@ from .epub_fonts import embed_fonts, embed_math_font
 from .fonts import ShownText, font_stack, require_coverage, shown_text
 from .formulas import with_mathml
 from .images import SCREEN, fitted_media
+from .epub_titles import TitleFormulas, declare_mathml, marked_headings
 from .epub_package import PACKAGE_DOCUMENT, child, package_bytes, read_package, set_children
 from .joined_epub import BookPart, book_parts, join_epubs, page_file
 from . import BuildOptions, Downscaled, Writer
@@ -160,24 +161,30 @@ def _accessibility_arguments(book: str) -> list[str]:
     return [f"--metadata={key}={value}" for key, value in values]
 
 
-def _write_with_conformance_claim(book: Path, target: Path) -> None:
-    """pandoc's `book` with the conformance claim in its package metadata, into `target`.
+def _finished(book: Path, target: Path, claim: bool, titles: TitleFormulas | None) -> None:
+    """pandoc's `book` finished into `target`: with the conformance claim in its package
+    metadata if `claim`, and the formulas of its headings in place (epub_titles.py).
 
     pandoc (3.9; 3.10 neither) has no option for dcterms:conformsTo or a11y:certifiedBy,
     while it writes the rest of the accessibility metadata; so this adds the two, and nothing
     else changes: same entries in the same order, same dates and compression methods. It
     copies an entry at a time: a large bank's book is tens of MB.
     """
-    with zipfile.ZipFile(book) as unclaimed, zipfile.ZipFile(target, "w") as claimed:
-        for entry in unclaimed.infolist():
-            data = unclaimed.read(entry)
+    with zipfile.ZipFile(book) as made, zipfile.ZipFile(target, "w") as finished:
+        headed = {name for name in made.namelist() if titles and titles.in_headings(name, made.read(name))}
+        for entry in made.infolist():
+            data = made.read(entry)
             if entry.filename == PACKAGE_DOCUMENT:
                 package = read_package(data)
-                metadata = child(package, "metadata")
-                set_children(metadata, [*metadata, _meta("dcterms:conformsTo", CONFORMANCE),
-                                        _meta("a11y:certifiedBy", EVALUATOR)])
+                if claim:
+                    metadata = child(package, "metadata")
+                    set_children(metadata, [*metadata, _meta("dcterms:conformsTo", CONFORMANCE),
+                                            _meta("a11y:certifiedBy", EVALUATOR)])
+                declare_mathml(package, headed)
                 data = package_bytes(package)
-            claimed.writestr(entry, data)
+            elif titles:
+                data = titles.finished(entry.filename, data)
+            finished.writestr(entry, data)
 
 
 def _meta(name: str, value: str) -> Element:
@@ -194,7 +201,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: 
         # The book comes back on standard output: a full disk or a read-only folder is then
         # reported like any other output's, and pandoc never writes in dist/.
         "--from=html", "--to=epub3", "--output=-", f"--template={PAGE_TEMPLATE}",
-        f"--lua-filter={MATH_FILTER}", f"--lua-filter={PAGE_TITLES_FILTER}", "--mathml",
+        f"--lua-filter={MATH_FILTER}", f"--lua-filter={PAGE_TITLES_FILTER}",
         f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
         *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
         "--epub-title-page=false",  # book.html has its own title page
@@ -230,6 +237,7 @@ class EpubWriter(Writer):
         # Everything a reader shows comes from the book's HTML, except the navigation's labels.
         shown = shown_text(book)
         shown = ShownText(shown.prose.union(*(doc.labels[key] for key in NAVIGATION_LABELS)), shown.code)
+        book, titles = marked_headings(book)  # after the characters are counted: the TeX is shown too
         with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder, fitted_media(doc.media, SCREEN) as media:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
@@ -254,8 +262,8 @@ class EpubWriter(Writer):
                 _make_epub(book, arguments, environment, work, made, budget)
             else:
                 _write_in_parts(parts, book, arguments, environment, work, budget, made)
-            if _claims_conformance(book):
-                _write_with_conformance_claim(made, target)
+            if _claims_conformance(book) or titles:
+                _finished(made, target, _claims_conformance(book), titles)
             else:
                 shutil.copyfile(made, target)
         return media.downscaled
