@@ -218,3 +218,25 @@ def test_two_items_with_one_guid_are_refused(tmp_path: Path) -> None:
     result = run_build(bank, "--check")
     assert result.returncode == 1
     assert "[item item-2] guid 'I!+-JFqqyI' is the guid of item 1 too; one Anki note cannot be two items" in result.stderr
+
+
+def test_a_note_is_read_the_way_its_first_card_asks_it(col: Collection, tmp_path: Path) -> None:
+    """Anki's stock note types: a typed answer's `{{type:Back}}` is the answer, not the question;
+    a note type whose first field is not what the card asks is read from its templates."""
+    add_note(col, "Basic (type in the answer)", DECK, [], Front="Capital of France?", Back="Paris")
+    vocabulary = col.models.new("Vocabulary")
+    for name in ("Word", "Notes", "Meaning"):
+        col.models.add_field(vocabulary, col.models.new_field(name))
+    card = col.models.new_template("Meaning")
+    card["qfmt"], card["afmt"] = "{{Word}}", "{{FrontSide}}<hr id=answer>{{Meaning}}"
+    col.models.add_template(vocabulary, card)
+    col.models.add(vocabulary)
+    add_note(col, "Vocabulary", DECK, [], Word="Hund", Notes="masculine", Meaning="dog")
+    bank_file = tmp_path / "bank" / "b.yaml"
+    result = run_build("import", export(col, tmp_path / "a.apkg", legacy=True), "--id", "b", "--lang", "en",
+                       "-o", bank_file)
+    assert result.returncode == 0, result.stderr
+    typed, word = yaml.safe_load(bank_file.read_text(encoding="utf-8"))["items"]
+    assert (typed["question"], typed["answer"]) == ("Capital of France?", {"lead": "Paris"})
+    assert (word["question"], word["answer"], word["explanation"]) == ("Hund", {"lead": "dog"},
+                                                                       "**Notes**\n\nmasculine")

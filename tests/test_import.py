@@ -1,11 +1,13 @@
 """`build.py import` on real banks people bring (tests/fixtures/real/, each with its SOURCE.md):
-an English Markdown Q&A document, a Chinese one, and two Anki CSV/TSV decks. Each import is
-built, and every item is looked for in every output by the readers a learner uses (Anki's
-engine, a PDF's outline, epubcheck and the EPUB's navigation); then the rules on small
+an English Markdown Q&A document, two Chinese ones (one mostly formulas), and two Anki CSV/TSV
+decks. Each import is built, and every item and every formula is looked for in every output by
+the readers a learner uses (Anki's engine, a PDF's outline and structure tree, epubcheck and the
+EPUB's navigation and MathML); then the rules on small
 documents written here: HTML, links, images, formulas, CSV headers, and refusals."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from pathlib import Path
@@ -18,18 +20,24 @@ from conftest import FIXTURES, run_build, tiny_png
 from pdfread import page_text
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from test_epub import Book, _epubcheck
+from test_images import _alt_texts
 
 from qbank.importers.markup import invalid_math_as_text
+from qbank.lock import Lock
+from qbank.render import render_bank
+from qbank.writers.formulas import MATH_SPAN
 from qbank.lint import html_tags, lint_bank
 from qbank.reader import load_bank
 
 REAL = FIXTURES / "real"
+MATHML = "http://www.w3.org/1998/Math/MathML"
 # (source, --format, bank id, --lang, items, items whose answer continues on further flashcards).
 # No output refuses what another can show: an answer longer than a card continues.
 REAL_BANKS = [
     ("data-science-interviews/theory.md", "qa", "ds-theory", "en", 39, {"what-are-the-main-assumptions-of-linear"}),
     ("deeplearning-500-questions/ch03.md", "qa", "dl-500-ch03", "zh-CN", 31,
      {"3-4-2", "3-4-3", "3-4-8-relu-0", "3-4-10-softmax", "3-4-11", "3-4-12-center-loss", "3-6-7", "3-6-10-bn"}),
+    ("pumpkin-book/ch04.md", "qa", "pumpkin-ch04", "zh-CN", 4, {"4-2-5-4-6"}),
     ("anki-csv/docker.csv", "csv", "docker", "en", 21, set()),
     ("anki-csv/lvm.csv", "csv", "lvm", "en", 14, set()),
 ]
@@ -92,6 +100,28 @@ def _leaves(outline: list) -> list:
     return entries
 
 
+def test_every_formula_is_typeset_the_same_in_every_output(real_build, col) -> None:  # noqa: F811
+    """Every formula of the bank (MathJax typesets each: the build warned of none shown as TeX)
+    is in Anki's fields as written, MathJax's MathML with its TeX in the EPUB, and a figure with
+    its TeX as alternative text in both tagged PDFs: the same formulas everywhere."""
+    dist, target, bank, _, _ = real_build
+    doc = render_bank(load_bank(target), Lock.open(target))
+    everywhere = {tex for tex, _ in doc.formulas}
+    on_cards = {html.unescape(span[2]) for path, field in doc.fields.items() if path[0] == "items"
+                for span in MATH_SPAN.finditer(field)}
+    import_apkg(col, dist / f"{bank['id']}.apkg")
+    in_anki = {html.unescape(span[2]) for note in notes_by_item(col).values() for field in note.fields
+               for span in MATH_SPAN.finditer(field)}
+    book = Book(dist / f"{bank['id']}.epub")
+    in_book = {annotation.text for path in book.spine for annotation in book.xhtml(path).iter(f"{{{MATHML}}}annotation")}
+    assert in_book == everywhere
+    assert in_anki == on_cards
+    assert everywhere <= set(_alt_texts(PdfReader(dist / f"{bank['id']}.pdf")))
+    assert on_cards <= set(_alt_texts(PdfReader(dist / f"{bank['id']}.cards.pdf")))
+    if bank["id"] == "pumpkin-ch04":
+        assert len(everywhere) == 79 and sum(bool(re.search(r"[\u4e00-\u9fff]", tex)) for tex in everywhere) == 24
+
+
 def test_the_long_answers_continue_on_further_flashcards(real_build) -> None:
     dist, _, bank, _, continued = real_build
     items = _items(bank)
@@ -133,6 +163,13 @@ def test_sections_are_kept_in_order_and_ids_come_from_titles(real_build) -> None
         # reader refused): none is kept as text.
         assert "kept as text" not in result.stderr
         assert "f^{`}(x) =1" in target.read_text(encoding="utf-8")
+    if bank["id"] == "pumpkin-ch04":
+        assert [item["tags"] for item in items] == [["4.2-划分选择"]] * 4
+        assert items[3]["id"] == "4-2-5-4-6" and items[3]["title"] == "4.2.5 式(4.6)的解释"
+        # Chinese inside \text{}, and a brace opened in one formula and closed in another:
+        # MathJax typesets them all, so none is kept as text.
+        assert "kept as text" not in result.stderr
+        assert r"\operatorname{Gini\_index}(D,\text{色泽}=\text{青绿})" in items[3]["answer"]["lead"]
     if bank["id"] == "lvm":
         assert items[0] == {"id": "what-does-lsblk-do", "title": "What does lsblk do?",
                             "question": "What does lsblk do?", "answer": {"lead": "list block devices"}}

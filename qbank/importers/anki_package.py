@@ -50,6 +50,7 @@ class AnkiNote:
     deck: str  # where most of its cards are, "::" between levels
     cloze: bool  # its note type is a Cloze one
     modified: int  # epoch seconds
+    cards: tuple[tuple[str, str], ...] = ()  # the front and back templates of each of its cards, in order
 
 
 def _bounded_read(stream: BinaryIO, limit: int, what: str, source: Path) -> bytes:
@@ -162,38 +163,47 @@ class AnkiPackage:
         notetypes = self._notetypes()
         decks = self._decks()
         card_decks: dict[int, Counter] = {}
-        for note_id, deck_id in query("SELECT nid, did FROM cards ORDER BY nid, ord"):
+        card_orders: dict[int, list[int]] = {}
+        for note_id, deck_id, order in query("SELECT nid, did, ord FROM cards ORDER BY nid, ord"):
             card_decks.setdefault(note_id, Counter())[deck_id] += 1
+            card_orders.setdefault(note_id, []).append(order)
         notes = []
         for note_id, guid, notetype_id, modified, tags, fields in query(
                 "SELECT id, guid, mid, mod, tags, flds FROM notes ORDER BY id"):
-            name, field_names, cloze = notetypes.get(notetype_id, (str(notetype_id), (), False))
+            name, field_names, cloze, templates = notetypes.get(notetype_id, (str(notetype_id), (), False, ()))
             values = tuple(str(fields).split(FIELD_SEPARATOR))
             names = field_names if len(field_names) == len(values) else tuple(f"Field {n + 1}" for n in range(len(values)))
             counts = card_decks.get(note_id)
             deck = decks.get(counts.most_common(1)[0][0], "") if counts else ""
+            cards = tuple(templates[order] for order in card_orders.get(note_id, []) if order < len(templates))
             notes.append(AnkiNote(note_id, str(guid), name, names, values, tuple(str(tags).split()), deck, cloze,
-                                  int(modified)))
+                                  int(modified), cards))
         return notes
 
     def _has_table(self, name: str) -> bool:
         return self._connection.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
                                         (name,)).fetchone() is not None
 
-    def _notetypes(self) -> dict[int, tuple[str, tuple[str, ...], bool]]:
-        """Note type id -> (name, field names in order, is a Cloze type)."""
+    def _notetypes(self) -> dict[int, tuple[str, tuple[str, ...], bool, tuple[tuple[str, str], ...]]]:
+        """Note type id -> (name, field names in order, is a Cloze type, (front, back) of each card template)."""
         query = self._connection.execute
         if self._has_table("notetypes"):  # schema 18: NotetypeConfig's `kind = 1` is 1 for Cloze
             fields: dict[int, list[tuple[int, str]]] = {}
             for notetype_id, order, name in query("SELECT ntid, ord, name FROM fields"):
                 fields.setdefault(notetype_id, []).append((order, name))
+            templates: dict[int, list[tuple[int, tuple[str, str]]]] = {}
+            for notetype_id, order, config in query("SELECT ntid, ord, config FROM templates"):
+                templates.setdefault(notetype_id, []).append((order, _template_formats(config)))
             return {notetype_id: (name, tuple(n for _, n in sorted(fields.get(notetype_id, []))),
-                                  dict(_protobuf_fields(config or b"")).get(1) == 1)
+                                  dict(_protobuf_fields(config or b"")).get(1) == 1,
+                                  tuple(t for _, t in sorted(templates.get(notetype_id, []))))
                     for notetype_id, name, config in query("SELECT id, name, config FROM notetypes")}
         models = json.loads(query("SELECT models FROM col").fetchone()[0] or "{}")
         return {int(notetype_id): (model.get("name", notetype_id),
                                    tuple(f["name"] for f in sorted(model.get("flds", []), key=lambda f: f.get("ord", 0))),
-                                   model.get("type") == 1)
+                                   model.get("type") == 1,
+                                   tuple((str(t.get("qfmt", "")), str(t.get("afmt", "")))
+                                         for t in sorted(model.get("tmpls", []), key=lambda t: t.get("ord", 0))))
                 for notetype_id, model in models.items()}
 
     def _decks(self) -> dict[int, str]:
@@ -203,6 +213,16 @@ class AnkiPackage:
                     for deck_id, name in query("SELECT id, name FROM decks")}
         decks = json.loads(query("SELECT decks FROM col").fetchone()[0] or "{}")
         return {int(deck_id): deck.get("name", "") for deck_id, deck in decks.items()}
+
+
+def _template_formats(config: bytes | None) -> tuple[str, str]:
+    """A card template's front and back (CardTemplate.Config: `q_format = 1`, `a_format = 2`)."""
+    try:
+        formats = dict(_protobuf_fields(config or b""))
+    except ValueError:
+        return "", ""  # a damaged template: the note is read as if it had none
+    return tuple(value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
+                 for value in (formats.get(1), formats.get(2)))
 
 
 def _collection_member(archive: zipfile.ZipFile, source: Path) -> zipfile.ZipInfo:

@@ -10,9 +10,12 @@ Which field becomes what (the command prints the rules it used):
   the clozes in bold the answer; Back Extra and further fields are the explanation;
 - an Image Occlusion note: Header and Image are the question, Image and Back Extra the answer
   (Anki's masks have no Markdown: left out, and said);
-- any other (Basic, Basic and reversed, typed answers, image notes): the first field is the
-  question, the second the answer; further non-empty fields are the explanation, each under its
-  field name. A reverse card is not made again (qbank makes one card a note).
+- any other (Basic, Basic and reversed, typed answers, image notes, a shared deck's own note
+  type): its first card says it. The fields its front shows are the question, the fields its
+  back adds the answer (the first card whose front shows text, when a note's first cards ask an
+  image only); further non-empty fields are the explanation, each under its field name. Without
+  card templates, the first field is the question and the second the answer. A reverse or
+  further card is not made again (qbank makes one card a note).
 
 The title is the question's first line. Fields are HTML: Anki's MathJax (\\(…\\), \\[…\\]) is kept
 as $…$ and $$…$$, the rest goes through pandoc (markup.html_to_markdown). Images the fields show
@@ -27,7 +30,7 @@ import re
 import secrets
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..vet import IMAGE_TYPES, MAX_IMAGE_BYTES, vet_image
@@ -46,8 +49,8 @@ RULES = {
              "Back Extra the explanation",
     "occlusion": "Image Occlusion notes: Header and Image are the question, Image and Back Extra the answer "
                  "(the masks are left out)",
-    "basic": "other notes: the first field is the question (its first line the title), the second the answer, "
-             "further fields the explanation",
+    "basic": "other notes: the fields the front of the note's first card shows are the question (its first line the "
+             "title), the fields its back adds the answer, further fields the explanation",
 }
 COMMON_RULE = ("HTML converted to Markdown with pandoc; each note's GUID kept, so the build adds no note to a "
                "collection that holds them (docs/anki.md says how they then follow the bank); subdecks as sections, "
@@ -58,6 +61,9 @@ _MATH = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _SOUND = re.compile(r"\[sound:[^\]]*\]")
 _IMG_SRC = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_FIELD_REFERENCE = re.compile(r"\{\{(?![#/^!{])([^{}]+)\}\}")  # {{Front}}, {{text:Front}}; not {{#Front}}…
 # The Answer field of a qbank note: the lead, then the points as templates/points.html writes them.
 _POINT = re.compile(r"<li>\s*<strong class=\"term\">(.*?)</strong>(.*?)</li>", re.DOTALL)
 _POINTS = re.compile(r"<ul class=\"points\">.*</ul>", re.DOTALL)
@@ -100,18 +106,54 @@ def _parts(note: AnkiNote, kind: str) -> tuple[str, str, str, str]:
         question = _CLOZE.sub(lambda m: f"[{m[2] or '…'}]", text)
         answer = _CLOZE.sub(lambda m: f"<b>{m[1]}</b>", text)
         return "", question, answer, _explanation(note, {note.field_names[0]})
-    question, answer = (note.fields + ("", ""))[:2]
-    return "", question, answer, _explanation(note, set(note.field_names[:2]))
+    asked, told = _card_fields(note)
+    return ("", _paragraphs(fields, asked), _paragraphs(fields, told), _explanation(note, {*asked, *told}))
+
+
+def _shown(template: str, names: tuple[str, ...], typed: bool) -> list[str]:
+    """The fields a card template shows, in order; a typed answer's field (`{{type:Back}}`) only
+    if `typed` (on the back: it is the answer, not the question)."""
+    shown = []
+    for reference in _FIELD_REFERENCE.findall(template):
+        filters, _, name = reference.strip().rpartition(":")
+        if name in names and name not in shown and (typed or "type" not in filters.split(":")):
+            shown.append(name)
+    return shown
+
+
+def _card_fields(note: AnkiNote) -> tuple[list[str], list[str]]:
+    """The fields the note's first card asks (its front shows them) and tells (its back adds them):
+    the first card whose front shows something (a card asking only an image the bank cannot take
+    is passed over); the first and second field if no card template says."""
+    fields = dict(zip(note.field_names, note.fields))
+    asks = [(asked, [name for name in _shown(back, note.field_names, True) if name not in asked])
+            for front, back in note.cards for asked in [_shown(front, note.field_names, False)]]
+    asks = [(asked, told) for asked, told in asks if asked and told]
+    for asked, told in asks:
+        if any(_shows(fields[name]) for name in asked):
+            return asked, told
+    return asks[0] if asks else (list(note.field_names[:1]), list(note.field_names[1:2]))
 
 
 def _joined(*pieces: str) -> str:
     return "<br><br>".join(piece for piece in pieces if piece.strip())
 
 
+def _shows(field: str) -> bool:
+    """The field shows something: text, or an image (those that cannot come along are gone by now)."""
+    return bool(_TAG.sub("", field).strip() or _IMG_SRC.search(field))
+
+
+def _paragraphs(fields: dict[str, str], names: list[str]) -> str:
+    """The named fields that show something, a paragraph each."""
+    return "".join(f"<div>{fields[name]}</div>" for name in names
+                   if _shows(fields[name]))
+
+
 def _explanation(note: AnkiNote, used: set[str]) -> str:
-    """The other non-empty fields, each under its name in bold."""
+    """The other fields that show text or an image, each under its name in bold."""
     return "".join(f"<p><b>{html.escape(name)}</b></p>{value}" for name, value in zip(note.field_names, note.fields)
-                   if name not in used and _TAG.sub("", value).strip())
+                   if name not in used and _shows(value))
 
 
 class _Formulas:
@@ -167,13 +209,15 @@ def _extract_images(package: AnkiPackage, fields: list[str], folder: Path, notes
     wanted = dict.fromkeys(html.unescape(next(g for g in m.groups()[1:] if g is not None))
                            for field in fields for m in _IMG_SRC.finditer(field))
     available, kept, taken, total = package.media_names(), {}, set(), 0
+    absent: list[str] = []
+    unusable: list[str] = []
     (folder / IMAGES_FOLDER).mkdir()
     for name in wanted:
         if name not in available:
-            notes.append(f"image '{name}' is not in the package: its note shows its alt text")
+            absent.append(name)
             continue
         if Path(name).suffix.lower() not in IMAGE_TYPES:
-            notes.append(f"image '{name}' is not a PNG, JPEG or GIF file: left out")
+            unusable.append(name)
             continue
         data = package.media(name, MAX_IMAGE_BYTES)
         if data is None or total + len(data) > MAX_IMAGES_BYTES:
@@ -186,15 +230,31 @@ def _extract_images(package: AnkiPackage, fields: list[str], folder: Path, notes
             (folder / relative).unlink()
             continue
         kept[name], total = relative, total + len(data)
+    notes += _said_once(absent, "is not in the package", "are not in the package", "their notes show their alt text")
+    notes += _said_once(unusable, "is not a PNG, JPEG or GIF file", "are not PNG, JPEG or GIF files",
+                        "left out, their notes show their alt text")
     return kept
 
 
-def _with_images(field: str, kept: dict[str, str]) -> str:
-    def source(match: re.Match) -> str:
-        name = html.unescape(next(g for g in match.groups()[1:] if g is not None))
-        return f'{match[1]}"{html.escape(kept.get(name, "missing:" + name))}"'
+def _said_once(names: list[str], one: str, many: str, outcome: str) -> list[str]:
+    """One line for images left out for one reason: a shared deck may have hundreds (its SVG flags)."""
+    if len(names) <= 1:
+        return [f"image '{name}' {one}: {outcome}" for name in names]
+    shown = ", ".join(f"'{name}'" for name in names[:3])
+    return [f"{len(names)} images {many}: {outcome} ({shown}{', …' if len(names) > 3 else ''})"]
 
-    return _IMG_SRC.sub(source, field)
+
+def _with_images(field: str, kept: dict[str, str]) -> str:
+    """Each image kept pointing at the bank's copy; one that is not, replaced by its alt text."""
+    def image(tag: re.Match) -> str:
+        source = _IMG_SRC.search(tag[0])
+        name = html.unescape(next(g for g in source.groups()[1:] if g is not None)) if source else ""
+        if name in kept:
+            return _IMG_SRC.sub(lambda m: f'{m[1]}"{html.escape(kept[name])}"', tag[0], count=1)
+        alt = _ALT.search(tag[0])
+        return next(g for g in alt.groups() if g is not None) if alt else ""
+
+    return _IMG_TAG.sub(image, field)
 
 
 def _sections(notes: list[AnkiNote]) -> tuple[str, dict[int, str | None]]:
@@ -232,14 +292,16 @@ def read_deck(source: Path) -> ImportedDeck:
         if not notes:
             raise ImportRefused(f"{source}: the deck holds no notes")
         folder, said = Path(folder_name), []
+        # Images first: which fields show something (the card a note is read from) depends on them.
+        kept = _extract_images(package, [field for note in notes for field in note.fields], folder, said)
+        notes = [replace(note, fields=tuple(_with_images(field, kept) for field in note.fields)) for note in notes]
         kinds = [note_kind(note) for note in notes]
         parts = [_with_points(note, kind) for note, kind in zip(notes, kinds)]
-        kept = _extract_images(package, [text for part in parts for text in part], folder, said)
         texts = []
         for note, part in zip(notes, parts):
             if any(_SOUND.search(text) for text in part):
                 said.append(f"note {note.id}: sounds cannot be shown in a bank: left out")
-            texts += [_SOUND.sub("", _with_images(text, kept)) for text in part]
+            texts += [_SOUND.sub("", text) for text in part]
         media = Media(folder)
         converted = iter([bank_markdown(text, media) for text in markdown_fields(texts)])
         top, sections = _sections(notes)
@@ -260,7 +322,7 @@ def read_deck(source: Path) -> ImportedDeck:
                                       points=points))
         if not items:
             raise ImportRefused(f"{source}: no note has both a question and an answer")
-        said += [note for note in media.notes if note not in said]
+        said += [note for note in dict.fromkeys(media.notes) if note not in said]
         images = {relative: file.read_bytes() for relative, file in media.keep.items()}
     rule = "; ".join([*(RULES[kind] for kind in RULES if kind in kinds), COMMON_RULE])
     return ImportedDeck(top, top, items, said, images, rule)

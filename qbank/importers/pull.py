@@ -57,6 +57,8 @@ class Pulled:
     conflicts: list[str] = field(default_factory=list)
     unrepresentable: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    # note type -> items whose notes are still of it (imported, never changed to the bank's)
+    other_type: dict[str, list[str]] = field(default_factory=dict)
     added: list[str] = field(default_factory=list)
 
     def report(self) -> list[str]:
@@ -66,6 +68,9 @@ class Pulled:
                 *(f"not pulled: {line}" for line in self.unrepresentable),
                 *(f"item {item_id}: its note is not in the deck (deleted in Anki?); the item is kept"
                   for item_id in self.deleted),
+                *(f"{len(items)} items (first {items[0]}): their notes are still of note type '{notetype}', "
+                  "so the build does not update them and nothing is pulled from them (docs/anki.md: Change Note Type)"
+                  for notetype, items in self.other_type.items()),
                 *(f"new item {item_id}: a note added in Anki" for item_id in self.added)]
 
     def diff(self, original: str, path: Path) -> str:
@@ -160,12 +165,17 @@ def pull(bank_path: Path, package_path: Path) -> Pulled:
     doc, dated = render_and_date(bank, lock)
     key_points = key_points_enabled(doc, BuildOptions())
     with open_package(package_path) as package:
-        notes = [note for note in package.notes() if note.notetype == f"qbank: {bank.id}"]
+        every_note = package.notes()
+    notes = [note for note in every_note if note.notetype == f"qbank: {bank.id}"]
+    notetypes = {note.guid: note.notetype for note in every_note}
     by_guid = {note.guid: note for note in notes}
     guids = [item.guid or genanki.guid_for(bank.id, item.identity) for item in bank.items]
     pulled, root, edits, fields = Pulled(original), yaml.compose(original), [], []
     for position, (item, rendered, guid) in enumerate(zip(bank.items, doc.items, guids)):
         note = by_guid.get(guid)
+        if note is None and guid in notetypes:
+            pulled.other_type.setdefault(notetypes[guid], []).append(item.id)
+            continue
         if note is None:
             pulled.deleted.append(item.id)
             continue
