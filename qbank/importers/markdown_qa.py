@@ -4,7 +4,7 @@ The shape of the most-starred interview-question repositories::
 
     # Title
     preface
-    ## Section                     <- a section (for now: a tag on its items)
+    ## Section                     <- a section of the bank
     **What is regression? 👶**     <- a question: a paragraph that is all bold ...
     free Markdown answer
     ### 3.1.1 神经网络组成？          <- ... or a heading deeper than the sections

@@ -45,6 +45,7 @@ from .formulas import with_mathml
 from .images import SCREEN, fitted_media
 from .epub_titles import TitleFormulas, declare_mathml, marked_headings
 from .epub_package import PACKAGE_DOCUMENT, child, package_bytes, read_package, set_children
+from .epub_sections import SECTION_CHANGES
 from .joined_epub import BookPart, book_parts, join_epubs, page_file
 from . import BuildOptions, Downscaled, Writer
 
@@ -161,9 +162,10 @@ def _accessibility_arguments(book: str) -> list[str]:
     return [f"--metadata={key}={value}" for key, value in values]
 
 
-def _finished(book: Path, target: Path, claim: bool, titles: TitleFormulas | None) -> None:
+def _finished(book: Path, target: Path, claim: bool, titles: TitleFormulas | None, sections: bool) -> None:
     """pandoc's `book` finished into `target`: with the conformance claim in its package
-    metadata if `claim`, and the formulas of its headings in place (epub_titles.py).
+    metadata if `claim`, the formulas of its headings in place (epub_titles.py), and, for a
+    bank in `sections`, its navigation and NCX nested by section (epub_sections.py).
 
     pandoc (3.9; 3.10 neither) has no option for dcterms:conformsTo or a11y:certifiedBy,
     while it writes the rest of the accessibility metadata; so this adds the two, and nothing
@@ -182,8 +184,10 @@ def _finished(book: Path, target: Path, claim: bool, titles: TitleFormulas | Non
                                             _meta("a11y:certifiedBy", EVALUATOR)])
                 declare_mathml(package, headed)
                 data = package_bytes(package)
-            elif titles:
-                data = titles.finished(entry.filename, data)
+            else:
+                data = titles.finished(entry.filename, data) if titles else data
+                if sections and entry.filename in SECTION_CHANGES:
+                    data = SECTION_CHANGES[entry.filename](data)
             finished.writestr(entry, data)
 
 
@@ -217,8 +221,8 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: 
         f"--variable=landmark-first-question={escape(labels['first_question'])}",
         f"--variable=title-page-file={page_file(1)}",
         f"--variable=contents-file={page_file(2)}",
-        # The page after the title page, the contents' pages and the preface.
-        f"--variable=first-item-file={page_file(1 + contents + bool(doc.description) + 1)}",
+        # The page after the title page, the contents' pages, the preface and the first section's.
+        f"--variable=first-item-file={page_file(1 + contents + bool(doc.description) + bool(doc.sections) + 1)}",
     ]
 
 
@@ -262,8 +266,8 @@ class EpubWriter(Writer):
                 _make_epub(book, arguments, environment, work, made, budget)
             else:
                 _write_in_parts(parts, book, arguments, environment, work, budget, made)
-            if _claims_conformance(book) or titles:
-                _finished(made, target, _claims_conformance(book), titles)
+            if _claims_conformance(book) or titles or doc.sections:
+                _finished(made, target, _claims_conformance(book), titles, bool(doc.sections))
             else:
                 shutil.copyfile(made, target)
         return media.downscaled
