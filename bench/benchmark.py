@@ -2,6 +2,7 @@
 
     bash tasks.sh bench                 # sizes 30, 300, 2000
     python bench/benchmark.py --sizes 30,300,2000,10000 --full-only 10000 --no-floor 10000
+    python bench/benchmark.py --sizes 2000 --sectioned 2000 --full-only 2000 --no-floor 2000
 
 For each size it times, each in a fresh process as a user runs it: every output alone (cold,
 --force), the whole build cold, and the no-op rebuild, with the peak memory of the build (the
@@ -12,7 +13,8 @@ WeasyPrint render of the cheat sheet's own HTML, one pandoc EPUB call on the EPU
 HTML. It prints a Markdown table (kept in README.md). Banks are generated in a temporary
 folder, never committed. --full-only SIZES measures only the full build at those sizes, and
 --no-floor SIZES skips the bare tools there (bare WeasyPrint holds the whole layout in memory:
-about 9 GB at 10,000 items).
+about 9 GB at 10,000 items). --sectioned SIZES adds, at those sizes, a row for the same bank in
+sections of SECTION_SIZE items, measured in the same run.
 
 Not a test: timings depend on the machine. Nothing here is imported by the product.
 """
@@ -34,10 +36,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "source" / "ai-startup-interview.yaml"
 sys.path.insert(0, str(ROOT))
+SECTION_SIZE = 100  # items per section in a --sectioned bank: 20 sections at 2,000 items
 
 
 
-def synthetic_bank(size: int, folder: Path) -> Path:
+def synthetic_bank(size: int, folder: Path, sectioned: bool = False) -> Path:
     """A bank of `size` items cycling through the seed's items, each made distinct by swapping
     a few characters for others from the common CJK range, so that texts keep the seed's real
     lengths and bullet structure while the set of glyphs grows as a real large bank's would."""
@@ -68,8 +71,16 @@ def synthetic_bank(size: int, folder: Path) -> Path:
             "tags": list(base["tags"]),  # a shared list would be dumped as a YAML alias
         })
     bank = {key: seed[key] for key in ("title", "lang", "description", "closing")}
-    bank = {"id": f"synthetic-{size}", **bank, "items": items}
-    path = folder / f"synthetic-{size}.yaml"
+    if sectioned:
+        name = f"synthetic-{size}-sectioned"
+        sections = [{"id": f"section-{start // SECTION_SIZE + 1}", "title": vary(items[start]["title"]),
+                     "intro": vary(seed["description"]), "items": items[start:start + SECTION_SIZE]}
+                    for start in range(0, size, SECTION_SIZE)]
+        bank = {"id": name, **bank, "sections": sections}
+    else:
+        name = f"synthetic-{size}"
+        bank = {"id": name, **bank, "items": items}
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(bank, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
@@ -92,13 +103,14 @@ def bare_tools(bank: Path) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def bench_size(size: int, formats: list[str], work: Path, full_only: bool, floor: bool) -> dict:
-    bank = synthetic_bank(size, work)
-    out = work / f"dist-{size}"
+def bench_size(size: int, formats: list[str], work: Path, full_only: bool, floor: bool, sectioned: bool) -> dict:
+    bank = synthetic_bank(size, work, sectioned)
+    out = work / f"dist-{bank.stem}"
     build = [sys.executable, str(ROOT / "build.py"), str(bank), "--out", str(out)]
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600"}
     subprocess.run([*build, "--format", "apkg"], env=env, check=True, capture_output=True)  # writes the lock: not timed
-    row: dict = {"size": size}
+    sections = -(-size // SECTION_SIZE)
+    row: dict = {"size": size, "label": f"{size} in {sections} section{'s' * (sections > 1)}" if sectioned else str(size)}
     for name in formats:
         row[name] = None if full_only else measure([*build, "--format", name, "--force"], env)["seconds"]
     full = measure([*build, "--force"], env)
@@ -122,17 +134,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="30,300,2000")
     parser.add_argument("--full-only", default="", metavar="SIZES", help="at these sizes, only the full build")
     parser.add_argument("--no-floor", default="", metavar="SIZES", help="at these sizes, no bare tools")
+    parser.add_argument("--sectioned", default="", metavar="SIZES", help="at these sizes, the bank in sections too")
     args = parser.parse_args()
-    full_only, no_floor = _sizes(args.full_only), _sizes(args.no_floor)
+    full_only, no_floor, sectioned = _sizes(args.full_only), _sizes(args.no_floor), _sizes(args.sectioned)
     from qbank.writers import WRITERS
 
     formats = list(WRITERS)
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        for size in _sizes(args.sizes):
+        for size, in_sections in [(size, False) for size in _sizes(args.sizes)] + [(size, True) for size in sectioned]:
             started = time.perf_counter()
-            rows.append(bench_size(size, formats, Path(work), size in full_only, size not in no_floor))
-            print(f"# {size} items measured in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            rows.append(bench_size(size, formats, Path(work), size in full_only, size not in no_floor, in_sections))
+            print(f"# {rows[-1]['label']} items measured in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print(f"| items | {' | '.join(formats)} | full build | no-op | peak MB largest process | peak MB process tree "
           "| bare genanki | bare WeasyPrint | bare pandoc EPUB | full / bare sum |")
     print("|" + " ---: |" * (len(formats) + 9))
@@ -141,15 +154,16 @@ def main() -> None:
         ratio = f"{row['full'] / sum(bare.values()):.2f}" if bare else "–"
         cells = [_cell(row[name]) for name in formats]
         print(
-            f"| {row['size']} | {' | '.join(cells)} | {row['full']:.2f} | {_cell(row['noop'])} | {row['largest_mb']:.0f} | "
+            f"| {row['label']} | {' | '.join(cells)} | {row['full']:.2f} | {_cell(row['noop'])} | {row['largest_mb']:.0f} | "
             f"{row['tree_mb']:.0f} | {_cell(bare.get('genanki'))} | {_cell(bare.get('weasyprint'))} | "
             f"{_cell(bare.get('pandoc-epub'))} | {ratio} |"
         )
     print("\nPeak MB of the full build's largest process of each kind:")
     for row in rows:
-        print(f"- {row['size']} items: " + ", ".join(f"{name} {mb}" for name, mb in row["processes"].items()))
-    if len(rows) > 1:
-        first, last = rows[0], rows[-1]
+        print(f"- {row['label']} items: " + ", ".join(f"{name} {mb}" for name, mb in row["processes"].items()))
+    unsectioned = [row for row in rows if row["label"] == str(row["size"])]
+    if len(unsectioned) > 1:
+        first, last = unsectioned[0], unsectioned[-1]
         growth = (last["full"] / first["full"]) / (last["size"] / first["size"])
         print(f"\nTime per item at {last['size']} items relative to {first['size']}: {growth:.2f}x (1.0 = linear)")
 
