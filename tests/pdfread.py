@@ -256,3 +256,27 @@ def drawn_images(reader: PdfReader, page: PageObject) -> list[DrawnImage]:
                 found.append(DrawnImage((int(image["/Width"]), int(image["/Height"])),
                                         math.hypot(ctm[0], ctm[1]), math.hypot(ctm[2], ctm[3])))
     return found
+
+
+def figures(reader: PdfReader) -> list[dict]:
+    """Every Figure of the PDF's structure tree, in document order."""
+    found = []
+
+    def walk(node: object) -> None:
+        node = node.get_object()
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif hasattr(node, "get"):
+            if node.get("/S") == "/Figure":
+                found.append(node)
+            if "/K" in node:
+                walk(node["/K"])
+
+    walk(reader.trailer["/Root"]["/StructTreeRoot"])
+    return found
+
+
+def alt_texts(reader: PdfReader) -> list[str]:
+    """The /Alt of every Figure in the PDF's structure tree, in document order."""
+    return [str(figure.get("/Alt")) for figure in figures(reader)]

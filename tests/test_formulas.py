@@ -25,9 +25,8 @@ from pypdf import PageObject, PdfReader
 from pypdf.generic import ContentStream
 
 from conftest import FIXTURES, copy_bank, run_build
-from pdfread import MM, chunks, filled_boxes, page_text, text_runs
+from pdfread import MM, alt_texts, chunks, figures, filled_boxes, page_text, text_runs
 from qbank import mathjax
-from test_images import _alt_texts
 
 BANK = FIXTURES / "formulas" / "formulas-bank.yaml"
 BANK_ID = "formulas-bank"
@@ -234,28 +233,9 @@ def test_the_pdfs_draw_chinese_inside_formulas_in_noto_cjk_and_show_no_tex(built
 
 @pytest.mark.parametrize("name", [f"{BANK_ID}.pdf", f"{BANK_ID}.cards.pdf"])
 def test_the_tagged_pdfs_give_each_formula_its_tex_as_alt_text(built: tuple[Path, str], name: str) -> None:
-    alt = _alt_texts(PdfReader(built[0] / name))
+    alt = alt_texts(PdfReader(built[0] / name))
     on_cards = EVERY_FORMULA[1:]  # the first is in the bank's description, which cards do not show
     assert set(EVERY_FORMULA if name == f"{BANK_ID}.pdf" else on_cards) <= set(alt)
-
-
-def _figures(reader: PdfReader) -> list[dict]:
-    """Every Figure of the PDF's structure tree, in document order."""
-    figures = []
-
-    def walk(node: object) -> None:
-        node = node.get_object()
-        if isinstance(node, list):
-            for child in node:
-                walk(child)
-        elif hasattr(node, "get"):
-            if node.get("/S") == "/Figure":
-                figures.append(node)
-            if "/K" in node:
-                walk(node["/K"])
-
-    walk(reader.trailer["/Root"]["/StructTreeRoot"])
-    return figures
 
 
 def _figure_drawings(page: PageObject) -> dict[int, int]:
@@ -279,10 +259,10 @@ def test_each_formulas_alt_text_stands_for_its_drawing(built: tuple[Path, str], 
     """A formula's Figure holds, as marked content on its page, what MathJax drew: what a
     screen reader replaces by the /Alt, and a figure with a box to read it from."""
     reader = PdfReader(built[0] / name)
-    figures = [figure for figure in _figures(reader) if str(figure.get("/Alt")) in EVERY_FORMULA]
-    assert len(figures) >= len(EVERY_FORMULA) - 1
+    formulas = [figure for figure in figures(reader) if str(figure.get("/Alt")) in EVERY_FORMULA]
+    assert len(formulas) >= len(EVERY_FORMULA) - 1
     drawings = {page.indirect_reference.idnum: _figure_drawings(page) for page in reader.pages}
-    for figure in figures:
+    for figure in formulas:
         (mcid,) = figure["/K"]
         assert drawings[figure.raw_get("/Pg").idnum][mcid] >= 1, str(figure["/Alt"])
         left, bottom, right, top = (float(number) for number in figure["/A"]["/BBox"])
@@ -343,7 +323,7 @@ def test_a_display_formula_taller_than_a_flashcard_shrinks_to_fit_it(tmp_path: P
     bank = _formulas_bank_with(tmp_path, f"$${tex}$$")
     result = run_build(bank, "--out", tmp_path / "dist", "--format", "cards")
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
-    (figure,) = [figure for figure in _figures(PdfReader(tmp_path / "dist" / f"{BANK_ID}.cards.pdf"))
+    (figure,) = [figure for figure in figures(PdfReader(tmp_path / "dist" / f"{BANK_ID}.cards.pdf"))
                  if str(figure.get("/Alt")) == tex]
     _, top, _, bottom = (float(number) * 0.75 for number in figure["/A"]["/BBox"])  # CSS pixels, in points
     assert 55 * MM < bottom - top <= 60.1 * MM

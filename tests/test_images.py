@@ -23,7 +23,7 @@ from PIL import ExifTags, Image, ImageDraw
 from pypdf import PdfReader
 
 from conftest import png_chunk, run_build, tiny_png
-from pdfread import drawn_images
+from pdfread import alt_texts, drawn_images
 
 SCREENSHOT = (3000, 2000)  # a laptop screen's worth, as pasted
 PHOTO = (3000, 2000)
@@ -132,7 +132,7 @@ def test_the_cheat_sheet_prints_each_image_at_300_dpi_with_its_alt_text(pasted: 
     dpi = [image.pixels[0] / (image.width / 72) for image in drawn if image.pixels != SMALL]
     assert all(value >= 300 for value in dpi)  # a downscaled image is never printed coarser than 300 dpi
     assert dpi[0] < 301  # the question's image spans the column: no more pixels than that needs
-    assert _alt_texts(reader) == list(ALT.values())
+    assert alt_texts(reader) == list(ALT.values())
 
 
 def test_the_flashcards_get_the_pixels_of_their_image_box(pasted: tuple[Path, Path, str]) -> None:
@@ -143,26 +143,7 @@ def test_the_flashcards_get_the_pixels_of_their_image_box(pasted: tuple[Path, Pa
     for image, original in ((screen, SCREENSHOT), (photo_, PHOTO), (animation, ANIMATION)):
         assert _fits(image.pixels, original, CARD_IMAGE_BOX), (image, original)
         assert 300 <= image.pixels[1] / (image.height / 72) < 301  # 30 mm high, at 300 dpi
-    assert _alt_texts(reader) == list(ALT.values())
-
-
-def _alt_texts(reader: PdfReader) -> list[str]:
-    """The /Alt of every Figure in the PDF's structure tree, in document order."""
-    found = []
-
-    def walk(node: object) -> None:
-        node = node.get_object()
-        if isinstance(node, list):
-            for child in node:
-                walk(child)
-        elif hasattr(node, "get"):
-            if node.get("/S") == "/Figure":
-                found.append(str(node.get("/Alt")))
-            if "/K" in node:
-                walk(node["/K"])
-
-    walk(reader.trailer["/Root"]["/StructTreeRoot"])
-    return found
+    assert alt_texts(reader) == list(ALT.values())
 
 
 def _shipped(data: bytes) -> tuple[str, tuple[int, int], int]:

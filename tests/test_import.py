@@ -20,7 +20,7 @@ from conftest import FIXTURES, run_build, tiny_png
 from pdfread import page_text
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from test_epub import Book, _epubcheck
-from test_images import _alt_texts
+from pdfread import alt_texts
 
 from qbank.importers.markup import invalid_math_as_text
 from qbank.lock import Lock
@@ -116,8 +116,8 @@ def test_every_formula_is_typeset_the_same_in_every_output(real_build, col) -> N
     in_book = {annotation.text for path in book.spine for annotation in book.xhtml(path).iter(f"{{{MATHML}}}annotation")}
     assert in_book == everywhere
     assert in_anki == on_cards
-    assert everywhere <= set(_alt_texts(PdfReader(dist / f"{bank['id']}.pdf")))
-    assert on_cards <= set(_alt_texts(PdfReader(dist / f"{bank['id']}.cards.pdf")))
+    assert everywhere <= set(alt_texts(PdfReader(dist / f"{bank['id']}.pdf")))
+    assert on_cards <= set(alt_texts(PdfReader(dist / f"{bank['id']}.cards.pdf")))
     if bank["id"] == "pumpkin-ch04":
         assert len(everywhere) == 79 and sum(bool(re.search(r"[\u4e00-\u9fff]", tex)) for tex in everywhere) == 24
 
