@@ -94,7 +94,7 @@ def parse_qa(text: str, source: Path, media: Media) -> QADocument:
         elif level == 1 and not title and not starts:
             title = heading
             continue
-        elif level and (level == shape.section_level or level == 1):
+        elif index in shape.sections:
             section = heading
             starts.append((None, section))  # ends the answer before it
         else:

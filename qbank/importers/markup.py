@@ -6,7 +6,7 @@ documents hold all three kinds of thing, so an import converts what it safely ca
 
 - the safe inline HTML (`b strong i em sub sup br`, `a` with a web `href`, and `img` with a
   local `src`) becomes the same Markdown; any other tag stays as its characters, as a bank shows
-  it (lint names it);
+  it (lint names it); an HTML comment is left out, as GitHub hides it;
 - blocks of container HTML (`<details>`, `<summary>`, `<p>`, `<div>`) read as GitHub reads them,
   their lines up to a blank line as one paragraph: the tags go, a summary becomes a bold line,
   and what they hold is kept as Markdown (never rendered as HTML);
@@ -49,6 +49,7 @@ _TARGET = r"\(\s*(?:<([^>\n]*)>|([^)\s]*))(?:\s+\"[^\"\n]*\")?\s*\)"
 _IMAGE = re.compile(r"!\[([^\]\n]*)\]" + _TARGET)
 _SINGLE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
 _LINK = re.compile(r"(?<![!\\])\[([^\]\n]*)\]" + _TARGET)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _A_TAG = re.compile(r"<a\b([^>]*)>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
 _CONTAINER_TAG = re.compile(r"</?(?:details|summary|p|div)\b[^>\n]*>", re.IGNORECASE)
 _CONTAINER_LINE = re.compile(r"^([ \t]*)</?(?:details|summary|p|div)\b", re.IGNORECASE)
@@ -190,6 +191,7 @@ def convert_safe_html(markdown: str) -> str:
     """The safe HTML of a Markdown text as Markdown; other tags are left as they are."""
 
     def convert(text: str) -> str:
+        text = _HTML_COMMENT.sub("", text)  # GitHub hides it; it is the author's note to themselves
         text = _BR_LINE.sub("", text)  # a line of <br/> only spaces blocks apart: a blank line does
         previous = None
         while previous != text:  # nested tags (<b><i>x</i></b>), innermost last

@@ -9,6 +9,7 @@ Each shape is a kind of line that starts a question, found outside fenced code::
     **1)** The number of active ads.  <- a paragraph that starts with a bold number
 
 A document's questions are those of the shape it has most of; without any, its `##` headings.
+Its `#` and `##` headings are sections (and the first `#` its title).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Question:
 class Shape:
     name: str  # what the questions are, said to the maintainer in a note
     questions: dict[int, Question]  # by line index
-    section_level: int | None  # the level of the headings that are sections (None: no sections)
+    sections: frozenset[int]  # the line indices of the headings that are sections (or the title)
 
 
 def headings(lines: list[str], code: list[bool]) -> dict[int, tuple[int, str]]:
@@ -98,16 +99,36 @@ def _bold_numbers(lines: list[str], code: list[bool], titled: dict[int, tuple[in
     return found
 
 
+def _list_shape(lines: list[str], titled: dict[int, tuple[int, str]], questions: dict[int, Question]) -> Shape:
+    """Numbered list items that are headings. A heading indented under an item is part of its
+    answer; one at the margin ends the list: after the first question, those of the most
+    frequent level 3 or deeper (`#### 1. What is the output?`, a second part of the document)
+    are questions too, and those above them sections (`### Coding Exercise`), as `#` and `##`
+    headings are; deeper ones stay in the answers."""
+    first = min(questions)
+    margin = {index: level for index, (level, _) in titled.items() if lines[index].startswith("#")}
+    later = Counter(level for index, level in margin.items() if index > first and level >= 3)
+    deep = max(later, key=lambda level: (later[level], -level)) if later else None
+    extra = {index: Question(index, titled[index][1], index + 1) for index, level in margin.items()
+             if index > first and level == deep} if deep and later[deep] > 1 else {}
+    name = "numbered list items that are headings" + (f", then its headings of level {deep}" if extra else "")
+    sections = {index for index, level in margin.items() if level <= 2 or (extra and index > first and level < deep)}
+    return Shape(name, {**questions, **extra}, frozenset(sections))
+
+
 def question_shape(lines: list[str], code: list[bool], titled: dict[int, tuple[int, str]]) -> Shape:
     """The shape of the document's questions (module docstring)."""
+    up_to_2 = frozenset(index for index, (level, _) in titled.items() if level <= 2)
     shapes = [
-        Shape("numbered list items that are headings", _list_headings(lines, code), 2),
-        Shape("headings of level 3 or deeper", _deep_headings(titled), 2),
-        Shape("paragraphs that are all bold", _bold_lines(lines, code, titled), 2),
-        Shape("paragraphs that start with a bold number", _bold_numbers(lines, code, titled), 2),
+        ("numbered list items that are headings", _list_headings(lines, code)),
+        ("headings of level 3 or deeper", _deep_headings(titled)),
+        ("paragraphs that are all bold", _bold_lines(lines, code, titled)),
+        ("paragraphs that start with a bold number", _bold_numbers(lines, code, titled)),
     ]
-    best = max(shapes, key=lambda shape: len(shape.questions))  # the first of equals
-    if best.questions:
-        return best
+    name, questions = max(shapes, key=lambda shape: len(shape[1]))  # the first of equals
+    if name == shapes[0][0] and questions:
+        return _list_shape(lines, titled, questions)
+    if questions:
+        return Shape(name, questions, up_to_2)
     return Shape("## headings", {index: Question(index, text, index + 1) for index, (level, text) in titled.items()
-                                 if level == 2}, None)
+                                 if level == 2}, frozenset(index for index, (level, _) in titled.items() if level == 1))
