@@ -49,6 +49,8 @@ _TARGET = r"\(\s*(?:<([^>\n]*)>|([^)\s]*))(?:\s+\"[^\"\n]*\")?\s*\)"
 _IMAGE = re.compile(r"!\[([^\]\n]*)\]" + _TARGET)
 _SINGLE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
 _LINK = re.compile(r"(?<![!\\])\[([^\]\n]*)\]" + _TARGET)
+# A link whose text holds a code span ([`freeze()`](#freeze)), which the pieces between code spans split.
+_CODE_LINK = re.compile(r"(?<![!\\])\[((?:[^\]`\n]|`[^`\n]*`)*`[^`\n]*`(?:[^\]`\n]|`[^`\n]*`)*)\]" + _TARGET)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _A_TAG = re.compile(r"<a\b([^>]*)>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
 _CONTAINER_TAG = re.compile(r"</?(?:details|summary|p|div)\b[^>\n]*>", re.IGNORECASE)
@@ -71,11 +73,9 @@ class Media:
     notes: list[str] = field(default_factory=list)
 
 
-def fenced_lines(lines: list[str]) -> list[bool]:
-    """Whether each line is inside fenced code, its fences included. A fence may be indented (in
-    a list item); it ends at its closing fence, or where a line indented less than any content of
-    its list item ends that item (CommonMark ends the fence there too), so that a fence left
-    open in one answer does not swallow the questions after it."""
+def _fences(lines: list[str]) -> tuple[list[bool], str | None]:
+    """Whether each line is inside fenced code (fenced_lines), and the fence still open after
+    them, as its line would close it (indented as it opened)."""
     inside, fence, indent = [], None, 0
     for line in lines:
         opening = _FENCE.match(line)
@@ -89,7 +89,15 @@ def fenced_lines(lines: list[str]) -> list[bool]:
             if opening and opening[2][0] == fence[0] and len(opening[2]) >= len(fence) and not opening[3].strip():
                 fence = None
             inside.append(True)
-    return inside
+    return inside, None if fence is None else " " * indent + fence
+
+
+def fenced_lines(lines: list[str]) -> list[bool]:
+    """Whether each line is inside fenced code, its fences included. A fence may be indented (in
+    a list item); it ends at its closing fence, or where a line indented less than any content of
+    its list item ends that item (CommonMark ends the fence there too), so that a fence left
+    open in one answer does not swallow the questions after it."""
+    return _fences(lines)[0]
 
 
 def _outside_fences(markdown: str, convert) -> str:  # noqa: ANN001 - str -> str
@@ -266,7 +274,10 @@ def bank_markdown(markdown: str, media: Media) -> str:
     def convert(text: str) -> str:
         return _tight_math(_LINK.sub(_link, _IMAGE.sub(lambda match: _image(match, media), text)))
 
-    return _outside_code(markdown, convert).strip()
+    markdown = _outside_fences(_outside_code(markdown, convert), lambda text: _CODE_LINK.sub(_link, text)).strip()
+    if fence := _fences(markdown.split("\n"))[1]:
+        markdown += "\n" + fence  # as CommonMark closes it at the end; pandoc would read no code at all
+    return markdown
 
 
 def html_to_markdown(fields: list[str]) -> list[str]:
