@@ -1,7 +1,8 @@
 """The command line: arguments to calls, and whatever they raise to one line and an exit code.
 
 Subcommands: `build.py [BANK ...]` builds (the default, with qbank/build/), `build.py import
-ARTICLE` imports, `build.py new` starts a bank, `build.py preview` serves the live preview.
+ARTICLE` imports, `build.py pull DECK.apkg` brings Anki's edits back, `build.py new` starts a
+bank, `build.py preview` serves the live preview.
 Each is a function from its arguments to an exit code, listed in COMMANDS (add one there).
 
 Exit codes: 0 ok, 1 an invalid bank or a failed build, 2 bad usage (130 interrupted).
@@ -25,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from . import __version__
 from .build.builder import check_bank
@@ -35,7 +36,7 @@ from .importers import FORMATS, ImportRefused, default_format, read_source, writ
 from .model import BankError, CannotBuild, shown_path
 from .starter import StarterRefused, write_starter_bank
 from .watch import Watcher, changes
-from .writers import WRITERS, BuildOptions
+from .writers import WRITERS, BuildOptions, Format
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT / "source"
@@ -89,7 +90,7 @@ class _Version(argparse.Action):
 # -- build -------------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(formats: Mapping[str, Format]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py",
         description="Compile question banks (YAML) into an Anki deck, a PDF cheat sheet and an EPUB.",
@@ -99,8 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: dist/)")
     parser.add_argument(
         "--format",
-        default=",".join(WRITERS),
-        help=f"comma-separated formats to build (default: all of {', '.join(WRITERS)})",
+        default=",".join(formats),
+        help=f"comma-separated formats to build (default: all of {', '.join(formats)})",
     )
     parser.add_argument("--check", action="store_true", help="validate and lint only; write nothing")
     parser.add_argument("--force", action="store_true", help="rebuild outputs even if their inputs are unchanged")
@@ -120,12 +121,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _formats(value: str) -> list[str]:
+def _formats(value: str, known: Mapping[str, Format]) -> dict[str, Format]:
+    """The formats --format names, in its order."""
     names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in WRITERS]
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
-        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}; available: {', '.join(WRITERS)}")
-    return names
+        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}; available: {', '.join(known)}")
+    return {name: known[name] for name in names}
 
 
 def _banks(paths: list[Path]) -> list[Path]:
@@ -149,8 +151,8 @@ def _out_folder(out: Path) -> Path:
     return out
 
 
-def _run(args: argparse.Namespace) -> int:
-    formats = [] if args.check else _formats(args.format)
+def _run(args: argparse.Namespace, known: Mapping[str, Format]) -> int:
+    formats = {} if args.check else _formats(args.format, known)
     banks = _banks(args.banks)
     options = BuildOptions(paper=args.paper, cloze=args.cloze, shift_backs_mm=args.shift_backs)
     if args.check:  # reads only: no build lock needed (every file a build writes is replaced whole)
@@ -167,23 +169,24 @@ def _stop_on_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _watch(args: argparse.Namespace) -> int:
+def _watch(args: argparse.Namespace, formats: Mapping[str, Format]) -> int:
     _stop_on_ctrl_c()
     banks = _banks(args.banks)
     templates = ROOT / "templates"
     watcher = Watcher(lambda: [*banks, *(path for path in templates.rglob("*") if path.is_file())])
-    _run(args)
+    _run(args, formats)
     print("watching for changes (Ctrl-C to stop)")
     try:
         for _ in changes({"banks and templates": watcher}, WATCH_INTERVAL_SECONDS):
-            _run(args)
+            _run(args, formats)
     except KeyboardInterrupt:
         return 0
 
 
-def build_command(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    return _watch(args) if args.watch else _run(args)
+def build_command(argv: list[str], formats: Mapping[str, Format] = WRITERS) -> int:
+    """A build of the `formats` (all of them by default) that the arguments choose."""
+    args = _parser(formats).parse_args(argv)
+    return _watch(args, formats) if args.watch else _run(args, formats)
 
 
 # -- the other commands ------------------------------------------------------------------------
@@ -232,7 +235,8 @@ def import_command(argv: list[str]) -> int:
     parser.add_argument("article", type=Path, help="the file to import")
     parser.add_argument("--format", choices=FORMATS, help="article: the numbered interview article; qa: a Markdown "
                         "document of bold or heading questions with free answers; csv: CSV/TSV as Anki exports it or a "
-                        "spreadsheet saves it (default: csv for .csv, .tsv, .txt, else article)")
+                        "spreadsheet saves it; apkg: an Anki deck or collection (.apkg, .colpkg, collection.anki2), each "
+                        "note's GUID kept (default: csv for .csv, .tsv, .txt, apkg for .apkg, .colpkg, .anki2, else article)")
     parser.add_argument("--id", required=True, help="the bank's id (a slug, e.g. ai-startup-interview)")
     parser.add_argument("--lang", required=True, help="BCP 47 language of the article, e.g. zh-CN")
     parser.add_argument("-o", "--output", type=Path, help="where to write the YAML (default: standard output)")
@@ -259,6 +263,23 @@ def import_command(argv: list[str]) -> int:
     return 0
 
 
+def pull_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build.py pull", description="Bring edits made in Anki back to the bank: "
+                                     "print them as a change to the YAML; --write makes it.")
+    parser.add_argument("package", type=Path, help="the deck exported from Anki (.apkg, .colpkg) or a closed "
+                        "profile's collection.anki2")
+    parser.add_argument("bank", type=Path, nargs="?", help="the bank (default: the bank of source/ whose note type "
+                        "the deck holds)")
+    parser.add_argument("--write", action="store_true", help="apply the change to the YAML")
+    args = parser.parse_args(argv)
+    from .importers.pull import pull_into  # pandoc and the render step load only for this command
+
+    try:
+        return pull_into(args.package, args.bank, _banks([]) if args.bank is None else [], args.write)
+    except ImportRefused as failure:
+        raise CannotBuild(str(failure)) from None
+
+
 # -- the entry point and the error boundary ----------------------------------------------------
 
 
@@ -273,6 +294,7 @@ COMMANDS: dict[str, Command] = {
     "import": Command(import_command, "build.py import ARTICLE.md --id BANK_ID --lang zh-CN [-o BANK.yaml] turns an "
                       "article into a bank"),
     "new": Command(new_command, "build.py new BANK_ID --lang LANG starts a bank"),
+    "pull": Command(pull_command, "build.py pull DECK.apkg [BANK.yaml] [--write] brings edits made in Anki back"),
     "preview": Command(preview_command, "build.py preview [BANK.yaml] shows it live in a browser"),
 }
 
@@ -324,10 +346,11 @@ def _guarded(command: Callable[[list[str]], int], argv: list[str]) -> int:
         return _failed(failure)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, formats: Mapping[str, Format] = WRITERS) -> int:
+    """Run the command `argv` names; a build chooses among `formats`."""
     argv = sys.argv[1:] if argv is None else argv
     # One line per output as it is written, also when piped (a log, tee, an editor's --watch pane).
     if isinstance(sys.stdout, io.TextIOWrapper):  # not when a caller has replaced it
         sys.stdout.reconfigure(line_buffering=True)
     command = COMMANDS.get(argv[0]) if argv else None
-    return _guarded(command.run, argv[1:]) if command else _guarded(build_command, argv)
+    return _guarded(command.run, argv[1:]) if command else _guarded(lambda argv: build_command(argv, formats), argv)

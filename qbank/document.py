@@ -3,7 +3,7 @@
 The same model objects as the reader's (qbank/model.py), with each Markdown field replaced by
 its HTML, so a writer or template reads `item.title` or `item.answer.points` whatever the
 output. The Markdown is not kept: once rendered, no writer needs it, and at 10,000 items it
-took 30 MB in every process of the build.
+would hold 30 MB in every process of the build.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # BCP 47, simplified: language, then optional subtags (zh-CN, en, pt-BR, zh-Hant-TW).
 LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 TAG = re.compile(r"^[^\s\"']+$")
+GUID = re.compile(r"^[!-~]{1,64}$")  # Anki's are ten characters of base 91
 SLUG_MISMATCH = (f"{{what}} '{{value}}' is not a slug: use lowercase letters, digits and single hyphens "
                  f"(at most {SLUG_MAX} characters), e.g. 'gradient-clipping'")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .keys import LANG, SLUG, SLUG_MAX, SLUG_MISMATCH, TAG, Flag, ListOf, Markdown, Text, key, mapping
+from .keys import GUID, LANG, SLUG, SLUG_MAX, SLUG_MISMATCH, TAG, Flag, ListOf, Markdown, Text, key, mapping
 
 
 def shown_path(path: Path) -> str:
@@ -110,6 +110,9 @@ class Item:
     absorbs: tuple[str, ...] = key(_ids(
         "Ids of items merged into this one and removed from the bank: their notes are retired with a notice "
         "pointing here.", "The id of an item merged into this one."))
+    guid: str = key(Text("The GUID of the Anki note this item updates, kept by build.py import from the deck it came "
+                         "from so that learners keep their reviews; never edit it.", required=False, pattern=GUID,
+                         mismatch="{what} '{value}' is not an Anki GUID (printable ASCII, no spaces)", dated=False))
     number: int  # 1-based position in the bank, as printed
     location: Location
 

@@ -1,6 +1,6 @@
 """Child processes that die with the build: no writer or pandoc goes on alone after it;
-forked processes that inherit their task instead of unpickling a copy of it; and the build's
-budget of slots for CPU-heavy work, shared by all of them.
+forked processes that inherit their task instead of unpickling a copy of it; and the budget
+of slots for CPU-heavy work that a build's writers share.
 
 A build killed with SIGKILL (an out-of-memory kill, a CI time-out, a closed laptop) cannot
 stop its children itself. On Linux the kernel does it: each child asks, right after it
@@ -17,7 +17,10 @@ import signal
 import sys
 import threading
 import time
+import traceback
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 _PR_SET_PDEATHSIG = 1
@@ -59,12 +62,11 @@ def die_with_parent(parent: int) -> None:
 
 
 def watch_parent(parent: int) -> None:
-    """Start-up of a forked worker process: exit once `parent` has died, by watching its id.
+    """Start-up of a worker process: exit once `parent` has died, by watching its id.
 
-    For the processes of a pool that starts its replacement processes from a thread of its own
-    (a process per task): the kernel's signal comes when the *thread* that forked a process
-    ends, which happens while the pool shuts down: idle processes killed then may hold the lock
-    of the pool's task queue, and the shutdown waits for that lock forever.
+    For processes started from a thread that may end before them (the hosts of chunk layouts,
+    writers/paged/pool.py): the kernel's signal (die_with_parent) comes when the *thread* that
+    started a process ends, not the process.
     """
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
@@ -80,32 +82,6 @@ def subprocess_dies_with_parent() -> dict:
     return {"preexec_fn": ask_to_die_with_parent} if _prctl is not None else {}
 
 
-# The task of the processes forked in a forked_task() block (see there).
-_forked_task: Callable[[Any], Any] | None = None
-
-
-def _run_forked_task(argument: Any) -> Any:
-    return _forked_task(argument)
-
-
-@contextmanager
-def forked_task(task: Callable[[Any], Any]) -> Iterator[Callable[[Any], Any]]:
-    """A stand-in for `task` to hand to a pool of processes forked in the block.
-
-    A pool pickles its task for every call and each process unpickles its own copy: a task
-    holding the rendered bank would copy the whole bank through a pipe for each writer (at
-    10,000 items, hundreds of MB per process). The stand-in is a plain module function; the
-    processes find `task` in this module, as they inherited it when forked. (A chunk's process
-    is not forked from its writer, and gets only an excerpt of the bank: writers/paged/.)
-    """
-    global _forked_task
-    previous, _forked_task = _forked_task, task
-    try:
-        yield _run_forked_task
-    finally:
-        _forked_task = previous
-
-
 def shared_context() -> multiprocessing.context.BaseContext:
     """The context for locks and queues shared with forked processes and with processes started
     fresh: these get them pickled, which a lock of the fork context refuses (forked processes
@@ -113,44 +89,97 @@ def shared_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-# The build's slots for CPU-heavy work (see cpu_budget), inherited by the processes forked in
-# its block; None outside a build of several writers.
-_slots: multiprocessing.synchronize.BoundedSemaphore | None = None
+@dataclass(frozen=True)
+class Budget:
+    """What a writer may use of the machine: up to `processes` processes at once, each of its
+    CPU-heavy steps (a chunk's layout, a pandoc run) holding one of `slots` while it runs.
 
-
-@contextmanager
-def cpu_budget(slots: int) -> Iterator[None]:
-    """At most `slots` of the processes the build starts for CPU-heavy steps (cpu_slot: a chunk's
-    layout, a pandoc run) at once, across the writers started in the block.
-
-    The writers run side by side and each may take every slot, so a writer left alone keeps
-    every core busy; this bounds the memory too, at one chunk's layout or one pandoc run per
-    slot. A writer's own work (planning, joining, a bank small enough for one chunk laid out in
-    the writer itself) holds no slot: the writers' processes run anyway, one per output, and a
-    slot held for it would leave a core idle on a small bank. Only the steps hold slots, and
-    none of them waits for another, so the slots cannot deadlock. The semaphore wakes its
-    waiters in no set order, but none starves: a holder keeps its slot for one step.
+    A build of several writers shares one set of slots among them all (Budget.shared): the
+    writers run side by side and each may take every slot, so a writer left alone keeps every
+    core busy; this bounds the memory too, at one chunk's layout or one pandoc run per slot. A
+    writer's own work (planning, joining, a bank small enough for one chunk laid out in the
+    writer itself) holds no slot: the writers' processes run anyway, one per output, and a slot
+    held for it would leave a core idle on a small bank. Only the steps hold slots, and none of
+    them waits for another, so the slots cannot deadlock. The semaphore wakes its waiters in
+    no set order, but none starves: a holder keeps its slot for one step. Without slots (a
+    writer alone), a step just runs.
     """
-    global _slots
-    previous, _slots = _slots, shared_context().BoundedSemaphore(slots)
+
+    processes: int = 1
+    slots: multiprocessing.synchronize.BoundedSemaphore | None = None
+
+    @classmethod
+    def shared(cls, processes: int) -> Budget:
+        """`processes` slots, for writers to share; the semaphore can be handed to processes
+        forked or started fresh (shared_context)."""
+        return cls(processes, shared_context().BoundedSemaphore(processes))
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot in the block (one CPU-heavy step)."""
+        if self.slots is None:
+            yield
+            return
+        with self.slots:
+            yield
+
+
+class ProcessTraceback(Exception):
+    """Where a forked process failed: its traceback, as text."""
+
+    def __str__(self) -> str:
+        return f"\n{self.args[0]}"
+
+
+class Forked:
+    """call() in a process forked for it, named `name`, which dies with this one. The call is
+    inherited, not pickled: a writer's call holds the whole rendered bank, which a pipe would
+    copy to each process (at 10,000 items, hundreds of MB). What it returns or raises comes
+    back pickled, through a pipe."""
+
+    def __init__(self, call: Callable[[], Any], name: str):
+        fork = multiprocessing.get_context("fork")
+        self.connection, theirs = fork.Pipe(duplex=False)
+        self._process = fork.Process(target=_run_and_send, args=(call, theirs, os.getpid(), name))
+        self._process.start()
+        theirs.close()
+
+    def outcome(self) -> tuple[bool, Any, str | None] | None:
+        """(True, what it returned, None) or (False, what it raised, its traceback), or None if
+        it died before it said; once the process has ended."""
+        if self.connection.closed:  # asked before, and interrupted
+            self._process.join()
+            return None
+        try:
+            return self.connection.recv()
+        except EOFError:
+            return None
+        finally:
+            self.connection.close()
+            self._process.join()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
+
+def result_of(outcome: tuple[bool, Any, str | None] | None, died: str) -> Any:
+    """What a Forked call returned; raises what it raised, or BrokenProcessPool(`died`) if it died."""
+    if outcome is None:
+        raise BrokenProcessPool(died)
+    done, value, where = outcome
+    if done:
+        return value
+    raise value from ProcessTraceback(where)
+
+
+def _run_and_send(call: Callable[[], Any], connection: multiprocessing.connection.Connection, parent: int,
+                  name: str) -> None:
+    die_with_parent(parent)
+    name_this_process(name)
     try:
-        yield
-    finally:
-        _slots = previous
-
-
-def build_slots() -> multiprocessing.synchronize.BoundedSemaphore | None:
-    """The slots of the build running in this process (cpu_budget), or None: to hand to a
-    process that is not forked from this one, which holds them by itself."""
-    return _slots
-
-
-@contextmanager
-def cpu_slot() -> Iterator[None]:
-    """Hold one of the build's slots in the block (one CPU-heavy step); without a budget, the
-    block just runs."""
-    if _slots is None:
-        yield
-        return
-    with _slots:
-        yield
+        outcome = (True, call(), None)
+    except BaseException as error:  # noqa: BLE001 - sent to the parent, which raises it
+        outcome = (False, error, traceback.format_exc())
+    connection.send(outcome)
+    connection.close()

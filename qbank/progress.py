@@ -1,9 +1,9 @@
 """Progress while outputs are written: a bar per output on a terminal, nothing extra elsewhere.
 
 Writers run in forked processes (writers/__init__.py), so they cannot draw on the terminal
-themselves: each calls `report()`, which puts the step on a multiprocessing queue that the
-building process reads and shows with rich. Reporting never changes what a writer writes;
-with no display attached (piped output, CI, a test calling a writer), `report()` does nothing.
+themselves: each is given a Progress, whose `report()` puts the step on a multiprocessing
+queue that the building process reads and shows with rich. Reporting never changes what a
+writer writes; with no display (piped output, CI, a test calling a writer), it does nothing.
 """
 
 from __future__ import annotations
@@ -12,50 +12,33 @@ import multiprocessing
 import os
 import sys
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass
 
 from .processes import shared_context
 
-# Set in each process that writes: where to send steps, and which output is being written.
-_queue: multiprocessing.queues.Queue | None = None
-_output: str | None = None
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a writer sends its steps: `queue`, as `output`'s (a format name). Handed to each
+    process that writes, as an argument: forked ones inherit it, fresh ones (the hosts of chunk
+    layouts) get it pickled as they start. Without a queue, nobody listens."""
+
+    queue: multiprocessing.queues.Queue | None = None
+    output: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether anyone is listening: writers skip the work of measuring progress otherwise."""
+        return self.queue is not None and self.output is not None
+
+    def report(self, done: int, total: int | None, unit: str) -> None:
+        """How far the output is: `done` of `total` `unit` (total None: not known; done 0 and
+        no total: a step that is not counted, named by `unit`)."""
+        if self.active:
+            self.queue.put((self.output, done, total, unit))
 
 
-def attach(queue: multiprocessing.queues.Queue | None, output: str | None = None) -> None:
-    """Send this process's steps to `queue` (a writer process's initializer), as `output`'s
-    (a chunk process's, with what its writer's reporting() gives)."""
-    global _queue, _output
-    _queue, _output = queue, output
-
-
-@contextmanager
-def writing(output: str) -> Iterator[None]:
-    """Steps reported in the block belong to `output` (a format name)."""
-    global _output
-    _output = output
-    try:
-        yield
-    finally:
-        _output = None
-
-
-def reporting() -> tuple[multiprocessing.queues.Queue | None, str | None]:
-    """Where this process's steps go and for which output: attach()'s arguments for a process
-    that is not forked from this one (a host of chunk layouts, writers/paged/pool.py)."""
-    return _queue, _output
-
-
-def active() -> bool:
-    """Whether anyone is listening: writers skip the work of measuring progress otherwise."""
-    return _queue is not None and _output is not None
-
-
-def report(done: int, total: int | None, unit: str) -> None:
-    """How far the current output is: `done` of `total` `unit` (total None: not known; done 0
-    and no total: a step that is not counted, named by `unit`)."""
-    if active():
-        _queue.put((_output, done, total, unit))
+SILENT = Progress()
 
 
 def wanted() -> bool:
@@ -68,12 +51,12 @@ class ProgressDisplay:
     (the build then prints its one line per output, as without a terminal)."""
 
     def __init__(self, outputs: dict[str, str]):  # format name -> what the bar is called
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # a terminal's cost only
+        from rich.progress import BarColumn, Progress as Bars, TextColumn, TimeElapsedColumn  # a terminal's cost only
         from rich.console import Console
 
         # Shared with the hosts of chunk layouts, which are not forked (processes.shared_context).
         self.queue: multiprocessing.queues.Queue = shared_context().Queue()
-        self._progress = Progress(
+        self._progress = Bars(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"), TimeElapsedColumn(),
             console=Console(file=sys.stderr), transient=True,
         )
@@ -91,6 +74,10 @@ class ProgressDisplay:
             else:
                 shown = f"{done}/{total} {unit}" if total else f"{done} {unit}" if done else unit
                 self._progress.update(self._tasks[output], completed=done, total=total, step=shown)
+
+    def progress(self, output: str) -> Progress:
+        """Where `output`'s writer sends its steps."""
+        return Progress(self.queue, output)
 
     def finished(self, output: str) -> None:
         """`output` is written. Sent through the queue, behind the steps its writer reported."""

@@ -94,7 +94,7 @@ def _utf8(path: Path, data: bytes) -> bytes:
     at its line and column), line ends as \\n.
 
     Bytes, not text: the parser reads UTF-8, and would encode a str into a copy of its own
-    (11 MB for 10,000 items) while the str was kept too. The text is decoded again only to
+    (11 MB for 10,000 items) beside the str. The text is decoded again only to
     report a problem."""
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
@@ -289,6 +289,14 @@ def _id_problems(values: object, places: Places) -> list[Problem]:
             ))
         elif item_id:
             live[item_id] = places[("items", index)]
+    guids: dict[str, int] = {}  # two items updating one Anki note would overwrite each other
+    for index, item in enumerate(items):
+        guid = item.get("guid")
+        if isinstance(guid, str) and guid in guids:
+            problems.append(Problem(places[("items", index)], f"guid '{guid}' is the guid of item "
+                                    f"{guids[guid] + 1} too; one Anki note cannot be two items", item.get("id")))
+        elif isinstance(guid, str):
+            guids[guid] = index
     claimed: dict[str, Path_] = {}  # paths, not places: places inside items are looked for only for a message
     for index, item in enumerate(items):
         for key in CLAIMED_IDS:

@@ -46,12 +46,12 @@ READER_FORMAT = "markdown" + "".join(
     [f"-{extension}" for extension in DISABLED_EXTENSIONS] + [f"+{extension}" for extension in ENABLED_EXTENSIONS]
 )
 
-# The seed bank renders in 0.4 s. pandoc's Markdown reader is quadratic on some inputs
-# (4,000 unclosed '[' take 30 s), so a hostile field within the size limit could stall a
-# build for hours; past this, the build stops and names the field.
+# pandoc's Markdown reader is quadratic on some inputs (4,000 unclosed '[' take 30 s), so a
+# hostile field within the size limit could stall a build for hours; past this, the build
+# stops and names the field.
 RENDER_TIMEOUT_SECONDS = 60.0
 # Plus this much per field, so a large bank is never taken for a stalled one: 2,000 items
-# (28,000 fields) render in about 10 s, and get 60 + 140 s.
+# (28,000 fields) get 60 + 140 s, many times what they need.
 RENDER_TIMEOUT_PER_FIELD_SECONDS = 0.005
 # pandoc holds about 10 KB per field it renders (270 MB for the 28,000 fields of 2,000 items):
 # a large bank is rendered in calls of this many fields (about 300 items), as many at once as
@@ -61,6 +61,16 @@ FIELDS_PER_CALL = 4000
 _FIELD_DIV = re.compile(r'<div id="qbf-(\d+)">\n?')
 _ONE_PARAGRAPH = re.compile(r"^<p>((?:(?!</?p>).)*)</p>$", re.DOTALL)
 _MEDIA_PLACEHOLDER = re.compile(r'src="qbank-media:(\d+)"')
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """How the render step runs pandoc: calls of at most `fields_per_call` fields, up to
+    `processes` at once, each stopped after `timeout_seconds` (plus a little per field)."""
+
+    processes: int = 1
+    fields_per_call: int = FIELDS_PER_CALL
+    timeout_seconds: float = RENDER_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -85,20 +95,21 @@ def _field_problem(bank: Bank, field: _Field, message: str) -> Problem:
     return Problem(bank.place(field.path), message, field.item_id)
 
 
-def _render_timeout(request: dict) -> float:
-    return RENDER_TIMEOUT_SECONDS + RENDER_TIMEOUT_PER_FIELD_SECONDS * len(request["fields"])
+def _render_timeout(request: dict, plan: RenderPlan) -> float:
+    return plan.timeout_seconds + RENDER_TIMEOUT_PER_FIELD_SECONDS * len(request["fields"])
 
 
-def _run_render_script(request: dict) -> bytes:
-    return run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"), timeout=_render_timeout(request))
+def _run_render_script(request: dict, plan: RenderPlan) -> bytes:
+    return run_pandoc(["lua", str(RENDER_SCRIPT)], json.dumps(request).encode("utf-8"),
+                      timeout=_render_timeout(request, plan))
 
 
-def _slow_field(bank: Bank, fields: list[_Field], request: dict) -> Problem:
+def _slow_field(bank: Bank, fields: list[_Field], request: dict, plan: RenderPlan) -> Problem:
     """The field pandoc got stuck in: parse again field by field, pandoc naming each as it starts."""
-    reason = (f"this Markdown did not render within {_render_timeout(request):.0f} s; pandoc's reader slows "
+    reason = (f"this Markdown did not render within {_render_timeout(request, plan):.0f} s; pandoc's reader slows "
               "down badly on thousands of unclosed brackets, nested quotes (>) or backticks")
     try:
-        _run_render_script({**request, "trace": True})
+        _run_render_script({**request, "trace": True}, plan)
     except subprocess.TimeoutExpired as timeout:
         started = (timeout.stderr or b"").decode("ascii", "replace").split()
         if started and started[-1].isdigit():
@@ -106,14 +117,15 @@ def _slow_field(bank: Bank, fields: list[_Field], request: dict) -> Problem:
     return Problem(bank.place(fields[0].path), reason)  # too slow only all together: no one field to blame
 
 
-def _render_html(bank: Bank, fields: list[_Field], processes: int) -> tuple[list[str], list[list], list[list], list[list]]:
+def _render_html(bank: Bank, fields: list[_Field],
+                 plan: RenderPlan) -> tuple[list[str], list[list], list[list], list[list]]:
     """The HTML of each field (in the order given), and the links, images and formulas it
-    found, each as [field number, target] (a formula: [field number, TeX, displayed]); in pandoc calls of
-    FIELDS_PER_CALL fields, up to `processes` at once, whose numbers of fields and images are
-    made to continue from the call before."""
-    starts = range(0, len(fields), FIELDS_PER_CALL)
-    with ThreadPoolExecutor(max(1, min(processes, len(starts)))) as pandocs:
-        calls = list(pandocs.map(lambda start: _render_call(bank, fields[start:start + FIELDS_PER_CALL]), starts))
+    found, each as [field number, target] (a formula: [field number, TeX, displayed]); in the
+    plan's pandoc calls, whose numbers of fields and images are made to continue from the call before."""
+    size = plan.fields_per_call
+    starts = range(0, len(fields), size)
+    with ThreadPoolExecutor(max(1, min(plan.processes, len(starts)))) as pandocs:
+        calls = list(pandocs.map(lambda start: _render_call(bank, fields[start:start + size], plan), starts))
     html: list[str] = []
     links: list[list] = []
     images: list[list] = []
@@ -127,15 +139,16 @@ def _render_html(bank: Bank, fields: list[_Field], processes: int) -> tuple[list
     return html, links, images, formulas
 
 
-def _render_call(bank: Bank, fields: list[_Field]) -> tuple[list[str], list[list], list[list], list[list]]:
+def _render_call(bank: Bank, fields: list[_Field],
+                 plan: RenderPlan) -> tuple[list[str], list[list], list[list], list[list]]:
     """_render_html's answer for `fields` from one pandoc call, numbering them from 1."""
     # A fresh random separator per call: bank text cannot guess it, and it never reaches the output.
     separator = "QBSEP" + secrets.token_hex(8) + "x"
     request = {"format": READER_FORMAT, "separator": separator, "fields": [field.markdown for field in fields]}
     try:
-        answer = json.loads(_run_render_script(request))
+        answer = json.loads(_run_render_script(request, plan))
     except subprocess.TimeoutExpired:
-        raise BankError([_slow_field(bank, fields, request)]) from None
+        raise BankError([_slow_field(bank, fields, request, plan)]) from None
     pieces = _FIELD_DIV.split(answer["html"])
     # split() yields: text before the first div, then (number, body) pairs.
     bodies = {int(number): body for number, body in zip(pieces[1::2], pieces[2::2])}
@@ -188,18 +201,18 @@ def _vetted(bank: Bank, fields: list[_Field], links: list[list], images: list[li
     return media, names
 
 
-def render_bank(bank: Bank, lock: Lock, processes: int = 1) -> RenderedBank:
-    """Render all Markdown of `bank` with pandoc, in up to `processes` pandoc runs at once,
-    dated by `lock` (which stays as it is). Raises BankError for unsafe links/images and formulas MathJax rejects."""
-    return render_and_date(bank, lock, processes)[0]
+def render_bank(bank: Bank, lock: Lock, plan: RenderPlan = RenderPlan()) -> RenderedBank:
+    """Render all Markdown of `bank` with pandoc, as `plan` says, dated by `lock` (which stays
+    as it is). Raises BankError for unsafe links/images and formulas MathJax rejects."""
+    return render_and_date(bank, lock, plan)[0]
 
 
-def render_and_date(bank: Bank, lock: Lock, processes: int = 1,
+def render_and_date(bank: Bank, lock: Lock, plan: RenderPlan = RenderPlan(),
                     templates: dict[str, str] | None = None) -> tuple[RenderedBank, Lock]:
     """render_bank's bank, and the lock with the dates it was given (for a build to save).
     `templates`: the digests of templates/ (templating.digests) if the caller has them."""
     fields = _fields(bank)
-    html, links, images, found = _render_html(bank, fields, processes)
+    html, links, images, found = _render_html(bank, fields, plan)
     formulas, problems = _typeset(bank, fields, found) if found else ({}, [])
     media, names = _vetted(bank, fields, links, images, problems)
     # render.lua put `qbank-media:N` for the N-th image pandoc found.

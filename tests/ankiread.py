@@ -23,9 +23,11 @@ def build_apkg(bank: Path, out: Path, *args: str) -> Path:
     return out / f"{yaml.safe_load(bank.read_text(encoding='utf-8'))['id']}.apkg"
 
 
-def import_apkg(col: Collection, apkg: Path):
-    """Import with the options Anki's import dialog offers on a fresh profile."""
+def import_apkg(col: Collection, apkg: Path, **changed: object):
+    """Import with the options Anki's import dialog offers on a fresh profile, or `changed` ones."""
     options = col._backend.get_import_anki_package_presets()
+    for name, value in changed.items():
+        setattr(options, name, value)
     log = col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=options)).log
     col.models._clear_cache()  # pylib caches note types; Anki's GUI drops the cache after an import too
     return log

@@ -16,11 +16,10 @@ import tinyhtml5
 import yaml
 from conftest import FIXTURES, SEED_BANK, SEED_ITEMS, tiny_png
 
-from qbank import render
 from qbank.lock import Lock
 from qbank.model import Bank, BankError
 from qbank.reader import load_bank
-from qbank.render import render_bank
+from qbank.render import RenderPlan, render_bank
 
 ARTICLE = FIXTURES / "seed-article.md"
 # The issue counted 151 bullets; the article has 150: 28 items with five, one with six (item 4)
@@ -172,19 +171,18 @@ def _bank_of_pictures(folder: Path, link: str) -> Path:
     return path
 
 
-def test_a_bank_rendered_in_many_pandoc_calls_is_rendered_as_in_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A large bank's fields go to pandoc FIELDS_PER_CALL at a time; the fields' HTML, the
-    # images' names and the places blamed for a refused link must not depend on the cut.
+def test_a_bank_rendered_in_many_pandoc_calls_is_rendered_as_in_one(tmp_path: Path) -> None:
+    # A large bank's fields go to pandoc in calls of the plan's fields_per_call; the fields'
+    # HTML, the images' names and the places blamed for a refused link must not depend on the cut.
     bank = load_bank(_bank_of_pictures(tmp_path / "ok", "https://example.org"))
     whole = render_bank(bank, Lock.open(bank.path))
-    monkeypatch.setattr(render, "FIELDS_PER_CALL", 3)
-    cut = render_bank(bank, Lock.open(bank.path), processes=3)  # the calls side by side
+    cut = render_bank(bank, Lock.open(bank.path), RenderPlan(processes=3, fields_per_call=3))  # the calls side by side
     assert cut.fields == whole.fields and cut.media == whole.media
     assert len(set(whole.media)) == 5
 
     refused = load_bank(_bank_of_pictures(tmp_path / "refused", "file:///etc/passwd"))
     with pytest.raises(BankError) as failure:
-        render_bank(refused, Lock.open(refused.path), processes=3)
+        render_bank(refused, Lock.open(refused.path), RenderPlan(processes=3, fields_per_call=3))
     (problem,) = failure.value.problems
     assert problem.item_id == "i5"
     assert "/etc/passwd" in refused.path.read_text(encoding="utf-8").splitlines()[problem.location.line - 1]

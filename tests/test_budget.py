@@ -1,4 +1,4 @@
-"""The build's budget of processes for CPU-heavy work (processes.cpu_budget): writers side by
+"""The build's budget of processes for CPU-heavy work (processes.Budget): writers side by
 side never run more steps at once than the build has processes, and a writer whose companions
 are done uses every one of them."""
 
@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from qbank.processes import cpu_budget
+from qbank.processes import Budget
 from qbank.writers import BuildOptions, Downscaled, Format, epub, write_outputs
 from qbank.writers.paged.pool import in_fresh_processes
 
@@ -23,7 +23,7 @@ PATIENCE = 10  # seconds a chunk waits for another of its writer's to run beside
 
 def _lay_out(folder: Path, writer: str, meets: bool, chunk: int) -> int:
     """A stand-in for a chunk's layout that leaves, in `folder`, the time it ran (while it held
-    a slot), and a marker while it runs. Chunk processes come from a fork server, so they share
+    a slot), and a marker while it runs. Chunk processes come from hosts started fresh, so they share
     no memory with the test: files are what all of them see.
 
     A chunk of the writer that `meets` stays until a second chunk of its own writer runs beside
@@ -71,9 +71,9 @@ class _ChunkedFormat(Format):
     chunks: int = 4
     meets: bool = False
 
-    def write(self, doc, target, options, processes=1) -> Downscaled:  # noqa: ANN001
+    def write(self, doc, target, options, budget=Budget(), progress=None) -> Downscaled:  # noqa: ANN001
         task = partial(_lay_out, self.folder, self.name, self.meets)
-        assert list(in_fresh_processes(task, range(self.chunks), processes, preload=())) == list(range(self.chunks))
+        assert list(in_fresh_processes(task, range(self.chunks), budget)) == list(range(self.chunks))
         target.write_text("written")
         return Downscaled()
 
@@ -98,7 +98,7 @@ class _OwnWorkFormat(Format):
     folder: Path = Path()
     writers: int = 3
 
-    def write(self, doc, target, options, processes=1) -> Downscaled:  # noqa: ANN001
+    def write(self, doc, target, options, budget=None, progress=None) -> Downscaled:  # noqa: ANN001
         (self.folder / f"{self.name}.working").touch()
         started = time.monotonic()
         while len(list(self.folder.glob("*.working"))) < self.writers and time.monotonic() < started + PATIENCE:
@@ -120,9 +120,9 @@ def test_a_writers_own_work_takes_no_slot(tmp_path: Path) -> None:
 
 
 def test_a_pool_larger_than_the_budget_runs_no_more_chunks_at_once(tmp_path: Path) -> None:
-    with cpu_budget(PROCESSES):
-        laid_out = in_fresh_processes(partial(_lay_out, tmp_path, "one", False), range(6), 2 * PROCESSES, preload=())
-        assert list(laid_out) == list(range(6))
+    larger = replace(Budget.shared(PROCESSES), processes=2 * PROCESSES)
+    laid_out = in_fresh_processes(partial(_lay_out, tmp_path, "one", False), range(6), larger)
+    assert list(laid_out) == list(range(6))
     assert _most_at_once(tmp_path) <= PROCESSES
 
 
@@ -141,7 +141,6 @@ def test_the_epub_writers_pandoc_runs_take_the_builds_slots(tmp_path: Path, monk
     monkeypatch.setattr(epub, "run_pandoc", pandoc)
     monkeypatch.setattr(epub, "join_epubs", lambda parts, book, target: target.write_bytes(b"the book"))
     parts = [SimpleNamespace(html="<h1>part</h1>")] * 6
-    with cpu_budget(1):
-        epub._write_in_parts(parts, "", [], {}, tmp_path, 3, tmp_path / "book.epub")
+    epub._write_in_parts(parts, "", [], {}, tmp_path, replace(Budget.shared(1), processes=3), tmp_path / "book.epub")
     assert (tmp_path / "book.epub").read_bytes() == b"the book"
     assert most[0] == 1

@@ -105,7 +105,7 @@ class _ExplodingFormat(Format):
 
     error: BaseException = RuntimeError()
 
-    def write(self, doc, target, options, processes=1) -> None:  # noqa: ANN001
+    def write(self, doc, target, options, budget=None, progress=None) -> None:  # noqa: ANN001
         # The writers run side by side: fail once every other one is writing its temporary file.
         deadline = time.monotonic() + 120
         while len(list(target.parent.glob(".*.tmp"))) < len(WRITERS) - 1 and time.monotonic() < deadline:
@@ -116,14 +116,14 @@ class _ExplodingFormat(Format):
 
 @pytest.mark.parametrize("error", [RuntimeError("writer crashed"), KeyboardInterrupt()], ids=["crash", "ctrl-c"])
 def test_a_failing_writer_leaves_no_trace(
-    error: BaseException, seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    error: BaseException, seed_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "dist"
     assert cli.main([str(seed_copy), "--out", str(out)]) == 0
     before = outputs(out)
-    monkeypatch.setitem(WRITERS, "boom", _ExplodingFormat("boom", ".boom", "none", error))
+    formats = {**WRITERS, "boom": _ExplodingFormat("boom", ".boom", "none", error)}
     # The failing writer fails once every real writer is writing its temporary file.
-    status = cli.main([str(seed_copy), "--out", str(out), "--force", "--format", ",".join(WRITERS)])
+    status = cli.main([str(seed_copy), "--out", str(out), "--force", "--format", ",".join(formats)], formats)
     assert status == (130 if isinstance(error, KeyboardInterrupt) else 1)
     assert outputs(out) == before, "a previous output was replaced or a temporary file was left"
     capsys.readouterr()

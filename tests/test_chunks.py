@@ -26,6 +26,7 @@ from qbank.writers import BuildOptions, cards, paged, pdf
 from qbank.writers.formulas import with_typeset_math
 from qbank.writers.paged.join import join_pdfs
 from qbank.writers.paged.pdf_objects import JoinedPdf, PartCopy, PartReader
+from qbank.processes import Budget
 from qbank.writers.paged.pool import in_fresh_processes
 
 PAGE_LABEL = re.compile(r"第 (\d+) 页 / 共 (\d+) 页")
@@ -36,7 +37,7 @@ LABEL_PAGES = 3  # the cheat sheet's page labels in runs of 3 pages, which end w
 def _build(doc: object, output_format: str, target: Path, chunk_items: int) -> PdfReader:
     writers = {"pdf": pdf.CheatSheetWriter(items_per_chunk=chunk_items, label_pages_per_run=LABEL_PAGES),
                "cards": cards.FlashcardWriter(items_per_chunk=chunk_items)}
-    writers[output_format].write(doc, target, BuildOptions(), 2)
+    writers[output_format].write(doc, target, BuildOptions(), Budget(2))
     return PdfReader(target)
 
 
@@ -206,7 +207,7 @@ def _last_is_slow(chunk: tuple[Path, int]) -> int:
 
 def test_a_chunks_result_comes_before_later_chunks_are_done(tmp_path: Path) -> None:
     """The flashcard writer joins each chunk while the next ones are laid out."""
-    results = in_fresh_processes(_last_is_slow, [(tmp_path, index) for index in range(3)], 2, preload=())
+    results = in_fresh_processes(_last_is_slow, [(tmp_path, index) for index in range(3)], Budget(2))
     assert next(results) == 0
     assert not (tmp_path / "done-2").exists()
     assert list(results) == [1, 2]
@@ -217,7 +218,7 @@ def test_chunk_processes_hold_their_chunk_not_the_writers_memory() -> None:
     # would count all of that as its own. Each chunk gets a fresh process, and none holds it.
     ballast_mb = 400
     ballast = bytearray(b"x") * (ballast_mb * 2**20)
-    results = list(in_fresh_processes(_chunk_process, [1, 2, 3], 1, preload=()))
+    results = list(in_fresh_processes(_chunk_process, [1, 2, 3], Budget(1)))
     assert [doubled for doubled, _, _ in results] == [2, 4, 6]
     assert len({pid for _, pid, _ in results} | {os.getpid()}) == 4
     assert max(resident for _, _, resident in results) < ballast_mb * 3 // 4
@@ -256,7 +257,7 @@ def test_a_chunk_process_killed_by_the_system_fails_the_build_instead_of_hanging
 
     def run() -> None:
         try:
-            outcome.append(list(in_fresh_processes(_killed_by_the_system, [1, 2, 3, 4], 2, preload=())))
+            outcome.append(list(in_fresh_processes(_killed_by_the_system, [1, 2, 3, 4], Budget(2))))
         except BaseException as failure:  # noqa: BLE001 - the outcome is what is tested
             outcome.append(failure)
 

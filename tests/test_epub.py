@@ -488,29 +488,29 @@ def _bank_of_pictures(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("bank", ["seed", "pictures"])
-def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch):
-    # A large bank's book is made by pandoc in parts of PAGES_PER_PART pages and joined
+def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path, tmp_path: Path):
+    # A large bank's book is made by pandoc in parts of the writer's pages_per_part and joined
     # (joined_epub.py): the pages' names, the links between parts, the images (which pandoc
     # names per part), the package and the navigation must come out as pandoc makes them whole.
     from qbank.lock import Lock
     from qbank.reader import load_bank
     from qbank.render import render_bank
+    from qbank.processes import Budget
     from qbank.writers import BuildOptions, epub, joined_epub
 
     path = seed_dist.parent / "bank" / SEED_BANK.name if bank == "seed" else _bank_of_pictures(tmp_path / "bank")
     loaded = load_bank(path)
     doc = render_bank(loaded, Lock.open(loaded.path))
     epub.WRITER.write(doc, tmp_path / "whole.epub", BuildOptions())
-    monkeypatch.setattr(epub, "PAGES_PER_PART", 5)
+    in_parts = epub.EpubWriter(pages_per_part=5)
     book = epub.book_html(doc)
     with traced_memory() as memory:
-        parts = joined_epub.book_parts(book, epub.PAGES_PER_PART, epub.CHARACTERS_PER_PART)
+        parts = joined_epub.book_parts(book, in_parts.pages_per_part, in_parts.characters_per_part)
     assert len(parts) == {"seed": 13, "pictures": 4}[bank]
     if bank == "seed":  # the parts cut their HTML from the book when it is needed: no copy of it
         assert memory.peak < len(book) / 4
     assert "".join(part.html[parts[0].head_end:] for part in parts) == book[parts[0].head_end:]
-    epub.WRITER.write(doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    in_parts.write(doc, tmp_path / "parts.epub", BuildOptions(), Budget(2))
     with zipfile.ZipFile(tmp_path / "whole.epub") as whole, zipfile.ZipFile(tmp_path / "parts.epub") as parts:
         assert parts.namelist() == whole.namelist()
         for name in whole.namelist():
@@ -518,21 +518,20 @@ def test_a_book_made_in_parts_is_the_book_made_whole(bank: str, seed_dist: Path,
     assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
 
 
-def test_a_large_banks_contents_take_several_pages_and_parts(seed_doc: object, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch):
+def test_a_large_banks_contents_take_several_pages_and_parts(seed_doc: object, tmp_path: Path):
     # 10,000 items listed on one page were a megabyte of XHTML, which pandoc needed 340 MB to
-    # write: the contents take pages of CONTENTS_ENTRIES_PER_PAGE items, and a part of the book
-    # ends before it passes CHARACTERS_PER_PART (here the seed's 30 items on 4 pages of 8, and
+    # write: the contents take pages of contents_entries_per_page items, and a part of the book
+    # ends before it passes characters_per_part (here the seed's 30 items on 4 pages of 8, and
     # parts so short that the first ones hold only contents pages, which the navigation does not list).
+    from qbank.processes import Budget
     from qbank.writers import BuildOptions, epub, joined_epub
 
-    monkeypatch.setattr(epub, "CONTENTS_ENTRIES_PER_PAGE", 8)
-    epub.WRITER.write(seed_doc, tmp_path / "whole.epub", BuildOptions())
-    monkeypatch.setattr(epub, "CHARACTERS_PER_PART", 1000)
-    parts = joined_epub.book_parts(epub.book_html(seed_doc), epub.PAGES_PER_PART, epub.CHARACTERS_PER_PART)
+    epub.EpubWriter(contents_entries_per_page=8).write(seed_doc, tmp_path / "whole.epub", BuildOptions())
+    in_parts = epub.EpubWriter(characters_per_part=1000, contents_entries_per_page=8)
+    parts = joined_epub.book_parts(epub.book_html(seed_doc, 8), in_parts.pages_per_part, in_parts.characters_per_part)
     assert [part.first_page for part in parts[:4]] == [1, 3, 4, 5]  # the title page and contents 1, then contents 2, ...
     assert all(len(part.html) - part.head_end <= 1000 or part.html.count("<h1") == 1 for part in parts)
-    epub.WRITER.write(seed_doc, tmp_path / "parts.epub", BuildOptions(), 2)
+    in_parts.write(seed_doc, tmp_path / "parts.epub", BuildOptions(), Budget(2))
     assert (tmp_path / "parts.epub").read_bytes() == (tmp_path / "whole.epub").read_bytes()
 
     _epubcheck(tmp_path / "parts.epub")

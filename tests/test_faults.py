@@ -745,16 +745,17 @@ def test_a_bug_of_ours_shows_its_traceback_and_says_where_to_report_it(
 class _KilledWriter(Format):
     """A writer whose process is killed, as the system's out-of-memory killer would kill it."""
 
-    def write(self, doc, target, options, processes=1) -> None:  # noqa: ANN001
+    def write(self, doc, target, options, budget=None, progress=None) -> None:  # noqa: ANN001
         target.write_bytes(b"half a file")
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_a_writer_process_killed_by_the_system_is_one_line(
-    built: Built, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    built: Built, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(WRITERS, "oom", _KilledWriter("oom", ".oom", "none"))
-    status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"])
+    formats = {**WRITERS, "oom": _KilledWriter("oom", ".oom", "none")}
+    status = cli.main([str(built.bank), "--out", str(built.out), "--format", "apkg,oom", "--jobs", "2", "--force"],
+                      formats)
     assert status == 1
     assert error_lines(capsys.readouterr().err) == [
         "error: a process of the build died (killed by the system for lack of memory?); try again with --jobs 1, which "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
+from typing import Mapping
 
 from .. import progress
 from ..lint import lint_bank
@@ -18,8 +19,8 @@ from ..lock import Lock, lock_path
 from ..model import CannotBuild, shown_path
 from ..progress import ProgressDisplay
 from ..reader import MAX_FILE_BYTES, load_bank
-from ..render import render_and_date, render_bank
-from ..writers import WRITERS, BuildOptions, Downscaled, write_outputs
+from ..render import RenderPlan, render_and_date, render_bank
+from ..writers import BuildOptions, Downscaled, Format, write_outputs
 from .diagnostics import UNCHANGED, check_bank_path, describe_os_error, note, report
 from .files import atomic_target
 from .state import BuildState, media_digest
@@ -59,7 +60,7 @@ def check_bank(path: Path, processes: int) -> None:
     lock = Lock.open(path)
     if lock.repaired:
         note(f"{shown_path(lock.path)}: has a git merge conflict that the next build repairs ({lock.repaired})")
-    doc = render_bank(bank, lock, processes)  # vets links and images; the lock is not saved
+    doc = render_bank(bank, lock, RenderPlan(processes))  # vets links and images; the lock is not saved
     warnings = lint_bank(bank)
     report(warnings, "warning")
     print(f"{path}: {len(bank.items)} items, valid ({len(warnings)} warnings); "
@@ -67,10 +68,10 @@ def check_bank(path: Path, processes: int) -> None:
 
 
 def build_bank(
-    path: Path, formats: list[str], out: Path, options: BuildOptions, force: bool, processes: int,
+    path: Path, formats: Mapping[str, Format], out: Path, options: BuildOptions, force: bool, processes: int,
     state: BuildState | None = None,
 ) -> None:
-    """Build the requested outputs of one bank; unchanged outputs are left alone.
+    """Build the outputs of one bank in `formats`; unchanged outputs are left alone.
 
     All outputs are written to temporary files first; the lock is saved, then the outputs are
     moved into place together, only when all succeeded: a failure in any of them leaves every
@@ -95,12 +96,13 @@ def build_bank(
     started = time.perf_counter()
     lock = Lock.open(path, lock_bytes) if lock_bytes is not None else Lock.open(path)
     # The bank as read is not kept: its Markdown would stay in every writer's process.
-    doc, lock = render_and_date(load_bank(path, read=lambda _: bank_bytes), lock, processes, state.templates)
+    doc, lock = render_and_date(load_bank(path, read=lambda _: bank_bytes), lock, RenderPlan(processes),
+                                state.templates)
     print(f"{path}: {len(doc.items)} items rendered in {time.perf_counter() - started:.2f} s; "
           f"since the lock: {_changes(doc.changes)}")
     out.mkdir(parents=True, exist_ok=True)
     media = list(doc.media.values())
-    targets = {name: out / WRITERS[name].output_name(doc.id) for name in stale}
+    targets = {name: out / formats[name].output_name(doc.id) for name in stale}
     for target in targets.values():
         if target.is_dir():  # the move into place would fail only after others were made
             raise CannotBuild(f"{shown_path(target)} is a folder where this output belongs; move it away, or choose "
@@ -109,7 +111,7 @@ def build_bank(
         temporaries = {name: moves.enter_context(atomic_target(target)) for name, target in targets.items()}
         display = ProgressDisplay({name: target.name for name, target in targets.items()}) if progress.wanted() else None
         with display or nullcontext():
-            written = write_outputs(doc, temporaries, options, processes, display)
+            written = write_outputs(doc, temporaries, options, processes, display, formats)
         sizes = {name: temporary.stat().st_size for name, temporary in temporaries.items()}
         digest = media_digest(media)  # the images as they were used, before anything is moved
         if not path.is_file():

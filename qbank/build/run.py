@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from ..model import CannotBuild
-from ..writers import BuildOptions
+from ..writers import BuildOptions, Format
 from .builder import build_bank
 from .diagnostics import check_bank_path, describe_os_error, note, shown_folder
 from .files import TEMPORARY, FolderLock, hold_folder, remove_stale_temporaries
@@ -51,7 +51,7 @@ def _holding(
 
 @contextmanager
 def building(
-    out: Path, formats: list[str], options: BuildOptions, force: bool, processes: int
+    out: Path, formats: Mapping[str, Format], options: BuildOptions, force: bool, processes: int
 ) -> Iterator[Callable[[Path], None]]:
     """Hold the lock of `out` for the block, which builds each bank with the function yielded
     (build_bank, while it holds the lock of the bank's folder)."""

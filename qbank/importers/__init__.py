@@ -10,6 +10,7 @@ or says why in the loader's own lines and leaves nothing in place of the target.
 | article | article.py | the numbered interview-article shape (`#### 1. …`, `**面试题：**`, `**答案：**`) |
 | qa | markdown_qa.py | a Markdown document of bold or heading questions with free answers |
 | csv | delimited.py | CSV/TSV: Anki's "Notes in Plain Text" export, or a spreadsheet's |
+| apkg | apkg.py (anki_package.py reads the file) | an Anki deck or collection: .apkg, .colpkg, collection.anki2 |
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from .. import schema
 from ..build.files import atomic_target
 from ..model import BankError
 from ..reader import MAX_FILE_BYTES, load_bank
+from .apkg import SUFFIXES as ANKI_SUFFIXES, read_deck
 from .article import parse_article
 from .common import ImportRefused, bank_from_items, bank_yaml, check_bank_id_and_lang, read_text
 from .delimited import DELIMITED_RULE, parse_delimited
 from .markdown_qa import QUESTION_RULE, parse_qa
 from .markup import Media, invalid_math_as_text
 
-FORMATS = ("article", "qa", "csv")
+FORMATS = ("article", "qa", "csv", "apkg")
 DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
 
 __all__ = ["FORMATS", "ImportRefused", "Imported", "default_format", "read_source", "write_bank"]
@@ -43,15 +45,18 @@ class Imported:
     items: int
     rule: str  # how the source's parts became the bank's, said to the maintainer
     notes: list[str]  # what was changed or left out, one line each
-    images: dict[str, Path]  # the path the bank writes -> the file in the source's folder
+    images: dict[str, Path | bytes]  # the path the bank writes -> the file in the source's folder, or its bytes
 
 
 def default_format(source: Path) -> str:
-    return "csv" if source.suffix.lower() in DELIMITED_SUFFIXES else "article"
+    suffix = source.suffix.lower()
+    return "csv" if suffix in DELIMITED_SUFFIXES else "apkg" if suffix in ANKI_SUFFIXES else "article"
 
 
 def read_source(source: Path, format: str, bank_id: str, lang: str) -> Imported:
     check_bank_id_and_lang(bank_id, lang)
+    if format == "apkg":
+        return _anki_deck(source, bank_id, lang)
     text = read_text(source)
     media = Media(source.parent)
     if format == "article":
@@ -74,6 +79,18 @@ def read_source(source: Path, format: str, bank_id: str, lang: str) -> Imported:
                     [*notes, *media.notes, *math_notes], media.keep)
 
 
+def _anki_deck(source: Path, bank_id: str, lang: str) -> Imported:
+    deck = read_deck(source)
+    texts, math_notes = invalid_math_as_text([text for item in deck.items
+                                              for text in (item.title, item.question, item.answer, item.explanation)])
+    for index, item in enumerate(deck.items):
+        item.title, item.question, item.answer, item.explanation = texts[4 * index : 4 * index + 4]
+    bank = bank_from_items(bank_id, lang, deck.title, "", deck.items)
+    bank = {**bank, "deck": deck.deck}  # the built deck is the one the notes are in (bank_yaml orders the keys)
+    return Imported(bank_yaml(bank), len(deck.items), deck.rule + "; ids are made from the titles",
+                    [*deck.notes, *math_notes], deck.images)
+
+
 def write_bank(imported: Imported, output: Path, source: Path) -> None:
     """Write the bank to `output`, its images beside it, and load it as a build would; a bank
     the loader refuses raises its BankError (placed in `output`) and is not written."""
@@ -86,6 +103,10 @@ def write_bank(imported: Imported, output: Path, source: Path) -> None:
         target = (folder / relative).resolve()
         if target == file or not target.is_relative_to(folder):
             continue  # the bank sits in the source's folder: the image is there already
+        if isinstance(file, bytes):  # from inside a package, vetted there
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(file)
+            continue
         if file.stat().st_size > MAX_FILE_BYTES:
             raise ImportRefused(f"{source}: image '{relative}' is larger than a bank file may be")
         target.parent.mkdir(parents=True, exist_ok=True)

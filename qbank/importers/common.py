@@ -40,6 +40,10 @@ class ImportedItem:
     # The `##` section it was under. The bank has no sections yet: it becomes a tag (section_tag);
     # when the schema gets sections, it is written as the item's section instead.
     section: str | None = None
+    explanation: str = ""  # Markdown
+    guid: str | None = None  # the Anki note it comes from (apkg.py): the item updates that note
+    id: str | None = None  # an id the source gives it (a qbank note's ItemId), if a free slug
+    points: list[tuple[str, str]] = field(default_factory=list)  # (term, text), inline Markdown
 
 
 def check_bank_id_and_lang(bank_id: str, lang: str) -> None:
@@ -81,12 +85,12 @@ def slug(text: str) -> str:
     return result or (words[0][:ID_WORDS_MAX] if words else "")
 
 
-def item_ids(titles: list[str]) -> list[str]:
+def item_ids(titles: list[str], taken: set[str] = frozenset()) -> list[str]:
     """An id per title, made from its ASCII words; a title without any (Chinese, say) gets
-    'q-' and six hex digits of its hash, so the id still follows from the title. Repeats get
-    -2, -3, ... in order."""
+    'q-' and six hex digits of its hash, so the id still follows from the title. Repeats (and
+    ids in `taken`) get -2, -3, ... in order."""
     ids: list[str] = []
-    used: set[str] = set()
+    used: set[str] = set(taken)
     for title in titles:
         base = slug(title) or "q-" + hashlib.sha1(title.encode("utf-8")).hexdigest()[:6]
         candidate, number = base, 2
@@ -110,11 +114,21 @@ def tag_words(text: str) -> list[str]:
 def bank_from_items(bank_id: str, lang: str, title: str, description: str, items: list[ImportedItem]) -> dict:
     """The bank's plain structure (dicts and lists, in the schema's order) for `items`."""
     entries = []
-    for item, item_id in zip(items, item_ids([item.title for item in items])):
+    kept = [item.id if item.id and SLUG.match(item.id) and len(item.id) <= SLUG_MAX else None for item in items]
+    kept = [item_id if item_id and kept.index(item_id) == position else None for position, item_id in enumerate(kept)]
+    made = iter(item_ids([item.title for item, item_id in zip(items, kept) if not item_id], set(filter(None, kept))))
+    for item, item_id in zip(items, kept):
         tags = list(dict.fromkeys([*([section_tag(item.section)] if item.section else []), *item.tags]))
-        entry: dict = {"id": item_id, "title": item.title, "question": item.question, "answer": {"lead": item.answer}}
+        answer = {"lead": item.answer} if item.answer else {}
+        if item.points:
+            answer["points"] = [{"term": term, "text": text} for term, text in item.points]
+        entry: dict = {"id": item_id or next(made), "title": item.title, "question": item.question, "answer": answer}
+        if item.explanation:
+            entry["explanation"] = item.explanation
         if tags:
             entry["tags"] = tags
+        if item.guid:
+            entry["guid"] = item.guid
         entries.append(entry)
     bank = {"id": bank_id, "title": title, "lang": lang, "description": description, "items": entries}
     return {key: bank[key] for key in schema.BANK.keys if bank.get(key)}

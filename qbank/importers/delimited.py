@@ -117,7 +117,7 @@ def parse_delimited(text: str, source: Path, media: Media) -> Deck:
     for line, _, _, tags in fields:
         question, answer = bank_markdown(next(converted), media), bank_markdown(next(converted), media)
         if question and answer:
-            items.append(ImportedItem(_title(question), question, answer, line, tags=tag_words(tags)))
+            items.append(ImportedItem(title_from(question), question, answer, line, tags=tag_words(tags)))
         else:
             notes.append(f"{source}:{line}: a row whose front or back is empty once its HTML is read: left out")
     if not items:
@@ -132,7 +132,7 @@ def _as_markdown(texts: list[str], html: bool) -> list[str]:
     return [converted.get(index, text) for index, text in enumerate(texts)]
 
 
-def _title(question: str) -> str:
+def title_from(question: str) -> str:
     """The question's first line as an inline title, without block markers."""
     first = next(line for line in question.split("\n") if line.strip())
     first = re.sub(r"^\s*(?:#{1,6}\s+|[-*+]\s+|\d+[.)]\s+|>\s*)", "", first).strip()

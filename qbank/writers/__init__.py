@@ -11,18 +11,17 @@ from __future__ import annotations
 import errno
 import importlib
 import multiprocessing
-import os
+import multiprocessing.connection
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Mapping
 
-from .. import progress
 from ..document import RenderedBank
 from ..model import MissingTool
-from ..processes import cpu_budget, die_with_parent, forked_task, name_this_process
+from ..processes import Budget, Forked, result_of
+from ..progress import SILENT, Progress, ProgressDisplay
 
 # Errors of writing a file that name no file: a writer writes only its target, so they are its.
 WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS, errno.EIO}
@@ -54,9 +53,11 @@ class Written:
 
 
 class Writer:
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
         """Write the output for `doc` to `target` (a temporary path the caller moves into place),
-        in up to `processes` processes (the printed outputs lay out chunks of pages side by side)."""
+        in the processes `budget` allows (the printed outputs lay out chunks of pages side by
+        side), telling `progress` its steps."""
         raise NotImplementedError
 
 
@@ -80,8 +81,9 @@ class Format:
                 f"the {self.name} writer cannot start: {error}; run 'bash tasks.sh build', which installs what it needs"
             ) from None
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
-        return self.writer.write(doc, target, options, processes)
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
+        return self.writer.write(doc, target, options, budget, progress)
 
 
 # Format name -> Format, in build order.
@@ -96,11 +98,11 @@ WRITERS: dict[str, Format] = {
 }
 
 
-def _write_timed(output: Format, doc: RenderedBank, target: Path, options: BuildOptions, processes: int) -> Written:
+def _write_timed(output: Format, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget,
+                 progress: Progress) -> Written:
     started = time.perf_counter()
     try:
-        with progress.writing(output.name):
-            downscaled = output.write(doc, target, options, processes)
+        downscaled = output.write(doc, target, options, budget, progress)
     except OSError as error:
         if error.filename is None and error.errno in WRITE_ERRORS:
             error.filename = str(target)  # a write to an open file names none: say which it was
@@ -108,21 +110,16 @@ def _write_timed(output: Format, doc: RenderedBank, target: Path, options: Build
     return Written(time.perf_counter() - started, downscaled)
 
 
-def _start_writer_process(parent: int, queue: object) -> None:
-    die_with_parent(parent)
-    progress.attach(queue)
-
-
 def write_outputs(
     doc: RenderedBank, targets: dict[str, Path], options: BuildOptions, processes: int,
-    display: progress.ProgressDisplay | None = None, formats: Mapping[str, Format] = WRITERS,
+    display: ProgressDisplay | None = None, formats: Mapping[str, Format] = WRITERS,
 ) -> dict[str, Written]:
     """Write each format's output to its target (`targets` by name in `formats`); returns what
     each reports and the seconds it took.
 
     With more than one process, every writer runs at once in a forked process of its own, and
     the processes they start for CPU-heavy steps share the build's `processes` slots
-    (processes.cpu_budget): each chunk of a printed output's layout, each pandoc run of the
+    (processes.Budget.shared): each chunk of a printed output's layout, each pandoc run of the
     EPUB. Any writer may take every slot, so the one still running last (on a large bank, the
     cheat sheet) lays its chunks out on every core. At most `processes` chunk layouts or pandoc
     runs are in memory at once. The first failure is raised once every writer has stopped, so
@@ -130,34 +127,31 @@ def write_outputs(
     processes die with this one, even when it is killed (SIGKILL) and cannot stop them. With a
     `display`, each writer's steps reach it through its queue.
     """
-    queue = display.queue if display else None
+    def progress(name: str) -> Progress:
+        return display.progress(name) if display else SILENT
+
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        progress.attach(queue)
-        try:
-            written = {}
-            for name, target in targets.items():
-                written[name] = _write_timed(formats[name], doc, target, options, processes)
+        written = {}
+        for name, target in targets.items():
+            written[name] = _write_timed(formats[name], doc, target, options, Budget(processes), progress(name))
+            if display:
+                display.finished(name)
+        return written
+    budget = Budget.shared(processes)
+    running = {name: Forked(partial(_write_timed, formats[name], doc, target, options, budget, progress(name)),
+                            f"qbank {name}") for name, target in targets.items()}
+    outcomes = {}
+    try:
+        waiting = {forked.connection: name for name, forked in running.items()}
+        while waiting:
+            for connection in multiprocessing.connection.wait(list(waiting)):
+                name = waiting.pop(connection)
+                outcomes[name] = running[name].outcome()
                 if display:
                     display.finished(name)
-            return written
-        finally:
-            progress.attach(None)
-    context = multiprocessing.get_context("fork")
-
-    def write(output: tuple[str, Path]) -> Written:
-        name_this_process(f"qbank {output[0]}")
-        return _write_timed(formats[output[0]], doc, output[1], options, processes)
-
-    with forked_task(write) as inherited, cpu_budget(processes), ProcessPoolExecutor(
-        max_workers=len(targets), mp_context=context,
-        initializer=_start_writer_process, initargs=(os.getpid(), queue),
-    ) as pool:  # with fork, all its processes start at the first submit, inside both blocks
-        futures = {name: pool.submit(inherited, (name, target)) for name, target in targets.items()}
-        if display:
-            for name, future in futures.items():
-                future.add_done_callback(lambda _, name=name: display.finished(name))
-        try:
-            return {name: future.result() for name, future in futures.items()}
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    finally:  # interrupted: wait for every writer to stop all the same
+        for name, forked in running.items():
+            if name not in outcomes:
+                forked.outcome()
+    return {name: result_of(outcomes[name], f"the process writing the {name} output died ({running[name].exitcode})")
+            for name in targets}

@@ -26,8 +26,9 @@ from pathlib import Path
 import genanki
 from markupsafe import escape
 
-from .. import progress
 from ..document import RenderedBank, RenderedItem
+from ..processes import Budget
+from ..progress import SILENT, Progress
 from ..lock import RetiredItem
 from ..templating import render_template
 from .fonts import font_stack, template_font_stacks
@@ -152,8 +153,9 @@ def _deck_name(doc: RenderedBank) -> str:
     return doc.deck_name.replace("::", ":")
 
 
-def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
-    """The package's collection.anki2 (SQLite), made in memory so no file date leaks in."""
+def collection_bytes(doc: RenderedBank, key_points: bool, progress: Progress = SILENT) -> bytes:
+    """The package's collection.anki2 (SQLite), made in memory so no file date leaks in; each
+    note written is reported to `progress`."""
     model = note_type(doc)
     deck = genanki.Deck(deck_id=stable_id("deck", doc.id), name=_deck_name(doc), description=str(doc.description))
     deck.add_model(model)
@@ -171,7 +173,8 @@ def collection_bytes(doc: RenderedBank, key_points: bool) -> bytes:
                 model=model,
                 fields=[fields[name] for name in FIELD_NAMES],
                 tags=anki_tags(doc.id, item.tags),
-                guid=genanki.guid_for(doc.id, item.identity),  # the id it was first built with
+                # the note it was imported from, else the id it was first built with
+                guid=item.guid or genanki.guid_for(doc.id, item.identity),
                 due=item.number,  # new cards come up in source order
             )
             note.write_to_db(cursor, note_modified(doc, item, key_points), deck.deck_id, ids)
@@ -206,8 +209,9 @@ def write_package(target: Path, collection: bytes, media: dict[str, Path], stamp
 
 
 class AnkiWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
-        collection = collection_bytes(doc, key_points_enabled(doc, options))
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
+        collection = collection_bytes(doc, key_points_enabled(doc, options), progress)
         with fitted_media(doc.media, SCREEN) as media:  # cards are studied on phones
             write_package(target, collection, media.files, doc.modified)
         return media.downscaled

@@ -20,33 +20,30 @@ from .card_pieces import Unit, joined, units
 from .card_sizes import (FONT_SIZES_PT, PIECE_WIDTH_EM, SMALLEST, TEXT_HEIGHT_PT, TITLE_SCALE, Paragraph,
                          back_paragraphs, balanced, estimated_height_pt, fitting_size, groups_needed, paragraph)
 
-@dataclass(frozen=True)
-class Lead:
-    html: Markup
+# An item's answer as a back shows it, in the model's terms: (the key, its value) for the
+# lead, each point and the explanation, those the item has (answer_fields).
+Field = tuple[str, Union[Markup, Point]]
+QUESTION = -1  # the place of a question's pieces
+
+
+def answer_fields(item: RenderedItem) -> list[Field]:
+    """The item's answer, read from the model, in the order a back shows it."""
+    return [*([("lead", item.answer.lead)] if item.answer.lead else []),
+            *(("points", point) for point in item.answer.points),
+            *([("explanation", item.explanation)] if item.explanation else [])]
 
 
 @dataclass(frozen=True)
-class Explanation:
-    html: Markup
+class Part:
+    """A share of an item's answer: one of its answer_fields whole, or, for one longer than a
+    card, a piece of it (one unit of its HTML; of a point, of its text). Or a piece of a
+    question longer than a front (place QUESTION), which goes on the fronts of the item's first
+    cards."""
 
-
-@dataclass(frozen=True)
-class Question:
-    """A question too long for one front: its pieces go on the fronts of its item's first cards."""
-
-    html: Markup
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A share of an answer part longer than a card: one unit of its HTML (of a point's text).
-    Or of a question longer than a front."""
-
-    whole: Union[Question, Lead, Point, Explanation]
-    part: int  # the whole's place among its item's answer parts (-1: the question)
-    index: int  # this piece's place among the whole's
-    count: int
-    unit: Unit
+    place: int  # the field's index in answer_fields(item), or QUESTION
+    index: int = 0  # this piece's place among the field's
+    count: int = 1  # the field's pieces
+    unit: Unit | None = None  # None: the field whole
 
     @property
     def first(self) -> bool:
@@ -63,37 +60,25 @@ class ShownPoint(NamedTuple):
 
 
 # What an answer is cut into for its cards: an answer continued on another card is cut
-# between these, never inside one. A part that has blocks, lines or long sentences comes as
-# its pieces, always the same for an item, so that a chunk's process and the writer agree on
-# them (FittedCard counts them); a card that holds all of a part's pieces shows the part whole.
-# Points are the model's own (with HTML fields).
+# between its parts, never inside one. A field that has blocks, lines or long sentences comes
+# as its pieces, always the same for an item, so that a chunk's process and the writer agree on
+# them (FittedCard counts them); a card that holds all of a field's pieces shows the field whole.
 # A question too long for a front comes first, as its pieces: the fronts of an item's first
 # cards show them in turn, and the answer begins on the back of the card with the question's
 # last piece (the backs before it stay empty), so each back still lies behind its own front.
-AnswerPart = Union[Lead, Point, Explanation, Piece]
 
 
-def _asks(part: AnswerPart) -> bool:
-    return isinstance(part, Piece) and isinstance(part.whole, Question)
-
-
-def _asked(parts: list[AnswerPart]) -> tuple[list[AnswerPart], list[AnswerPart]]:
+def _asked(parts: list[Part]) -> tuple[list[Part], list[Part]]:
     """A card's (or an item's) pieces of the question, and its share of the answer."""
-    asked = [part for part in parts if _asks(part)]
+    asked = [part for part in parts if part.place == QUESTION]
     return asked, parts[len(asked):]
 
 
-def _part_of(part: AnswerPart) -> int:
-    """Equal for consecutive pieces of one part only."""
-    return part.part if isinstance(part, Piece) else -1 - id(part)
-
-
-def _wholes(parts: list[AnswerPart]) -> Iterator[list[AnswerPart]]:
-    """`parts` in runs of one part each, a run holding all of a part's pieces as the part whole."""
-    for _, run in groupby(parts, key=_part_of):
+def _wholes(parts: list[Part]) -> Iterator[list[Part]]:
+    """`parts` in runs of one field each, a run holding all of a field's pieces as the field whole."""
+    for place, run in groupby(parts, key=lambda part: part.place):
         run = list(run)
-        first = run[0]
-        yield [first.whole] if isinstance(first, Piece) and len(run) == first.count else run
+        yield [Part(place)] if len(run) == run[0].count else run
 
 
 @dataclass(frozen=True)
@@ -101,7 +86,7 @@ class Card:
     """One card: its item's front, and the item's answer (or a share of it) on the back."""
 
     item: RenderedItem
-    answer: tuple[AnswerPart, ...]
+    answer: tuple[Part, ...]
     front_size_class: int = 0  # index into FONT_SIZES_PT
     back_size_class: int = 0
     part: int = 1  # for an answer continued on more cards: this card's place among them
@@ -112,19 +97,17 @@ class Card:
         return f"{self.item.number}-{self.part}"
 
     @property
-    def shown(self) -> list[Union[Lead, Point, ShownPoint, Explanation]]:
-        """The card's share of the answer, each run of pieces of one part joined back."""
-        shown = []
+    def shown(self) -> list[tuple[str, Union[Markup, Point, ShownPoint]]]:
+        """The card's share of the answer fields, each run of pieces of one field joined back."""
+        fields, shown = answer_fields(self.item), []
         for run in _wholes(_asked(list(self.answer))[1]):
             first = run[0]
-            if not isinstance(first, Piece):
-                shown.append(first)
+            key, value = fields[first.place]
+            if first.unit is None:
+                shown.append((key, value))
                 continue
             html = Markup(joined([piece.unit for piece in run]))
-            if isinstance(first.whole, Point):
-                shown.append(ShownPoint(first.whole.term, html, not first.first))
-            else:
-                shown.append(type(first.whole)(html))
+            shown.append((key, ShownPoint(value.term, html, not first.first) if key == "points" else html))
         return shown
 
     @property
@@ -139,15 +122,15 @@ class Card:
     # What templates/print/cards.html shows on the back, in this order.
     @property
     def lead(self) -> Markup | None:
-        return next((part.html for part in self.shown if isinstance(part, Lead)), None)
+        return next((value for key, value in self.shown if key == "lead"), None)
 
     @property
     def points(self) -> tuple[Point | ShownPoint, ...]:
-        return tuple(part for part in self.shown if isinstance(part, (Point, ShownPoint)))
+        return tuple(value for key, value in self.shown if key == "points")
 
     @property
     def explanation(self) -> Markup | None:
-        return next((part.html for part in self.shown if isinstance(part, Explanation)), None)
+        return next((value for key, value in self.shown if key == "explanation"), None)
 
 
 def _front_paragraphs(item: RenderedItem, labels: dict[str, str]) -> list[Paragraph]:
@@ -155,34 +138,35 @@ def _front_paragraphs(item: RenderedItem, labels: dict[str, str]) -> list[Paragr
             paragraph(plain_text(item.question), 0.0, 1.0)]
 
 
-def _part_paragraphs(parts: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
-    """Each part of an answer as cards.html sets it, for the estimate: a point indented like the
-    list, the explanation after its label. Measured once per part: an item's parts are
-    estimated in several groupings."""
-    paragraphs: list[Paragraph] = []
+def _part_paragraphs(item: RenderedItem, parts: list[Part], labels: dict[str, str]) -> list[Paragraph]:
+    """Each part of the item's answer as cards.html sets it, for the estimate: a point indented
+    like the list, the explanation after its label. Measured once per part: an item's parts
+    are estimated in several groupings."""
+    fields, paragraphs = answer_fields(item), []
     for part in parts:
-        if isinstance(part, Piece):
-            whole = part.whole
-            term = plain_text(whole.term) + labels["term_separator"] if isinstance(whole, Point) and part.first else ""
-            paragraphs.append(paragraph(term + plain_text(part.unit.html), 0.0 if isinstance(whole, Lead) else 1.0, 1.0))
-        elif isinstance(part, Point):
-            paragraphs.append(paragraph(plain_text(part.term) + labels["term_separator"] + plain_text(part.text), 1.0, 1.0))
-        elif isinstance(part, Explanation):
-            paragraphs.append(paragraph(labels["explanation"] + labels["term_separator"] + plain_text(part.html), 0.5, 1.0))
+        key, value = fields[part.place]
+        separator = labels["term_separator"]
+        if part.unit is not None:
+            term = plain_text(value.term) + separator if key == "points" and part.first else ""
+            paragraphs.append(paragraph(term + plain_text(part.unit.html), 0.0 if key == "lead" else 1.0, 1.0))
+        elif key == "points":
+            paragraphs.append(paragraph(plain_text(value.term) + separator + plain_text(value.text), 1.0, 1.0))
+        elif key == "explanation":
+            paragraphs.append(paragraph(labels["explanation"] + separator + plain_text(value), 0.5, 1.0))
         else:
-            paragraphs.append(paragraph(plain_text(part.html), 0.0, 1.0))
+            paragraphs.append(paragraph(plain_text(value), 0.0, 1.0))
     return paragraphs
 
 
-def _run_paragraphs(parts: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
-    """The paragraphs of a card's share of an answer as it is shown: a part whole on it as one."""
-    return [paragraph for run in _wholes(parts) for paragraph in _part_paragraphs(run, labels)]
+def _run_paragraphs(item: RenderedItem, parts: list[Part], labels: dict[str, str]) -> list[Paragraph]:
+    """The paragraphs of a card's share of an answer as it is shown: a field whole on it as one."""
+    return [paragraph for run in _wholes(parts) for paragraph in _part_paragraphs(item, run, labels)]
 
 
 class CardPlan(NamedTuple):
     """One card of an item before it is numbered: its share of the answer and its size classes."""
 
-    answer: list[AnswerPart]
+    answer: list[Part]
     front_size_class: int
     back_size_class: int
 
@@ -194,12 +178,13 @@ def numbered(item: RenderedItem, plans: list[CardPlan]) -> list[Card]:
     ]
 
 
-def _pieces(part: Union[Lead, Point, Explanation], place: int) -> list[AnswerPart]:
-    """The part cut at its blocks, lines and long paragraphs' sentences; whole if it has one."""
-    cut = units(part.text if isinstance(part, Point) else part.html, text_width_em, PIECE_WIDTH_EM)
+def _pieces(field: Field, place: int) -> list[Part]:
+    """The field cut at its blocks, lines and long paragraphs' sentences; whole if it has one."""
+    key, value = field
+    cut = units(value.text if key == "points" else value, text_width_em, PIECE_WIDTH_EM)
     if len(cut) <= 1:
-        return [part]
-    return [Piece(part, place, index, len(cut), unit) for index, unit in enumerate(cut)]
+        return [Part(place)]
+    return [Part(place, index, len(cut), unit) for index, unit in enumerate(cut)]
 
 
 def _question_too_long(item: RenderedItem) -> bool:
@@ -208,23 +193,22 @@ def _question_too_long(item: RenderedItem) -> bool:
     return estimated_height_pt(_front_paragraphs(item, head_label), FONT_SIZES_PT[SMALLEST]) > TEXT_HEIGHT_PT
 
 
-def answer_parts(item: RenderedItem) -> list[AnswerPart]:
-    lead = [Lead(item.answer.lead)] if item.answer.lead else []
-    explanation = [Explanation(item.explanation)] if item.explanation else []
-    asked: list[AnswerPart] = []
+def answer_parts(item: RenderedItem) -> list[Part]:
+    """What the item's cards share out: the question's pieces if it is too long for a front,
+    then each answer field, whole or in pieces."""
+    asked: list[Part] = []
     if _question_too_long(item):
         cut = units(item.question, text_width_em, PIECE_WIDTH_EM)
-        asked = [Piece(Question(item.question), -1, index, len(cut), unit) for index, unit in enumerate(cut)]
-    return asked + [piece for place, part in enumerate([*lead, *item.answer.points, *explanation])
-                    for piece in _pieces(part, place)]
+        asked = [Part(QUESTION, index, len(cut), unit) for index, unit in enumerate(cut)]
+    return asked + [part for place, field in enumerate(answer_fields(item)) for part in _pieces(field, place)]
 
 
-def _asked_paragraphs(item: RenderedItem, asked: list[AnswerPart], labels: dict[str, str]) -> list[Paragraph]:
+def _asked_paragraphs(item: RenderedItem, asked: list[Part], labels: dict[str, str]) -> list[Paragraph]:
     """A front's paragraphs when the question is cut: its label, the title, its pieces."""
     return [*_front_paragraphs(item, labels)[:2], *[paragraph(plain_text(piece.unit.html), 0.0, 1.0) for piece in asked]]
 
 
-def _asked_runs(item: RenderedItem, asked: list[AnswerPart], labels: dict[str, str]) -> list[slice]:
+def _asked_runs(item: RenderedItem, asked: list[Part], labels: dict[str, str]) -> list[slice]:
     """The question's pieces in runs that each fill a front at the smallest size, in order."""
     size, runs, start = FONT_SIZES_PT[SMALLEST], [], 0
     for end in range(2, len(asked) + 1):
@@ -241,15 +225,16 @@ def planned_cards(doc: RenderedBank) -> list[Card]:
     for item in doc.items:
         front_size_class = fitting_size(_front_paragraphs(item, doc.labels))
         asked, parts = _asked(answer_parts(item))
-        if estimated_height_pt(back_paragraphs(_run_paragraphs(parts, doc.labels), doc.labels), smallest) <= TEXT_HEIGHT_PT:
+        if estimated_height_pt(back_paragraphs(_run_paragraphs(item, parts, doc.labels), doc.labels),
+                               smallest) <= TEXT_HEIGHT_PT:
             runs = [slice(0, len(parts))]
         else:
-            paragraphs = _part_paragraphs(parts, doc.labels)
+            paragraphs = _part_paragraphs(item, parts, doc.labels)
             runs = balanced(paragraphs, groups_needed(paragraphs, doc.labels), doc.labels)
         if asked:
             front_size_class = fitting_size(_asked_paragraphs(item, [], doc.labels))
         plans = [CardPlan(parts[run], front_size_class,
-                          fitting_size(back_paragraphs(_run_paragraphs(parts[run], doc.labels), doc.labels)))
+                          fitting_size(back_paragraphs(_run_paragraphs(item, parts[run], doc.labels), doc.labels)))
                  for run in runs]
         if asked:  # the question's fronts, the last one with the answer's first back
             fronts = [CardPlan(asked[run], fitting_size(_asked_paragraphs(item, asked[run], doc.labels)), 0)
@@ -282,7 +267,7 @@ def refitted(cards: list[Card], overflowing: set[tuple[str, str]], labels: dict[
             elif card.back_size_class < SMALLEST:
                 plans.append(CardPlan(parts, front_size_class, card.back_size_class + 1))
             elif len(answer) > 1:
-                first, *rest = balanced(_part_paragraphs(answer, labels), 2, labels)
+                first, *rest = balanced(_part_paragraphs(item, answer, labels), 2, labels)
                 plans += [CardPlan(asked + answer[first], front_size_class, SMALLEST),
                           *[CardPlan(answer[half], front_size_class, SMALLEST) for half in rest]]
             else:

@@ -24,6 +24,8 @@ from weasyprint import Document
 
 from ..document import RenderedBank
 from ..model import Problem
+from ..processes import Budget
+from ..progress import SILENT, Progress
 from .card_plan import Card, CardPlan, answer_parts, numbered, planned_cards, refitted
 from .card_sizes import (CARD_HEIGHT_MM, CARD_WIDTH_MM, COLUMNS, CROP_GAP_MM, CROP_LENGTH_MM, FONT_SIZES_PT, IMAGE_BOX,
                          LINE_HEIGHT, PADDING_MM, PX_PER_MM, ROWS, SMALLEST, TITLE_SCALE)
@@ -109,13 +111,14 @@ def _warn_clipped(cards: list[Card], overflowing: set[tuple[str, str]]) -> None:
 
 
 
-def _fitted(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card],
+def _fitted(doc: RenderedBank, media: dict[str, Path], context: dict, cards: list[Card], progress: Progress,
             numbers: PageNumbers | None = None) -> tuple[list[Card], Document]:
     """The cards with every face fitting, and their laid-out sheets."""
     # Usually one pass. Each further pass shrinks a face or splits an answer, which can happen
     # only so often; when nothing can change, what still overflows is clipped.
     while True:
-        document = render_document(doc, media, "cards.html", "cards.css", numbers, sheets=sheets(cards), **context)
+        document = render_document(doc, media, "cards.html", "cards.css", numbers, progress=progress,
+                                   sheets=sheets(cards), **context)
         overflowing = _overflowing(document, cards)
         corrected = refitted(cards, overflowing, doc.labels) if overflowing else cards
         if corrected == cards:
@@ -135,12 +138,12 @@ class FittedCard(NamedTuple):
 
 
 def _write_chunk(media: dict[str, Path], context: dict, chunk: tuple[RenderedBank, list[Card], PageNumbers],
-                 target: Path) -> list[FittedCard]:
+                 target: Path, progress: Progress) -> list[FittedCard]:
     """Fit and write one chunk of whole sheets (with an excerpt of the bank holding their
     items); returns its fitted cards."""
     excerpt, cards, numbers = chunk
-    cards, document = _fitted(excerpt, media, context, cards, numbers)
-    write_document(excerpt, document, target)
+    cards, document = _fitted(excerpt, media, context, cards, progress, numbers)
+    write_document(excerpt, document, target, progress=progress)
     return [FittedCard(card.item.number, len(card.answer), card.front_size_class, card.back_size_class)
             for card in cards]
 
@@ -184,7 +187,8 @@ def _write_chunked(doc: RenderedBank, media: dict[str, Path], context: dict, car
 class FlashcardWriter(Writer):
     items_per_chunk: int = ITEMS_PER_CHUNK
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
         doc = with_typeset_math(doc)
         require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
@@ -195,12 +199,12 @@ class FlashcardWriter(Writer):
             line_height=LINE_HEIGHT,
         )
         cards = planned_cards(doc)
-        plan = LayoutPlan(self.items_per_chunk, processes, preload=(__name__,))
+        plan = LayoutPlan(self.items_per_chunk, preload=(__name__,))
         with fitted_media(doc.media, IMAGE_BOX) as media:
             if len(cards) <= plan.items_per_chunk:
-                write_document(doc, _fitted(doc, media.files, context, cards)[1], target)
+                write_document(doc, _fitted(doc, media.files, context, cards, progress)[1], target, progress=progress)
             else:
-                with PagedLayout(plan, target) as layout:
+                with PagedLayout(plan, target, budget, progress) as layout:
                     _write_chunked(doc, media.files, context, cards, layout)
         return media.downscaled
 

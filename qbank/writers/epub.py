@@ -4,8 +4,8 @@ The book is one HTML document from templates/epub/book.html that pandoc splits i
 a title page, the contents, the preface, then per item a question page and an answer page
 linked to each other (so a reader can test themselves before turning the page), then the
 closing. pandoc writes each page through templates/epub/page.xhtml; a book of more than
-PAGES_PER_PART pages is made in parts, each by its own pandoc run, and joined into the very book
-pandoc would have made whole (joined_epub.py). The book is made to be
+PAGES_PER_PART pages (the writer's pages_per_part) is made in parts, each by its own pandoc
+run, and joined into the very book pandoc would have made whole (joined_epub.py). The book is made to be
 read with a screen reader too: it claims EPUB Accessibility 1.1 at WCAG AA, which the tests
 check with Ace by DAISY.
 
@@ -25,6 +25,7 @@ import tempfile
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -33,9 +34,9 @@ from xml.etree.ElementTree import Element
 
 from markupsafe import Markup
 
-from .. import progress
 from ..pandoc import run_pandoc
-from ..processes import cpu_slot
+from ..processes import Budget
+from ..progress import SILENT, Progress
 from ..document import RenderedBank, RenderedItem
 from ..templating import TEMPLATES, render_template
 from .epub_fonts import embed_fonts, embed_math_font
@@ -61,8 +62,8 @@ PAGES_PER_PART = 300
 # memory grows with a part's text, about 0.2 MB per KB on top of 130 MB (300 pages of items
 # are some 150,000 characters).
 CHARACTERS_PER_PART = 200_000
-# The contents list this many items per page: one page of 10,000 entries was a megabyte of
-# XHTML for an e-reader to open at once, and pandoc needed 340 MB to write it.
+# The contents list this many items per page: one page of 10,000 entries would be a megabyte
+# of XHTML for an e-reader to open at once, and pandoc would need 340 MB to write it.
 CONTENTS_ENTRIES_PER_PAGE = 500
 NAVIGATION_LABELS = ("title_page", "first_question")  # the landmarks: written by pandoc, not book.html
 
@@ -100,34 +101,35 @@ def _placed(html: Markup, level: int) -> Markup:
     return Markup(EMPTY_HEADER_CELL.sub(r'<th role="cell"\1></th>', html))
 
 
-def contents_pages(doc: RenderedBank) -> list[Sequence[RenderedItem]]:
+def contents_pages(doc: RenderedBank, entries_per_page: int) -> list[Sequence[RenderedItem]]:
     """The items each page of the book's contents lists (book.html: after the title page)."""
-    return [doc.items[start:start + CONTENTS_ENTRIES_PER_PAGE]
-            for start in range(0, len(doc.items), CONTENTS_ENTRIES_PER_PAGE)]
+    return [doc.items[start:start + entries_per_page] for start in range(0, len(doc.items), entries_per_page)]
 
 
-def book_html(doc: RenderedBank) -> str:
+def book_html(doc: RenderedBank, contents_entries_per_page: int = CONTENTS_ENTRIES_PER_PAGE) -> str:
     """The whole book as one HTML document, which pandoc splits into pages."""
     return render_template(
         f"{TEMPLATE_FOLDER}/book.html",
         doc=doc, labels=doc.labels, author=doc.html.author, placed=_placed,
-        contents_pages=contents_pages(doc),
+        contents_pages=contents_pages(doc, contents_entries_per_page),
     )
 
 
-def _make_epub(html: str, arguments: list[str], environment: dict[str, str], work: Path, made: Path) -> None:
-    """One pandoc run from the book's HTML (or a part's) to an EPUB, holding a slot of the build."""
-    with cpu_slot():
+def _make_epub(html: str, arguments: list[str], environment: dict[str, str], work: Path, made: Path,
+               budget: Budget) -> None:
+    """One pandoc run from the book's HTML (or a part's) to an EPUB, holding a slot of the budget."""
+    with budget.slot():
         made.write_bytes(run_pandoc(arguments, html.encode("utf-8"), env=environment, cwd=str(work)))
 
 
 def _write_in_parts(parts: list[BookPart], book: str, arguments: list[str], environment: dict[str, str], work: Path,
-                    processes: int, target: Path) -> None:
-    """The book made by one pandoc run per part (side by side, up to `processes`; in a build,
+                    budget: Budget, target: Path) -> None:
+    """The book made by one pandoc run per part (side by side, as many as the budget allows,
     each holding one of its slots), joined into `target`."""
     files = [work / f"part-{index}.epub" for index in range(len(parts))]
-    with ThreadPoolExecutor(max(1, processes)) as pandocs:
-        list(pandocs.map(lambda part, made: _make_epub(part.html, arguments, environment, work, made), parts, files))
+    with ThreadPoolExecutor(max(1, budget.processes)) as pandocs:
+        list(pandocs.map(lambda part, made: _make_epub(part.html, arguments, environment, work, made, budget),
+                         parts, files))
     join_epubs(list(zip(parts, files)), book, target)
 
 
@@ -184,7 +186,8 @@ def _meta(name: str, value: str) -> Element:
     return meta
 
 
-def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[str]:
+def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: int) -> list[str]:
+    """pandoc's options for the book, whose contents take `contents` pages."""
     date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
     labels = doc.labels
     return [
@@ -208,16 +211,22 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str]) -> list[st
         f"--variable=title-page-file={page_file(1)}",
         f"--variable=contents-file={page_file(2)}",
         # The page after the title page, the contents' pages and the preface.
-        f"--variable=first-item-file={page_file(1 + len(contents_pages(doc)) + bool(doc.description) + 1)}",
+        f"--variable=first-item-file={page_file(1 + contents + bool(doc.description) + 1)}",
     ]
 
 
+@dataclass(frozen=True)
 class EpubWriter(Writer):
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
+    pages_per_part: int = PAGES_PER_PART
+    characters_per_part: int = CHARACTERS_PER_PART
+    contents_entries_per_page: int = CONTENTS_ENTRIES_PER_PAGE
+
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
         progress.report(0, None, "checking the fonts")
         stack = font_stack(doc.lang)
         require_coverage(doc, stack)
-        book = book_html(with_mathml(doc))
+        book = book_html(with_mathml(doc), self.contents_entries_per_page)
         # Everything a reader shows comes from the book's HTML, except the navigation's labels.
         shown = shown_text(book)
         shown = ShownText(shown.prose.union(*(doc.labels[key] for key in NAVIGATION_LABELS)), shown.code)
@@ -236,14 +245,15 @@ class EpubWriter(Writer):
             # A minimal environment: SOURCE_DATE_EPOCH fixes the zip entries' dates and
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
-            arguments = _pandoc_arguments(doc, book, [font.file for font in fonts])
+            contents = len(contents_pages(doc, self.contents_entries_per_page))
+            arguments = _pandoc_arguments(doc, book, [font.file for font in fonts], contents)
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
-            parts = book_parts(book, PAGES_PER_PART, CHARACTERS_PER_PART)
+            parts = book_parts(book, self.pages_per_part, self.characters_per_part)
             made = work / "book.epub"
             if len(parts) == 1:
-                _make_epub(book, arguments, environment, work, made)
+                _make_epub(book, arguments, environment, work, made, budget)
             else:
-                _write_in_parts(parts, book, arguments, environment, work, processes, made)
+                _write_in_parts(parts, book, arguments, environment, work, budget, made)
             if _claims_conformance(book):
                 _write_with_conformance_claim(made, target)
             else:

@@ -129,8 +129,8 @@ def _fontconfig(*arguments: str) -> str:
 
 @cache
 def _installed_family_names() -> frozenset[str]:
-    """Every family name of every installed font: one fc-list call, where an fc-match per
-    family of a stack took seconds on a busy machine."""
+    """Every family name of every installed font: one fc-list call, not an fc-match process per
+    family of a stack."""
     return frozenset(name for line in _fontconfig("fc-list", "--format=%{family}\n").splitlines()
                      for name in line.split(","))
 

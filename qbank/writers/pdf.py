@@ -7,6 +7,8 @@ from functools import partial
 from pathlib import Path
 
 from ..document import RenderedBank
+from ..processes import Budget
+from ..progress import SILENT, Progress
 from .fonts import font_stack, require_coverage
 from .formulas import with_typeset_math
 from .images import Box, fitted_media
@@ -20,7 +22,7 @@ from . import BuildOptions, Downscaled, Writer
 PAGE_MARGINS_MM = (13.0, 11.0, 12.0, 11.0)
 COLUMN_GAP_MM = 6.0
 # A large bank's page labels are laid out in runs of at most this many pages, each in a process
-# of its own: WeasyPrint holds every page of a layout, and 1,650 pages of labels took 210 MB.
+# of its own: WeasyPrint holds every page of a layout, and 1,650 pages of labels hold 210 MB.
 LABEL_PAGES_PER_RUN = 200
 
 
@@ -53,20 +55,21 @@ def _chunk_context(chunk: Chunk, context: dict) -> dict:
             "labels_only": False}
 
 
-def _write_chunk(media: dict[str, Path], context: dict, chunk: Chunk, target: Path) -> int:
+def _write_chunk(media: dict[str, Path], context: dict, chunk: Chunk, target: Path, progress: Progress) -> int:
     """Lay out and write one chunk without page labels; returns its page count."""
-    document = render_document(chunk.doc, media, "cheatsheet.html", "cheatsheet.css",
+    document = render_document(chunk.doc, media, "cheatsheet.html", "cheatsheet.css", progress=progress,
                                **{**_chunk_context(chunk, context), "page_label": None})
-    write_document(chunk.doc, document, target)
+    write_document(chunk.doc, document, target, progress=progress)
     return len(document.pages)
 
 
-def _write_page_labels(doc: RenderedBank, context: dict, run: tuple[PageNumbers, int], target: Path) -> None:
+def _write_page_labels(doc: RenderedBank, context: dict, run: tuple[PageNumbers, int], target: Path,
+                       progress: Progress) -> None:
     """A run of pages that show only their page labels, where the cheat sheet shows them."""
     numbers, pages = run
-    document = render_document(doc, {}, "page-labels.html", "cheatsheet.css", numbers, STAMP_OPTIONS,
+    document = render_document(doc, {}, "page-labels.html", "cheatsheet.css", numbers, STAMP_OPTIONS, progress,
                                **{**context, "pages": pages, "labels_only": True, "first_chunk": True})
-    write_document(doc, document, target, STAMP_OPTIONS)
+    write_document(doc, document, target, STAMP_OPTIONS, progress)
 
 
 def _label_runs(pages: int, per_run: int) -> list[tuple[PageNumbers, int]]:
@@ -80,23 +83,24 @@ class CheatSheetWriter(Writer):
     items_per_chunk: int = ITEMS_PER_CHUNK
     label_pages_per_run: int = LABEL_PAGES_PER_RUN
 
-    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, processes: int = 1) -> Downscaled:
+    def write(self, doc: RenderedBank, target: Path, options: BuildOptions, budget: Budget = Budget(),
+              progress: Progress = SILENT) -> Downscaled:
         doc = with_typeset_math(doc)
         require_coverage(doc, font_stack(doc.lang))
         context = print_context(doc, options.paper)
-        plan = LayoutPlan(self.items_per_chunk, processes, preload=(__name__,))
+        plan = LayoutPlan(self.items_per_chunk, preload=(__name__,))
         chunks = _chunks(doc, plan)
         with fitted_media(doc.media, column_box(PAPERS[options.paper])) as media:
             if len(chunks) == 1:
-                document = render_document(doc, media.files, "cheatsheet.html", "cheatsheet.css",
+                document = render_document(doc, media.files, "cheatsheet.html", "cheatsheet.css", progress=progress,
                                            **_chunk_context(chunks[0], context))
-                write_document(doc, document, target)
+                write_document(doc, document, target, progress=progress)
                 return media.downscaled
             # Each chunk starts on a fresh page. A page label ("page 3 of 40") needs the pages of
             # every chunk before and of the whole, so the chunks are laid out without labels, and
             # the labels, laid out on their own (in runs) once the page counts are known, are
             # stamped on.
-            with PagedLayout(plan, target) as layout:
+            with PagedLayout(plan, target, budget, progress) as layout:
                 parts = layout.lay_out(partial(_write_chunk, media.files, context), chunks)
                 runs = _label_runs(sum(pages for _, pages in parts), self.label_pages_per_run)
                 stamps = layout.lay_out(partial(_write_page_labels, doc.excerpt([]), context), runs, "labels")

@@ -24,9 +24,9 @@ from weasyprint.logger import LOGGER as WEASYPRINT_LOGGER
 from weasyprint.logger import PROGRESS_LOGGER as WEASYPRINT_PROGRESS
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .. import progress
 from ..model import BankError, Problem
 from ..document import RenderedBank, plain_text
+from ..progress import SILENT, Progress
 from ..templating import TEMPLATES, css_string, render_template
 from .fonts import font_stack, items_using, template_font_stacks
 from .paged import PageNumbers
@@ -168,20 +168,24 @@ class _LayoutProgress(logging.Handler):
     """Passes WeasyPrint's progress log on as the output's progress: the layout page by page
     ("Step 5 - Creating layout - Page %d"), then the PDF being written ("Step 6")."""
 
+    def __init__(self, progress: Progress):
+        super().__init__(logging.INFO)
+        self.progress = progress
+
     def emit(self, record: logging.LogRecord) -> None:
         if str(record.msg).startswith("Step 5 - Creating layout") and record.args:
-            progress.report(int(record.args[0]), None, "pages laid out")
+            self.progress.report(int(record.args[0]), None, "pages laid out")
         elif str(record.msg).startswith("Step 6"):
-            progress.report(0, None, "writing the PDF")
+            self.progress.report(0, None, "writing the PDF")
 
 
 @contextmanager
-def layout_progress() -> Iterator[None]:
-    """Report WeasyPrint's steps while in the block, if a progress display is listening."""
-    if not progress.active():
+def layout_progress(progress: Progress) -> Iterator[None]:
+    """Report WeasyPrint's steps to `progress` while in the block, if anyone is listening."""
+    if not progress.active:
         yield
         return
-    handler, level = _LayoutProgress(logging.INFO), WEASYPRINT_PROGRESS.level
+    handler, level = _LayoutProgress(progress), WEASYPRINT_PROGRESS.level
     WEASYPRINT_PROGRESS.addHandler(handler)
     WEASYPRINT_PROGRESS.setLevel(logging.INFO)  # WeasyPrint leaves it at WARNING: its steps are INFO
     try:
@@ -206,16 +210,17 @@ def _numbering_css(doc: RenderedBank, numbers: PageNumbers) -> str:
 
 
 def render_document(doc: RenderedBank, media: dict[str, Path], template: str, stylesheet: str,
-                    numbers: PageNumbers | None = None, options: dict = PDF_OPTIONS, **context: object) -> Document:
+                    numbers: PageNumbers | None = None, options: dict = PDF_OPTIONS, progress: Progress = SILENT,
+                    **context: object) -> Document:
     """Lay out templates/print/<template> styled by templates/print/<stylesheet>, both given
     `context`, with the bank's images from `media` (doc.media as this output ships them);
-    with `numbers`, as one chunk of a larger document."""
+    with `numbers`, as one chunk of a larger document; its pages reported to `progress`."""
     fetcher = PrintFetcher(media)
     html, css = document_sources(doc, template, stylesheet, **context)
     stylesheets = [CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)]
     if numbers is not None:
         stylesheets.append(CSS(string=_numbering_css(doc, numbers)))
-    with refuse_notdef(doc), layout_progress():
+    with refuse_notdef(doc), layout_progress(progress):
         return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(stylesheets=stylesheets, **options)
 
 
@@ -235,8 +240,9 @@ def font_dates_from(epoch_seconds: int) -> Iterator[None]:
             os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
-def write_document(doc: RenderedBank, document: Document, target: Path, options: dict = PDF_OPTIONS) -> None:
+def write_document(doc: RenderedBank, document: Document, target: Path, options: dict = PDF_OPTIONS,
+                   progress: Progress = SILENT) -> None:
     """Write a laid-out document as a PDF (tagged, unless `options` say otherwise) with its
-    fonts subset and embedded."""
-    with refuse_notdef(doc), layout_progress(), font_dates_from(doc.modified):
+    fonts subset and embedded, telling `progress` when it starts."""
+    with refuse_notdef(doc), layout_progress(progress), font_dates_from(doc.modified):
         document.write_pdf(target, **options)

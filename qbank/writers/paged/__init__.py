@@ -4,12 +4,12 @@ WeasyPrint holds a whole document's boxes in memory (about 0.9 MB per item), so 
 output of a large bank is laid out in chunks: each in a fresh process of its own (pool.py),
 written as a PDF of its own in a temporary folder beside the target, and the chunks' PDFs
 joined into one (join.py). The writer decides what a chunk is and how to lay it out; the
-plan says how large chunks are, how many processes lay them out at once and which modules
-those processes import.
+plan says how large chunks are and which modules the chunks' processes import; the writer's
+budget says how many processes lay them out at once, and the slots they hold.
 
-A chunk's task gets the chunk and the path of the PDF to write, and is pickled with the chunk:
-a chunk carries an excerpt of the bank (RenderedBank.excerpt), never the whole, so a chunk
-process's memory does not grow with the bank.
+A chunk's task gets the chunk, the path of the PDF to write and the writer's progress, and is
+pickled with the chunk: a chunk carries an excerpt of the bank (RenderedBank.excerpt), never
+the whole, so a chunk process's memory does not grow with the bank.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
+from ...processes import Budget
+from ...progress import SILENT, Progress
 from .join import join_pdfs
 from .pool import hosts
 
 Chunk = TypeVar("Chunk")
 Result = TypeVar("Result")
-Task = Callable[[Chunk, Path], Result]
+Task = Callable[[Chunk, Path, Progress], Result]
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,6 @@ class LayoutPlan:
     """How a writer's document is cut and laid out."""
 
     items_per_chunk: int
-    processes: int = 1  # chunks laid out at once (each also holds one of the build's slots)
     preload: tuple[str, ...] = ()  # the modules a chunk's task needs, imported before any chunk
 
     def chunked(self, things: Sequence[Chunk], whole: int = 1) -> list[Sequence[Chunk]]:
@@ -66,19 +67,21 @@ class PagedLayout:
     """One document laid out in chunks into `target`, in a temporary folder beside it (with).
 
     Each chunk runs in a process of its own, even with one process to spare, so the memory of
-    a layout goes back to the system after it; a single chunk is laid out here, in the caller's
-    process, without a slot of the build's budget.
+    a layout goes back to the system after it, up to `budget.processes` at once, each holding
+    one of its slots; a single chunk is laid out here, in the caller's process, without a slot.
     """
 
-    def __init__(self, plan: LayoutPlan, target: Path):
+    def __init__(self, plan: LayoutPlan, target: Path, budget: Budget = Budget(), progress: Progress = SILENT):
         self.plan = plan
         self.target = target
+        self.budget = budget
+        self.progress = progress
         self._stack = ExitStack()
 
     def __enter__(self) -> PagedLayout:
         with ExitStack() as stack:
             self._folder = stack.enter_context(tempfile.TemporaryDirectory(dir=self.target.parent, prefix=".chunks-"))
-            self._hosts = stack.enter_context(hosts(self.plan.processes))
+            self._hosts = stack.enter_context(hosts(self.budget, self.progress))
             self._stack = stack.pop_all()
         return self
 
@@ -86,7 +89,7 @@ class PagedLayout:
         self._stack.close()
 
     def lay_out(self, task: Task, chunks: Sequence[Chunk], name: str = "part") -> list[tuple[Path, Result]]:
-        """Each chunk's PDF, laid out by task(chunk, path), with what the task returned."""
+        """Each chunk's PDF, laid out by task(chunk, path, progress), with what the task returned."""
         parts = self._parts(len(chunks), name)
         return list(zip(parts, self._as_done(task, chunks, parts)))
 
@@ -109,12 +112,12 @@ class PagedLayout:
     def _as_done(self, task: Task, chunks: Sequence[Chunk], parts: list[Path]) -> Iterator[Result]:
         pairs = list(zip(chunks, parts))
         if len(pairs) <= 1:
-            return (task(chunk, part) for chunk, part in pairs)
+            return (task(chunk, part, self.progress) for chunk, part in pairs)
         return self._hosts.map(partial(_to_part, task), pairs, self.plan.preload)
 
 
-def _to_part(task: Task, chunk_and_part: tuple[Chunk, Path]) -> Result:
-    return task(*chunk_and_part)
+def _to_part(task: Task, chunk_and_part: tuple[Chunk, Path], progress: Progress) -> Result:
+    return task(*chunk_and_part, progress)
 
 
 def _recorded(parts: list[Path], done: Iterator[Result], results: list[Result]) -> Iterator[Path]:

@@ -62,7 +62,7 @@ class JoinedPdf:
         """The cross-reference table and the trailer (a dictionary's entries, without << >>)."""
         start = self.stream.tell()
         self.stream.write(b"xref\n0 %d\n0000000000 65535 f \n" % len(self.offsets))
-        # In pieces: the whole table made at once took 40 MB at 10,000 items.
+        # In pieces: the whole table at once would be 40 MB at 10,000 items.
         for first in range(1, len(self.offsets), XREF_LINES_PER_WRITE):
             self.stream.write(b"".join(b"%010d 00000 n \n" % offset
                                        for offset in self.offsets[first:first + XREF_LINES_PER_WRITE]))
@@ -74,7 +74,7 @@ class PartReader(PdfReader):
 
     WeasyPrint writes all of a part's objects but its streams into one object stream, and pypdf
     parses a whole object stream the first time one of its objects is asked for: a chunk's
-    ~11,000 structure elements, in pure Python, were four fifths of the join's time. The join
+    ~11,000 structure elements, in pure Python, would be most of the join's time. The join
     parses only the few objects it reads (the catalog, the pages, the structure tree, the
     outline); it copies every other one as its bytes, renumbered (PartCopy.renumbered).
     """
