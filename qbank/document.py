@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from .lock import RetiredItem
 from .mathjax import Formula
-from .model import Bank, Item, item_position
+from .model import Bank, Item, Section, item_position
 from . import schema
 from .schema import Path_
 
@@ -84,6 +84,7 @@ class RenderedBank(_ReadsHtml):
     modified: int  # the document's date: SOURCE_DATE_EPOCH, else the newest change in the lock
     # Each formula's TeX and display flag -> its SVG and MathML, as MathJax typeset them (qbank/mathjax.py)
     formulas: Mapping[tuple[str, bool], Formula] = field(default_factory=dict)
+    subdecks: dict[str, str] = field(default_factory=dict)  # each section's Anki subdeck name, by its id (lock)
 
     @property
     def plain_title(self) -> str:
@@ -98,6 +99,24 @@ class RenderedBank(_ReadsHtml):
     def _item_ids(self) -> dict[int, str]:
         """Item ids by position in the bank (a path's index), for the items this bank holds."""
         return {item.number - 1: item.id for item in self.items}
+
+    def section_of(self, item: RenderedItem) -> Section | None:
+        """The section an item lies in (None: the bank has no sections)."""
+        index = self._section_indexes.get(item.number - 1)
+        return None if index is None else self.html.sections[index]
+
+    def in_sections(self, items: Sequence[RenderedItem] | None = None
+                    ) -> list[tuple[Section | None, list[RenderedItem]]]:
+        """`items` (by default the bank's) in runs of consecutive items of one section, each with
+        its section: a single run with None for a bank without sections."""
+        runs = groupby(self.items if items is None else items,
+                       key=lambda item: self._section_indexes.get(item.number - 1))
+        return [(None if index is None else self.html.sections[index], list(run)) for index, run in runs]
+
+    @cached_property
+    def _section_indexes(self) -> dict[int, int]:
+        """The index of each item's section, by the item's position in the bank."""
+        return {position: index for index, section in enumerate(self.html.sections) for position in section.items}
 
     def excerpt(self, items: Sequence[RenderedItem]) -> RenderedBank:
         """This bank holding only `items` of its items: what a process that lays out a chunk

@@ -68,6 +68,13 @@ class ListOf:
     # that each names one old note, and the lock does not date them.
     lifecycle: bool = False
     too_short: str = "{what} needs at least one element"
+    # A section's items: the reader lists them in the bank's `items` too, numbered on across
+    # the sections, and the model's section holds their positions there (a range). Whatever
+    # walks the model (render, lock, writing a bank out) meets them there, once.
+    gathered: bool = False
+    # A key declared after banks had locks: left out of what the lock hashes while it is
+    # empty, so that declaring it moved no bank's dates.
+    hashed_when_given: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ class Mapping:
     required: bool = True
     # At least one of these keys must be present (an answer needs a lead, points, or both).
     needs_one_of: tuple[str, ...] = ()
+    # ... and not two of them (a bank's items, or its sections).
+    exclusive: bool = False
     # The key whose value names the mapping in every problem inside it (an item's id).
     named_by: str | None = None
     dated: bool = True  # as Text's

@@ -58,7 +58,8 @@ Key = tuple[str, bool]  # a formula's TeX, and whether it is displayed
 
 @dataclass(frozen=True)
 class Formula:
-    svg: str  # an inline <svg> sized in em, its <title> the TeX; text in font-family "serif"
+    svg: str  # an inline <svg> sized in em, its <title> the TeX; text in font-family "serif"; a
+    # display with \tag numbers: a block of two, the formula's and the numbers' (_tagged)
     mathml: str  # <math> with the TeX as its annotation
 
 
@@ -132,11 +133,17 @@ def _without_foreign_attributes(root: ET.Element) -> None:
 
 def _print_svg(key: Key, container: str) -> str:
     """MathJax's SVG as a picture for WeasyPrint: sized in em of the text around it, lowered
-    by its depth onto the baseline, the TeX as its title (the tagged PDF's alternative text)."""
+    by its depth onto the baseline, the TeX as its title (the tagged PDF's alternative text).
+    A display with \\tag numbers is two pictures in a block (_tagged)."""
     tex, display = key
     svg = ET.fromstring(container).find(f"{{{SVG}}}svg")
     if "viewBox" not in svg.attrib:
-        svg = _tagged_at_its_width(svg)
+        return _tagged(tex, svg)
+    return _xml(_picture(svg, tex, f"math {'display' if display else 'inline'}", inline=not display), SVG)
+
+
+def _picture(svg: ET.Element, title: str, classes: str, inline: bool = False) -> ET.Element:
+    """`svg`, with a viewBox in MathJax's units, as WeasyPrint draws it (_print_svg)."""
     _without_foreign_attributes(svg)
     for text in svg.iter(f"{{{SVG}}}text"):
         # MathJax advances 1 em per CJK character (LiteAdaptor's cjkCharWidth), as a CJK
@@ -146,30 +153,42 @@ def _print_svg(key: Key, container: str) -> str:
     svg.set("width", f"{width:.4f}em")
     svg.set("height", f"{height:.4f}em")
     svg.attrib.pop("focusable", None)
-    svg.set("class", f"math {'display' if display else 'inline'}")
-    if not display:
+    svg.set("class", classes)
+    if inline:
         svg.set("style", f"vertical-align: {-(y + height):.4f}em")
-    title = ET.Element(f"{{{SVG}}}title")
-    title.text = tex
-    svg.insert(0, title)
-    return _xml(svg, SVG)
+    element = ET.Element(f"{{{SVG}}}title")
+    element.text = title
+    svg.insert(0, element)
+    return svg
 
 
-def _tagged_at_its_width(svg: ET.Element) -> ET.Element:
-    """A display with \\tag numbers as a picture of its least width, the formula centred and
-    the numbers at the right. MathJax makes it as wide as its container (width 100%): two
-    nested <svg>s, each a viewBox one unit wide that preserveAspectRatio puts in the middle
-    (the formula) or at the right edge (the numbers), which WeasyPrint does not draw."""
+def _tagged(tex: str, svg: ET.Element) -> str:
+    """A display with \\tag numbers as Anki shows it: the formula centred in the column, the
+    numbers at the column's right edge. MathJax makes it as wide as its container (width 100%):
+    two nested <svg>s, each a viewBox one unit wide that preserveAspectRatio puts in the middle
+    (the formula) or at the right edge (the numbers), which WeasyPrint does not draw. So here
+    they are two pictures in a block, after a space as wide as the numbers' picture (which holds
+    MathJax's space before them): the stylesheet spreads the three across the column, and
+    shrinks them alike where the column is narrower (templates/print/content.css). The
+    numbers' picture has their text as its title: the tagged PDF gives every figure
+    alternative text."""
     nested = {("table" if "data-table" in inner.attrib else "labels"): inner for inner in svg.iter(f"{{{SVG}}}svg")}
-    width = float(_MIN_WIDTH.search(svg.get("style"))[1]) * EX * EM  # its min-width
     _, top, _, height = (float(number) for number in nested["table"].get("viewBox").split())
-    picture = ET.Element(f"{{{SVG}}}svg", {"viewBox": f"0 {top:g} {width:.1f} {height:g}", "role": "img"})
-    for name, inner in nested.items():
-        left = float(inner.get("viewBox").split()[0])
-        shift = width / 2 - left - 0.5 if name == "table" else width - left - 1
-        group = ET.SubElement(picture, f"{{{SVG}}}g", transform=f"translate({shift:.1f},0)")
-        group.extend(list(inner))
-    return picture
+    # Each content starts at 0; the viewBox's unit is at its middle (the formula) or its right end (the numbers).
+    formula_width = 2 * float(nested["table"].get("viewBox").split()[0]) + 1
+    room = (float(_MIN_WIDTH.search(svg.get("style"))[1]) * EX * EM - formula_width) / 2  # either side of it
+    numbers_width = float(nested["labels"].get("viewBox").split()[0]) + 1
+    numbers = " ".join("".join(chr(int(glyph.get("data-c"), 16)) for glyph in label.iter(f"{{{SVG}}}path")
+                               if glyph.get("data-c"))
+                       for label in nested["labels"].iter(f"{{{SVG}}}g") if label.get("data-mml-node") == "mtd")
+    pictures = []
+    for name, left, width, title, classes in (("table", 0, formula_width, tex, "math display"),
+                                              ("labels", numbers_width - room, room, numbers, "math tags")):
+        picture = ET.Element(f"{{{SVG}}}svg", {"viewBox": f"{left:.1f} {top:g} {width:.1f} {height:g}", "role": "img"})
+        picture.extend(list(nested[name]))
+        pictures.append(_xml(_picture(picture, title, classes), SVG))
+    return (f'<span class="math display tagged"><span class="math tags-room" style="width: {room / EM:.4f}em"></span>'
+            f'{"".join(pictures)}</span>')
 
 
 def _book_mathml(tex: str, mathml: str) -> str:

@@ -122,6 +122,27 @@ class Item:
         return self.former_ids[0] if self.former_ids else self.id
 
 
+ITEM = mapping(Item, "One interview question with its answer.", named_by="id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Section:
+    """Consecutive items under a title: a heading of the cheat sheet, a chapter of the EPUB, a
+    subdeck in Anki. Its items are numbered on from the section before, and the bank's `items`
+    holds them all (the reader gathers them there); the section holds their positions."""
+
+    id: str = key(Text("A stable slug; never change it once learners study the deck (it keeps the section's "
+                       "Anki subdeck).", pattern=SLUG, max_length=SLUG_MAX, mismatch=SLUG_MISMATCH, dated=False))
+    title: str = key(Text("The section's title.", markdown=Markdown.INLINE))
+    intro: str = key(Text("A few words before the section's questions.", required=False, markdown=Markdown.BLOCK))
+    deck: str = key(Text("The Anki subdeck's name, under the bank's deck. Without it, the title at the first "
+                         "build, kept in the lock so that a new title does not start a new subdeck.",
+                         required=False, dated=False))
+    items: range = key(ListOf(ITEM, "The section's questions, in the order they are printed.", min_items=1,
+                              element_name="{what}[{number}]", gathered=True,
+                              too_short="{what} is empty: a section needs at least one item"))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Closing:
     title: str = key(Text("The closing section's title.", markdown=Markdown.INLINE))
@@ -133,6 +154,8 @@ class Options:
     """Per-bank build switches; the command line can turn them on for one build."""
 
     cloze: bool = key(Flag("Add Anki's 'recall the key points' card."))
+    one_deck: bool = key(Flag("Anki: every section's cards in the bank's one deck, instead of a subdeck per "
+                              "section."))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,10 +172,13 @@ class Bank:
     description: str = key(Text("The preface.", required=False, markdown=Markdown.BLOCK))
     closing: Closing | None = key(mapping(Closing, "A closing section after the items.", required=False))
     options: Options = key(mapping(Options, "Build switches.", required=False, dated=False))
-    items: tuple[Item, ...] = key(ListOf(mapping(Item, "One interview question with its answer.", named_by="id"),
-                                         "The questions, in the order they are printed.", min_items=1,
-                                         element_name="item {number}",
+    items: tuple[Item, ...] = key(ListOf(ITEM, "The questions, in the order they are printed (or `sections`).",
+                                         required=False, min_items=1, element_name="item {number}",
                                          too_short="{what} is empty: a bank needs at least one item"))
+    sections: tuple[Section, ...] = key(ListOf(
+        mapping(Section, "A section: a title, an optional introduction and its questions."),
+        "The questions in sections, in the order they are printed (instead of `items`).", required=False,
+        element_name="section {number}", hashed_when_given=True))
     path: Path  # the bank file; images are resolved relative to its folder
     # Where each value stands in the file, by its path from the top ("items", 3, "question"),
     # so later steps (render, lint, the writers' checks) can point at it.
@@ -166,6 +192,17 @@ class Bank:
         """The id of the item a path lies in (None: the bank's own text)."""
         position = item_position(path)
         return None if position is None else self.items[position].id
+
+    def written_path(self, path: tuple) -> tuple:
+        """Where a path of the model stands in the bank file: an item of a bank in sections
+        under its section (("items", 4, "title") -> ("sections", 1, "items", 2, "title")), and
+        the bank's list of items, for one more, its last section's."""
+        if not self.sections or path[:1] != ("items",):
+            return path
+        if len(path) == 1:
+            return ("sections", len(self.sections) - 1, "items")
+        index = next(index for index, section in enumerate(self.sections) if path[1] in section.items)
+        return ("sections", index, "items", path[1] - self.sections[index].items.start, *path[2:])
 
     def place(self, path: tuple) -> Location:
         """Where `path` stands, or where the nearest enclosing value does (an absent optional

@@ -26,9 +26,11 @@ from .validate import STR, ListReader, Validator
 # A bank is text written by people; anything larger than this is a mistake or an attack.
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NESTING = 20
-# The places a loaded bank keeps: of its own keys ("title",) and of its items ("items", 3); the
-# others are found again when a message needs one (model.Places).
+# The places a loaded bank keeps: of its own keys ("title",), of its sections' ("sections", 1,
+# "title") and of its items (("items", 3), or ("sections", 1, "items", 2) as written); the others
+# are found again when a message needs one (model.Places).
 KEPT_PLACE_DEPTH = 2
+SECTION_PLACE_DEPTH = 4
 # An item's lists of other items' ids (renames, merges): each old id names one old note.
 CLAIMED_IDS = tuple(key for key, node in ITEM.keys.items() if isinstance(node, ListOf) and node.lifecycle)
 
@@ -43,16 +45,17 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
     never needs them, and they are how a small file expands into gigabytes ("billion laughs").
     No Python objects are constructed: the walker reads the nodes, which keep their places.
 
-    Given `items`, each element of the bank's items list is handed to it as soon as it is
-    composed, and only what it returns (a Checked) stays in the tree."""
+    Given `lists` (for the bank's `items` and `sections`), each element of those lists of the
+    bank is handed to its ListReader as soon as it is composed, and only what that returns (a
+    Checked) stays in the tree: an item, or a section with its items."""
 
-    def __init__(self, stream: str | bytes, items: ListReader | None = None):
+    def __init__(self, stream: str | bytes, lists: dict[str, ListReader] | None = None):
         _Parser.__init__(self, stream)
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
         self.depth = 0
-        self.items = items  # until the bank's `items` key is met
-        self.reading_items: ListReader | None = None  # while its value is composed
+        self.lists = dict(lists or {})  # by the bank's key, until it is met
+        self.reading: ListReader | None = None  # while the value of one of them is composed
 
     # libyaml's own composer (in C) would expand aliases before we could refuse them.
     get_single_node = yaml.composer.Composer.get_single_node
@@ -62,31 +65,32 @@ class _NoAliasLoader(_Parser, yaml.composer.Composer, yaml.resolver.Resolver):
         if isinstance(event, yaml.AliasEvent):
             raise yaml.MarkedYAMLError(problem="aliases (*name) are not allowed in a bank", problem_mark=event.start_mark)
         # The composer recurses once per level: a few hundred nested brackets would end in a
-        # RecursionError. A bank nests six levels deep (bank, items, item, answer, points, point).
+        # RecursionError. A bank nests six levels deep (bank, items, item, answer, points, point),
+        # eight in sections (bank, sections, section, items, ...).
         if self.depth >= MAX_NESTING:
             raise yaml.MarkedYAMLError(
-                problem=f"nested more than {MAX_NESTING} levels deep; a bank needs six", problem_mark=event.start_mark
+                problem=f"nested more than {MAX_NESTING} levels deep; a bank needs eight", problem_mark=event.start_mark
             )
-        # Only the first `items` key of the bank is read this way: the validator refuses a second
-        # one without reading its value.
-        starts_items = self.depth == 1 and self.items is not None and _is_key(index, "items")
-        if starts_items:
-            self.reading_items, self.items = self.items, None
+        # Only the first `items` (or `sections`) key of the bank is read this way: the validator
+        # refuses a second one without reading its value.
+        starts = self.depth == 1 and _is_key(index, "items", "sections") and index.value in self.lists
+        if starts:
+            self.reading = self.lists.pop(index.value)
         self.depth += 1
         try:
             node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
-            if starts_items:
-                self.reading_items = None
-        if self.reading_items is not None and self.depth == 2 and isinstance(parent, yaml.SequenceNode):
-            return self.reading_items.check(index, node)  # an item, whole: checked now, its nodes dropped
+            if starts:
+                self.reading = None
+        if self.reading is not None and self.depth == 2 and isinstance(parent, yaml.SequenceNode):
+            return self.reading.check(index, node)  # an item or a section, whole: checked now, its nodes dropped
         return node
 
 
-def _is_key(node: yaml.Node | None, key: str) -> bool:
-    """Whether `node`, a mapping's key, is `key` as the validator reads keys."""
-    return isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value == key
+def _is_key(node: yaml.Node | None, *keys: str) -> bool:
+    """Whether `node`, a mapping's key, is one of `keys` as the validator reads keys."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value in keys
 
 
 def _utf8(path: Path, data: bytes) -> bytes:
@@ -173,7 +177,7 @@ def _item_at(text: str, line: int) -> str | None:
                 if isinstance(event, yaml.MappingStartEvent) and _is_an_item(path):
                     spans.append([event.start_mark.line + 1, None, None])
                 continue
-            if isinstance(event, yaml.ScalarEvent) and len(path) == 3 and _is_an_item(path[:2]) and path[2] == "id":
+            if isinstance(event, yaml.ScalarEvent) and _is_an_item(path[:-1]) and path[-1] == "id":
                 spans[-1][2] = event.value.strip() or None
             if parent and parent.is_mapping:
                 parent.expects_key = True
@@ -184,11 +188,13 @@ def _item_at(text: str, line: int) -> str | None:
 
 
 def _is_an_item(path: tuple) -> bool:
-    return len(path) == 2 and item_position(path) is not None
+    """Whether a path of the file is an item's: ("items", 3), or ("sections", 1, "items", 2)."""
+    in_section = len(path) == 4 and path[0] == "sections" and path[2] == "items" and isinstance(path[3], int)
+    return in_section or (len(path) == 2 and item_position(path) is not None)
 
 
-def _compose(stream: str | bytes, items: ListReader | None = None) -> yaml.Node | None:
-    loader = _NoAliasLoader(stream, items)
+def _compose(stream: str | bytes, lists: dict[str, ListReader] | None = None) -> yaml.Node | None:
+    loader = _NoAliasLoader(stream, lists)
     try:
         return loader.get_single_node()
     finally:
@@ -212,13 +218,13 @@ def _syntax_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> Probl
     return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML syntax: {message}", _item_at(text, mark.line + 1))
 
 
-def _read_tree(path: Path, data: bytes, items: ListReader) -> yaml.Node:
-    """The file's node tree, its items checked (and dropped) by `items` as they are read, or a
-    BankError for what YAML cannot read. It keeps nothing of the bytes (load_bank does, for
+def _read_tree(path: Path, data: bytes, lists: dict[str, ListReader]) -> yaml.Node:
+    """The file's node tree, its items (or sections) checked (and dropped) by `lists` as they
+    are read, or a BankError for what YAML cannot read. It keeps nothing of the bytes (load_bank does, for
     model.Places)."""
     data = _utf8(path, data)
     try:
-        root = _compose(data, items)
+        root = _compose(data, lists)
     except yaml.reader.ReaderError as error:
         # YAML refuses control characters before parsing; the first one is where it stopped.
         text = data.decode("utf-8")
@@ -245,8 +251,8 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
             [Problem(Location(path, 1, 1), f"the file is {size:,} bytes; a bank may be at most {MAX_FILE_BYTES:,}")]
         )
     data = read(path)
-    validator, values = _validated(path, data, KEPT_PLACE_DEPTH)
-    places = Places(validator.places, partial(_every_place, path, data))
+    validator, values, places_read, sections = _validated(path, data, _kept_place)
+    places = Places(places_read, partial(_every_place, path, data))
     problems = validator.problems + _id_problems(values, places)
     # Images are checked by the render step: only pandoc knows where the Markdown puts them.
     if problems:
@@ -254,27 +260,57 @@ def load_bank(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> Ba
         raise BankError(sorted(problems, key=lambda problem: (problem.location.line, problem.location.column)))
     extra = {("items", index): {"number": index + 1, "location": places[("items", index)]}
              for index in range(len(values["items"]))}
+    extra |= {("sections", index): {"items": positions} for index, positions in enumerate(sections)}
     extra[()] = {"path": path, "places": places}
     return build(BANK, values, extra)
 
 
-def _validated(path: Path, data: bytes, place_depth: int | None) -> tuple[Validator, object]:
-    """The validator after its one pass over the file's bytes, and the plain values it read."""
-    validator = Validator(path, place_depth)
+def _kept_place(place: Path_) -> bool:
+    return len(place) <= (SECTION_PLACE_DEPTH if place[:1] == ("sections",) else KEPT_PLACE_DEPTH)
+
+
+def _validated(path: Path, data: bytes, keeps: Callable[[Path_], bool] | None
+               ) -> tuple[Validator, dict, dict[Path_, Location], list[range]]:
+    """The validator after its one pass over the file's bytes, the plain values it read, the
+    places it kept, and the positions of each section's items among the bank's items.
+
+    A bank's sections' items are gathered into its `items`, numbered on across them, and so
+    are their places: every later step finds an item, and its place, at ("items", n)."""
+    validator = Validator(path, keeps)
     # `value(BANK, root, "bank")` below names the items and places them the same way.
-    root = _read_tree(path, data, ListReader(validator, BANK.keys["items"], "bank.items", ("items",)))
-    return validator, validator.value(BANK, root, "bank")
+    root = _read_tree(path, data, {key: ListReader(validator, BANK.keys[key], f"bank.{key}", (key,))
+                                   for key in ("items", "sections")})
+    values = validator.value(BANK, root, "bank")
+    if not isinstance(values, dict):
+        return validator, {}, validator.places, []
+    sections, start = [], 0
+    for section in values.get("sections", []):
+        items = section.pop("items", [])
+        values.setdefault("items", []).extend(items)
+        sections.append(range(start, start + len(items)))
+        start += len(items)
+    places = {_gathered_path(place, [positions.start for positions in sections]): at
+              for place, at in validator.places.items()}
+    return validator, values, places, sections
+
+
+def _gathered_path(place: Path_, starts: list[int]) -> Path_:
+    """An item's place as the bank's: ("sections", 1, "items", 2, ...) -> ("items", n, ...)."""
+    if len(place) >= 4 and place[0] == "sections" and place[2] == "items" and place[1] < len(starts):
+        return ("items", starts[place[1]] + place[3], *place[4:])
+    return place
 
 
 def _every_place(path: Path, data: bytes) -> dict[Path_, Location]:
     """Where every value of the bank file stands, from the bytes that load_bank read."""
-    return _validated(path, data, None)[0].places
+    return _validated(path, data, None)[2]
 
 
 def _id_problems(values: object, places: Places) -> list[Problem]:
     """Every id names one thing: a live item's id (the identity of a note in learners'
-    collections) is unique, and a former or absorbed id is claimed by one item and is not
-    also live, or one note would stand for two items."""
+    collections) and a section's (the key of its subdeck's name in the lock) are unique, and a
+    former or absorbed id is claimed by one item and is not also live, or one note would stand
+    for two items."""
     problems = []
     live: dict[str, Location] = {}
     items = values.get("items", []) if isinstance(values, dict) else []
@@ -289,6 +325,14 @@ def _id_problems(values: object, places: Places) -> list[Problem]:
             ))
         elif item_id:
             live[item_id] = places[("items", index)]
+    sections: dict[str, Location] = {}
+    for index, section in enumerate(values.get("sections", []) if isinstance(values, dict) else []):
+        section_id = section.get("id")
+        if section_id in sections:
+            problems.append(Problem(places[("sections", index)], f"section id '{section_id}' is used twice (first at "
+                                    f"line {sections[section_id].line}); ids must be unique within a bank"))
+        elif section_id:
+            sections[section_id] = places[("sections", index)]
     guids: dict[str, int] = {}  # two items updating one Anki note would overwrite each other
     for index, item in enumerate(items):
         guid = item.get("guid")

@@ -223,7 +223,8 @@ def render_and_date(bank: Bank, lock: Lock, plan: RenderPlan = RenderPlan(),
     html_bank = schema.with_html(schema.BANK, bank, rendered)
     titles = [plain_text(item.title) for item in html_bank.items]
     dates = date_bank(lock.entries, bank, plain_text(html_bank.title), titles,
-                      templating.digests() if templates is None else templates)
+                      templating.digests() if templates is None else templates,
+                      [plain_text(section.title) for section in html_bank.sections])
     doc = RenderedBank(
         html=html_bank,
         items=tuple(RenderedItem(item, modified) for item, modified in zip(html_bank.items, dates.items)),
@@ -233,6 +234,7 @@ def render_and_date(bank: Bank, lock: Lock, plan: RenderPlan = RenderPlan(),
         media=media,
         formulas=formulas,
         deck_name=dates.deck_name,
+        subdecks=dates.subdecks,
         changes=dates.changes,
         template_stamps=dates.templates,
         modified=dates.modified,

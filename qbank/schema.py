@@ -23,7 +23,7 @@ JSON_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "bank.sch
 # YAML language server) then check and complete the bank as it is typed.
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema/bank.schema.json"
 
-BANK = mapping(Bank, "A bank of interview questions (qbank).")
+BANK = mapping(Bank, "A bank of interview questions (qbank).", needs_one_of=("items", "sections"), exclusive=True)
 ITEM = BANK.keys["items"].element
 
 Path_ = tuple[Union[str, int], ...]  # a place in the bank: keys and list indexes from the top
@@ -45,15 +45,21 @@ def build(node: Node, value: object, extra: dict[Path_, dict] | None = None, pat
     return value
 
 
-def plain(node: Node, value: object) -> object:
+def plain(node: Node, value: object, items: tuple = ()) -> object:
     """A model object as the plain values a bank file holds (what `build` reads): keys in the
-    schema's order, an optional key left out when it holds what its absence means."""
+    schema's order, an optional key left out when it holds what its absence means. A bank in
+    sections writes its items in them (`items`: the bank's, which their positions index)."""
     if isinstance(node, Mapping):
+        if node is BANK:
+            items = value.items
         absent = {field.name: field.default for field in dataclasses.fields(node.builds)}
-        return {key: plain(child, getattr(value, key)) for key, child in node.keys.items()
-                if child.required or getattr(value, key) != absent[key]}
+        kept = {key: child for key, child in node.keys.items() if child.required or getattr(value, key) != absent[key]}
+        if node is BANK and value.sections:
+            kept.pop("items")
+        return {key: plain(child, getattr(value, key), items) for key, child in kept.items()}
     if isinstance(node, ListOf):
-        return [plain(node.element, element) for element in value]
+        elements = [items[position] for position in value] if node.gathered else value
+        return [plain(node.element, element, items) for element in elements]
     return value
 
 
@@ -68,7 +74,7 @@ def markdown_fields(node: Node, value: object, path: Path_ = ()) -> Iterator[tup
             value = _empty(node)
         for key, child in node.keys.items():
             yield from markdown_fields(child, getattr(value, key), (*path, key))
-    elif isinstance(node, ListOf):
+    elif isinstance(node, ListOf) and not node.gathered:  # a section's items are met in the bank's
         for index, element in enumerate(value):
             yield from markdown_fields(node.element, element, (*path, index))
     elif isinstance(node, Text) and node.markdown is not None:
@@ -87,7 +93,7 @@ def with_html(node: Node, value: object, html: dict[Path_, object], path: Path_ 
             value = _empty(node)
         changes = {key: with_html(child, getattr(value, key), html, (*path, key)) for key, child in node.keys.items()}
         return replace(value, **changes)
-    if isinstance(node, ListOf):
+    if isinstance(node, ListOf) and not node.gathered:
         return tuple(with_html(node.element, element, html, (*path, index)) for index, element in enumerate(value))
     if isinstance(node, Text) and node.markdown is not None:
         return html[path]
@@ -100,9 +106,10 @@ def content(node: Mapping, value: object) -> dict[str, object]:
     The shapes are those the lock has always hashed, so that no date moves: a required
     mapping's keys join its holder's (an item's answer gives "lead" and "points"), an optional
     one is the list of its values or None (the bank's closing: [title, text]), a list of
-    mappings is a list of their values' lists (points: [[term, text]]). Left out: the key that
-    names an item (its entry's name), the lists of other items' ids, and the items themselves,
-    which are dated each on its own. A new key is dated by being declared.
+    mappings is a list of their values' lists (points: [[term, text]]; sections: [[title,
+    intro]]). Left out: the key that names an item (its entry's name), the lists of other
+    items' ids, the items themselves, which are dated each on its own, and a list declared
+    after locks existed (sections) while it is empty. A new key is dated by being declared.
     """
     flat: dict[str, object] = {}
 
@@ -115,6 +122,8 @@ def content(node: Mapping, value: object) -> dict[str, object]:
                 collect(child, child_value)
             elif isinstance(child, Mapping):
                 flat[key] = None if child_value is None else _values(child, child_value)
+            elif isinstance(child, ListOf) and child.hashed_when_given and not child_value:
+                continue
             elif isinstance(child, ListOf) and isinstance(child.element, Mapping):
                 flat[key] = [_values(child.element, element) for element in child_value]
             else:
@@ -128,7 +137,7 @@ def _dated(node: Node) -> bool:
     """Whether a change to this key's value moves the date of what holds it in the lock."""
     if isinstance(node, ListOf):
         named = isinstance(node.element, Mapping) and node.element.named_by is not None
-        return not (node.lifecycle or named)
+        return not (node.lifecycle or named or node.gathered)
     return node.dated
 
 
@@ -164,7 +173,7 @@ def json_schema() -> dict:
             "additionalProperties": False,
         }
         if node.needs_one_of:
-            schema["anyOf"] = [{"required": [key]} for key in node.needs_one_of]
+            schema["oneOf" if node.exclusive else "anyOf"] = [{"required": [key]} for key in node.needs_one_of]
         return schema
 
     return {

@@ -14,6 +14,7 @@ import difflib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -51,12 +52,12 @@ def _closest(word: str, choices: set[str]) -> str | None:
 class Validator:
     """One pass over a node tree: `value(schema, node)` returns its plain value, or _ABSENT."""
 
-    def __init__(self, path: Path, place_depth: int | None = None):
+    def __init__(self, path: Path, keeps: Callable[[Path_], bool] | None = None):
         self.path = path
         self.problems: list[Problem] = []
-        # The places of the values whose paths are at most `place_depth` long (None: of all).
+        # The places of the values whose paths `keeps` (None: of all).
         self.places: dict[Path_, Location] = {}
-        self.place_depth = place_depth
+        self.keeps = keeps
 
     def at(self, node: yaml.Node) -> Location:
         return Location(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -65,7 +66,7 @@ class Validator:
         self.problems.append(Problem(self.at(node), message, owner))
 
     def value(self, schema: Node, node: yaml.Node, what: str, place: Path_ = (), owner: str | None = None) -> object:
-        if self.place_depth is None or len(place) <= self.place_depth:
+        if self.keeps is None or self.keeps(place):
             self.places[place] = self.at(node)
         if isinstance(schema, Mapping):
             return self._mapping(schema, node, what, place, owner)
@@ -106,7 +107,13 @@ class Validator:
                 values[key] = child_value
         # Judged on what was written: a needed key that is there but wrong has its own problem.
         given = [key for key in schema.needs_one_of if key in children and _has_content(children[key])]
-        if schema.needs_one_of and not given:
+        if schema.exclusive:  # one key or the other, an empty one included (it has its own problem)
+            written = [key for key in schema.needs_one_of if key in children]
+            if len(written) > 1:
+                self.problem(children[written[-1]], f"{what} has both {' and '.join(written)}: keep one", owner)
+            elif not written:
+                self.problem(node, f"{what} needs {' or '.join(schema.needs_one_of)}", owner)
+        elif schema.needs_one_of and not given:
             self.problem(node, f"{what} needs {_one_of(schema.needs_one_of)}", owner)
         missing_required = schema.required_keys - values.keys()
         return _ABSENT if missing_required else values
@@ -120,7 +127,7 @@ class Validator:
             element_value = self.element(schema, element, what, place, owner, index, len(values))
             if element_value is not _ABSENT:
                 values.append(element_value)
-        if len(node.value) < schema.min_items and not self.problems:
+        if len(node.value) < schema.min_items:
             self.problem(node, schema.too_short.format(what=what), owner)
         return values
 
@@ -187,10 +194,8 @@ class ListReader:
     place and owner, so values, places and messages are the same. Only the order in which
     problems and places are recorded changes: the elements' come before those of the keys
     around the list (the reader sorts problems by place; places are looked up, never listed).
-    The one check that looks at earlier problems is a list's `min_items` ("needs at least one
-    element", said only when nothing else is wrong so far). For the list read here it sees
-    the same problems either way; another list with a `min_items` would see other ones, so
-    in the bank's schema no other list has one (tests/test_reader.py holds it to that).
+    No check looks at the problems found before it, so none depends on that order
+    (tests/test_reader.py reads banks both ways).
     """
 
     def __init__(self, validator: Validator, schema: ListOf, what: str, place: Path_, owner: str | None = None):

@@ -77,7 +77,9 @@ def test_a_studied_deck_becomes_a_bank_whose_build_adds_no_note(col: Collection,
     assert "sounds cannot be shown" in result.stderr
     bank = yaml.safe_load(bank_file.read_text(encoding="utf-8"))
     assert bank["deck"] == DECK and bank["title"] == DECK
-    items = {item["guid"]: item for item in bank["items"]}
+    # The subdeck is a section; the notes of the deck itself go into a first one named as the deck.
+    assert [(section["title"], len(section["items"])) for section in bank["sections"]] == [(DECK, 2), ("Genetics", 2)]
+    items = {item["guid"]: item for section in bank["sections"] for item in section["items"]}
     assert set(items) == set(guids.values())  # every note, each with its GUID
     basic, reversed_, cloze, image = (items[guids[role]] for role in ("basic", "reversed", "cloze", "image"))
     assert basic["title"] == "What is a **cell**?" and basic["question"] == "What is a **cell**?"
@@ -87,7 +89,7 @@ def test_a_studied_deck_becomes_a_bank_whose_build_adds_no_note(col: Collection,
     assert cloze["question"] == "DNA is made of \\[...\\] in a \\[shape\\]."
     assert cloze["answer"]["lead"] == "DNA is made of **nucleotides** in a **double helix**."
     assert cloze["explanation"] == "**Back Extra**\n\nWatson and Crick, 1953"
-    assert cloze["tags"] == ["genetics", "dna"]  # the subdeck, as a section would be
+    assert cloze["tags"] == ["dna"]
     assert image["question"] == "Which organelle is this? ![](images/cell.png)"
     assert image["title"] == "Which organelle is this?"
     assert (bank_file.parent / "images" / "cell.png").read_bytes() == tiny_png(4, 3)
@@ -202,7 +204,8 @@ def test_a_collection_package_and_a_profile_collection_are_read_too(col: Collect
         bank_file = tmp_path / source.stem / "bank.yaml"
         result = run_build("import", source, "--id", "biology", "--lang", "en", "-o", bank_file)
         assert result.returncode == 0, result.stderr
-        assert {item["guid"] for item in yaml.safe_load(bank_file.read_text(encoding="utf-8"))["items"]} == guids
+        bank = yaml.safe_load(bank_file.read_text(encoding="utf-8"))
+        assert {item["guid"] for section in bank["sections"] for item in section["items"]} == guids
         # the image, from the package or from the profile's collection.media folder
         assert (bank_file.parent / "images" / "cell.png").read_bytes() == tiny_png(4, 3)
 

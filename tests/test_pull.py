@@ -10,7 +10,7 @@ from pathlib import Path
 
 from anki.collection import Collection, ExportAnkiPackageOptions  # first: anki's modules import in a cycle
 from ankiread import BANK_ID, build_apkg, col, import_apkg, log_counts, notes_by_item, study  # noqa: F401
-from conftest import SEED_ITEMS, run_build
+from conftest import FIXTURES, SEED_ITEMS, copy_bank, run_build
 
 
 def export(col: Collection, target: Path) -> Path:
@@ -104,3 +104,20 @@ def test_a_note_added_in_anki_becomes_an_item_and_a_deleted_one_is_reported(seed
     log = import_apkg(col, build_apkg(seed_copy, tmp_path / "dist2"))
     assert log_counts(log)["new"] == 1 and [note.fields[0] for note in log.new] == ["overfitting"]
     assert col.get_note(added.id)["ItemId"].startswith("q-")
+
+
+def test_a_bank_in_sections_gets_its_edits_under_the_items_section(tmp_path: Path, col: Collection) -> None:
+    bank = copy_bank(FIXTURES / "sections" / "sections-bank.yaml", tmp_path / "bank")
+    import_apkg(col, build_apkg(bank, tmp_path / "dist"))
+    time.sleep(1)  # Anki dates an edit in seconds: the learner edits after the import
+    edit(col, "bias-variance", "Question", "trade-off.", "trade-off briefly.")
+    tagged = notes_by_item(col)["second-highest"]
+    tagged.tags.append("hard")
+    col.update_note(tagged)
+    package = export(col, tmp_path / "edited.apkg")
+    original = bank.read_text(encoding="utf-8")
+    written = run_build("pull", package, bank, "--write")
+    assert written.returncode == 0, written.stderr
+    question = "question: Explain the bias-variance trade-off"
+    assert bank.read_text(encoding="utf-8") == (original.replace(f"{question}.", f"{question} briefly.")
+        .replace("tags: [sql]\n  - id: count-per-customer", "tags: [sql, hard]\n  - id: count-per-customer"))

@@ -21,7 +21,7 @@ from refusals import Expected, RefusedRun, refuse_all
 from qbank import reader
 from qbank.model import BankError
 from qbank.reader import load_bank
-from qbank.schema import BANK, ListOf, Mapping, Node
+
 
 BROKEN = FIXTURES / "broken"
 A_REAL_PNG = FIXTURES / "hostile" / "images" / "pixel.png"
@@ -255,25 +255,10 @@ def test_the_places_inside_items_are_found_only_when_a_message_needs_one(tmp_pat
     assert (place.line, place.column) == (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def test_only_the_items_list_has_a_minimum() -> None:
-    """The items are checked as they are read, before the bank's other keys; a `min_items`
-    (said only when nothing else is wrong so far) on any other list would then see other
-    problems than in one walk of the whole tree (see validate.ListReader)."""
-
-    def minimums(node: Node, path: str) -> list[str]:
-        if isinstance(node, Mapping):
-            return [found for key, child in node.keys.items() for found in minimums(child, f"{path}.{key}")]
-        if isinstance(node, ListOf):
-            return ([path] if node.min_items else []) + minimums(node.element, f"{path}[]")
-        return []
-
-    assert minimums(BANK, "bank") == ["bank.items"]
-
-
 def _whole_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reading as before items were checked while read: the whole node tree, then one walk."""
+    """Reading as before items (or sections) were checked while read: the whole node tree, then one walk."""
     compose = reader._compose
-    monkeypatch.setattr(reader, "_compose", lambda text, items=None: compose(text))
+    monkeypatch.setattr(reader, "_compose", lambda text, lists=None: compose(text))
 
 
 MIXED = """\
@@ -358,7 +343,9 @@ options: {cloze: true}
 """
 
 
-@pytest.mark.parametrize("text", [SEED_BANK.read_text(encoding="utf-8"), RENAMED], ids=["seed", "renamed"])
+@pytest.mark.parametrize("text", [SEED_BANK.read_text(encoding="utf-8"), RENAMED,
+                                  (FIXTURES / "sections" / "sections-bank.yaml").read_text(encoding="utf-8")],
+                         ids=["seed", "renamed", "sections"])
 def test_a_bank_and_its_places_are_the_same_as_from_the_whole_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:

@@ -43,6 +43,10 @@ class Built:
     imported: str  # what the import said (its notes on standard error, its summary on standard output)
     dist: Path
 
+    @property
+    def items(self) -> list[dict]:
+        return [item for section in self.bank["sections"] for item in section["items"]]
+
 
 @pytest.fixture(scope="module")
 def react(tmp_path_factory: pytest.TempPathFactory) -> Built:
@@ -70,7 +74,7 @@ def _shown(text: str) -> str:
 
 @pytest.mark.slow
 def test_every_question_of_the_source_is_an_item_in_its_section(react: Built) -> None:
-    items = react.bank["items"]
+    items = react.items
     questions = SOURCE_QUESTION.findall(SOURCE.read_text(encoding="utf-8"))
     assert len(questions) == 416
     assert [_plain(item["title"]) for item in items] == [_plain(q) for q in questions if q != WITHOUT_ANSWER]
@@ -78,9 +82,8 @@ def test_every_question_of_the_source_is_an_item_in_its_section(react: Built) ->
     assert f"wrote {react.dist.parent / 'bank' / BANK_ID}.yaml: 415 items" in react.imported
     ids = [item["id"] for item in items]
     assert len(set(ids)) == len(ids) and all(item["answer"]["lead"].strip() for item in items)
-    # Each item carries its section (for now as its first tag), in the document's order.
-    assert list(dict.fromkeys(item["tags"][0] for item in items)) == [
-        re.sub(r"\s+", "-", section).lower() for section in SECTIONS]
+    # The document's sections are the bank's, in its order.
+    assert [section["title"] for section in react.bank["sections"]] == SECTIONS
     assert "text under the section 'Disclaimer' before its first question was left out" in react.imported
 
 
@@ -94,7 +97,7 @@ def test_navigation_and_html_of_the_web_page_are_not_carried_into_the_bank(react
                      r"'\*\*\[⬆ Back to Top\]\(#table-of-contents\)\*\*', were left out", react.imported)
     # <details> blocks keep what they hold as Markdown, their summary a bold line; no tag is left.
     assert "<details" not in text and "<summary" not in text
-    history = next(item for item in react.bank["items"] if item["id"] == "what-is-the-history-behind-react-evolution")
+    history = next(item for item in react.items if item["id"] == "what-is-the-history-behind-react-evolution")
     assert "\n\n**See deep-dive answer**\n\nThe evolution of React" in history["answer"]["lead"]
     # GitHub starts a list right after a paragraph; pandoc needs the blank line the import adds.
     assert "**2010-2011: The Origins**\n\n- The journey began" in history["answer"]["lead"]
@@ -102,7 +105,7 @@ def test_navigation_and_html_of_the_web_page_are_not_carried_into_the_bank(react
 
 @pytest.mark.slow
 def test_anki_imports_one_note_and_one_card_per_item(react: Built, col) -> None:  # noqa: F811
-    items = react.bank["items"]
+    items = react.items
     log = import_apkg(col, react.dist / f"{BANK_ID}.apkg")
     assert log_counts(log) == {"new": len(items), "updated": 0, "duplicate": 0, "conflicting": 0}
     notes = notes_by_item(col)
@@ -115,7 +118,7 @@ def test_anki_imports_one_note_and_one_card_per_item(react: Built, col) -> None:
 
 @pytest.mark.slow
 def test_the_cheat_sheet_and_the_flashcards_carry_every_title(react: Built) -> None:
-    titles = [_shown(_plain(item["title"])) for item in react.bank["items"]]
+    titles = [_shown(_plain(item["title"])) for item in react.items]
     sheet = _shown("".join(page_text(page) for page in PdfReader(react.dist / f"{BANK_ID}.pdf").pages))
     assert [title for title in titles if title not in sheet] == []
     cards = PdfReader(react.dist / f"{BANK_ID}.cards.pdf").pages
@@ -139,7 +142,7 @@ def test_the_cheat_sheet_and_the_flashcards_carry_every_title(react: Built) -> N
 
 @pytest.mark.slow
 def test_the_book_is_valid_and_carries_every_item(react: Built) -> None:
-    items = react.bank["items"]
+    items = react.items
     path = react.dist / f"{BANK_ID}.epub"
     _epubcheck(path)
     book = Book(path)
@@ -166,11 +169,11 @@ def test_paragraphs_that_start_with_a_bold_number_are_questions(tmp_path: Path) 
     target = tmp_path / "bank" / "technical.yaml"
     result = run_build("import", source, "--format", "qa", "--id", "technical", "--lang", "en", "-o", target)
     assert result.returncode == 0, result.stderr
-    items = yaml.safe_load(target.read_text(encoding="utf-8"))["items"]
-    assert [(item["title"], item["tags"]) for item in items] == [
-        ("The number of active ads.", ["sql"]),
-        ("**FizzBuzz.** Print numbers from 1 to 100", ["coding-(python)"]),
-        ("**Factorial**. Calculate a factorial of a number", ["coding-(python)"])]
+    sections = yaml.safe_load(target.read_text(encoding="utf-8"))["sections"]
+    assert [(section["title"], [item["title"] for item in section["items"]]) for section in sections] == [
+        ("SQL", ["The number of active ads."]),
+        ("Coding (Python)", ["**FizzBuzz.** Print numbers from 1 to 100", "**Factorial**. Calculate a factorial of a number"])]
+    items = [item for section in sections for item in section["items"]]
     assert items[1]["answer"]["lead"] == "* If it's a multiple of 3, print Fizz\n\n```python\nprint(1)\n```"
     assert items[2]["answer"]["lead"] == "**Note:** recursion works too."
     assert "its questions are its paragraphs that start with a bold number" in result.stderr

@@ -37,8 +37,7 @@ class ImportedItem:
     answer: str  # Markdown: the whole free answer
     line: int  # where it starts in the source
     tags: list[str] = field(default_factory=list)
-    # The `##` section it was under. The bank has no sections yet: it becomes a tag (section_tag);
-    # when the schema gets sections, it is written as the item's section instead.
+    # The section it was under (a `##` heading, a CSV's deck): the bank's sections are these.
     section: str | None = None
     explanation: str = ""  # Markdown
     guid: str | None = None  # the Anki note it comes from (apkg.py): the item updates that note
@@ -101,24 +100,21 @@ def item_ids(titles: list[str], taken: set[str] = frozenset()) -> list[str]:
     return ids
 
 
-def section_tag(section: str) -> str:
-    """A section's title as a tag: one word without spaces or quotes."""
-    return re.sub(r"[\s\"'`*_]+", "-", section.strip()).strip("-").lower()
-
-
 def tag_words(text: str) -> list[str]:
     """Tags as Anki writes them, separated by spaces; quotes (which a tag may not hold) dropped."""
     return [word for word in (w.replace('"', "").replace("'", "") for w in text.split()) if word]
 
 
 def bank_from_items(bank_id: str, lang: str, title: str, description: str, items: list[ImportedItem]) -> dict:
-    """The bank's plain structure (dicts and lists, in the schema's order) for `items`."""
+    """The bank's plain structure (dicts and lists, in the schema's order) for `items`: in
+    sections if the source has them, each holding its items in their order (those before the
+    first section go into one titled as the bank)."""
     entries = []
     kept = [item.id if item.id and SLUG.match(item.id) and len(item.id) <= SLUG_MAX else None for item in items]
     kept = [item_id if item_id and kept.index(item_id) == position else None for position, item_id in enumerate(kept)]
     made = iter(item_ids([item.title for item, item_id in zip(items, kept) if not item_id], set(filter(None, kept))))
     for item, item_id in zip(items, kept):
-        tags = list(dict.fromkeys([*([section_tag(item.section)] if item.section else []), *item.tags]))
+        tags = list(dict.fromkeys(item.tags))
         answer = {"lead": item.answer} if item.answer else {}
         if item.points:
             answer["points"] = [{"term": term, "text": text} for term, text in item.points]
@@ -131,6 +127,14 @@ def bank_from_items(bank_id: str, lang: str, title: str, description: str, items
             entry["guid"] = item.guid
         entries.append(entry)
     bank = {"id": bank_id, "title": title, "lang": lang, "description": description, "items": entries}
+    if any(item.section for item in items):
+        grouped: dict[str, list[dict]] = {}  # by section title, in the order each first comes
+        for item, entry in zip(items, entries):
+            grouped.setdefault(item.section or title, []).append(entry)
+        bank["sections"] = [{"id": section_id, "title": section_title, "items": section_items}
+                            for section_id, (section_title, section_items)
+                            in zip(item_ids(list(grouped)), grouped.items())]
+        del bank["items"]
     return {key: bank[key] for key in schema.BANK.keys if bank.get(key)}
 
 

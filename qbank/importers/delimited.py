@@ -1,10 +1,12 @@
 """Import a CSV or TSV deck: Anki's "Notes in Plain Text" export, or a spreadsheet saved as CSV.
 
 Anki writes optional `#key:value` lines first (`#separator:tab`, `#html:true`,
-`#columns:Front\tBack\tTags`, `#tags column:3`); a spreadsheet writes a header row, or none.
-What each column holds is read from `#columns` or the header row (front/question, back/answer,
-tags, in English or Chinese); without either, the columns are front, back and, if present,
-tags, as Anki exports a Basic note. The separator is Anki's `#separator`, else a tab for a
+`#columns:Front\tBack\tTags`, `#tags column:3`, `#deck column:1`); a spreadsheet writes a header
+row, or none. What each column holds is read from `#columns` or the header row (front/question,
+back/answer, tags, deck/section, in English or Chinese); without either, the columns are front,
+back and, if present, tags, as Anki exports a Basic note. A deck column whose rows name more
+than one deck makes the bank's sections: one per deck, named without the part of the decks'
+names they all share (`Docker::Basics` and `Docker::Volumes` make `Basics` and `Volumes`). The separator is Anki's `#separator`, else a tab for a
 `.tsv` file or a first line with a tab, else what csv.Sniffer finds among , ; and |.
 
 A field holding HTML (a tag or an entity, and no `#html:false`) is converted to Markdown with
@@ -33,6 +35,7 @@ COLUMN_NAMES = {
     "question": ("front", "question", "q", "问题", "题目", "正面"),
     "answer": ("back", "answer", "a", "答案", "背面"),
     "tags": ("tags", "tag", "标签"),
+    "deck": ("deck", "section", "卡组", "章节"),
 }
 _HTML = re.compile(r"<[a-zA-Z/!][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 _HEADER_LINE = re.compile(r"^#([a-z ]+):(.*)$")
@@ -95,34 +98,49 @@ def parse_delimited(text: str, source: Path, media: Media) -> Deck:
     roles = _roles(headers["columns"].split(_separator(source, headers, body))) if "columns" in headers else None
     if roles is None and (roles := _roles(rows[0][1])):
         rows = rows[1:]  # a header row
+    # Anki's `#… column:N` lines claim columns; the note's fields are the others, in order.
+    claimed = {role: int(headers[f"{role} column"].strip()) - 1 for role in ("tags", "deck", "notetype", "guid")
+               if f"{role} column" in headers and headers[f"{role} column"].strip().isdigit()}
     if roles is None:
-        roles = {"question": 0, "answer": 1}
-        if len(rows[0][1]) >= 3:
-            roles["tags"] = 2
-    if "tags column" in headers:
-        roles["tags"] = int(headers["tags column"].strip()) - 1
+        fields_at = [index for index in range(len(rows[0][1])) if index not in claimed.values()]
+        roles = dict(zip(("question", "answer", "tags"), fields_at))
+    roles |= {role: index for role, index in claimed.items() if role in ("tags", "deck")}
     html = headers.get("html", "").strip().lower() != "false"
     notes: list[str] = []
-    fields: list[tuple[int, str, str, str]] = []  # (line, question, answer, tags)
+    fields: list[tuple[int, str, str, str, str]] = []  # (line, question, answer, tags, deck)
     for line, row in rows:
-        question, answer, tags = (row[roles[role]].strip() if role in roles and roles[role] < len(row) else ""
-                                  for role in ("question", "answer", "tags"))
+        question, answer, tags, deck = (row[roles[role]].strip() if role in roles and roles[role] < len(row) else ""
+                                        for role in ("question", "answer", "tags", "deck"))
         if not question or not answer:
             notes.append(f"{source}:{line}: a row without {'a front' if not question else 'a back'}: left out")
             continue
-        fields.append((line, question, answer, tags))
-    texts = [text for _, question, answer, _ in fields for text in (question, answer)]
+        fields.append((line, question, answer, tags, deck))
+    sections = _sections([deck for *_, deck in fields])
+    texts = [text for _, question, answer, _, _ in fields for text in (question, answer)]
     converted = iter(_as_markdown(texts, html))
     items = []
-    for line, _, _, tags in fields:
+    for (line, _, _, tags, _), section in zip(fields, sections):
         question, answer = bank_markdown(next(converted), media), bank_markdown(next(converted), media)
         if question and answer:
-            items.append(ImportedItem(title_from(question), question, answer, line, tags=tag_words(tags)))
+            items.append(ImportedItem(title_from(question), question, answer, line, tags=tag_words(tags),
+                                      section=section))
         else:
             notes.append(f"{source}:{line}: a row whose front or back is empty once its HTML is read: left out")
     if not items:
         raise ImportRefused(f"{source}: no row has both a front and a back")
     return Deck(items, notes)
+
+
+def _sections(decks: list[str]) -> list[str | None]:
+    """Each row's section: its deck's name without the `::` levels all decks share; none if
+    the rows name one deck (or none)."""
+    if len(set(decks)) < 2:
+        return [None] * len(decks)
+    levels = [deck.split("::") for deck in decks]
+    shared = 0
+    while all(len(level) > shared + 1 and level[shared] == levels[0][shared] for level in levels):
+        shared += 1
+    return ["::".join(level[shared:]).strip() or None for level in levels]
 
 
 def _as_markdown(texts: list[str], html: bool) -> list[str]:

@@ -5,7 +5,7 @@ The shape of the most-starred interview-question repositories::
     # Title
     preface
     ### Table of Contents            <- left out: a heading over links into the document
-    ## Section                       <- a section (for now: a tag on its items)
+    ## Section                       <- a section of the bank
     1.  ### What is React?           <- a question (qa_shapes.py: which lines are questions)
         free Markdown answer
         **[⬆ Back to Top](#table-of-contents)**   <- left out: a line that only links back

@@ -243,14 +243,14 @@ def _field_edits(pulled: Pulled, root: yaml.Node, original: str, bank: Bank, fie
             conflicts.setdefault(item_id, []).append(one.label)
             continue
         value = _merged(base, " ".join(theirs.split("\n")) if one.label == "title" else theirs, one.ours)
-        node = yaml_edit.node_at(root, one.path)
+        path = bank.written_path(one.path)  # in a bank in sections, under the item's section
+        node = yaml_edit.node_at(root, path)
         if node is None:  # an optional field the YAML does not have yet: a line at the item's end
-            parent = yaml_edit.node_at(root, one.path[:-1])
+            parent = yaml_edit.node_at(root, path[:-1])
             at = yaml_edit.line_start(original, parent.end_mark.index)
-            edits.append(yaml_edit.Edit(at, at, yaml_edit.block_lines({one.path[-1]: value},
-                                                                      _key_column(root, one.path[:-1]))))
+            edits.append(yaml_edit.Edit(at, at, yaml_edit.block_lines({path[-1]: value}, _key_column(root, path[:-1]))))
         else:
-            edits.append(yaml_edit.scalar_edit(original, node, value, _key_column(root, one.path[:-1])))
+            edits.append(yaml_edit.scalar_edit(original, node, value, _key_column(root, path[:-1])))
         pulled.changes.append(f"item {item_id}: {one.label}")
     pulled.conflicts += [f"item {item_id} changed in Anki and in the YAML since the last build ({', '.join(labels)} "
                          "differ); not written: merge it by hand" for item_id, labels in conflicts.items()]
@@ -265,17 +265,19 @@ def _tag_edits(pulled: Pulled, root: yaml.Node, original: str, item, bank: Bank,
     if sorted(theirs) == sorted(item.tags):
         return []
     tags = [tag for tag in item.tags if tag in theirs] + [tag for tag in theirs if tag not in item.tags]
-    node = yaml_edit.node_at(root, ("items", position, "tags"))
-    column = _key_column(root, ("items", position))
+    path = bank.written_path(("items", position))
+    node = yaml_edit.node_at(root, (*path, "tags"))
+    column = _key_column(root, path)
     pulled.changes.append(f"item {item.id}: tags")
     if node is None:
-        at = yaml_edit.line_start(original, yaml_edit.node_at(root, ("items", position)).end_mark.index)
+        at = yaml_edit.line_start(original, yaml_edit.node_at(root, path).end_mark.index)
         return [yaml_edit.Edit(at, at, f"{' ' * column}tags: [{', '.join(tags)}]\n")]
     return [yaml_edit.flow_or_block_list(original, node, tags, column)]
 
 
 def _new_items(pulled: Pulled, root: yaml.Node, original: str, bank: Bank, notes: list[AnkiNote]) -> list:
-    """Notes added in Anki under the bank's note type, as new items at the end (ids from titles)."""
+    """Notes added in Anki under the bank's note type, as new items at the end (of the last
+    section, in a bank in sections; ids from titles)."""
     if not notes:
         return []
     names = ("Title", "Question", "Answer", "Explanation")
@@ -296,6 +298,6 @@ def _new_items(pulled: Pulled, root: yaml.Node, original: str, bank: Bank, notes
     for entry, fresh in zip(entries, item_ids([entry["title"] for entry in entries], {i.id for i in bank.items})):
         entry["id"] = fresh
         pulled.added.append(fresh)
-    sequence = yaml_edit.node_at(root, ("items",))
+    sequence = yaml_edit.node_at(root, bank.written_path(("items",)))  # a bank in sections: its last section's
     at = yaml_edit.line_start(original, sequence.end_mark.index)
     return [yaml_edit.Edit(at, at, yaml_edit.block_lines(entries, sequence.value[0].start_mark.column - 2))]

@@ -54,6 +54,7 @@ class Dates:
     items: tuple[int, ...]  # each item's, in the bank's order
     retired: tuple[RetiredItem, ...]
     deck_name: str
+    subdecks: dict[str, str]  # each section's subdeck name, by section id
     templates: dict[str, int]  # by folder of templates/
     changes: dict[str, int]  # what the build changes for learners (item_changes)
 
@@ -64,22 +65,27 @@ class Dates:
 
 
 def date_bank(before: LockEntries, bank: Bank, plain_title: str, item_titles: list[str],
-              templates: dict[str, str]) -> Dates:
-    """The dates of `bank` (whose title and items' titles are `plain_title`, `item_titles` as
-    plain text), given the lock as read and the digest of each file in templates/ (by its path
-    there, templating.digests)."""
+              templates: dict[str, str], section_titles: list[str] | None = None) -> Dates:
+    """The dates of `bank` (whose title, items' and sections' titles are `plain_title`,
+    `item_titles`, `section_titles` as plain text), given the lock as read and the digest of
+    each file in templates/ (by its path there, templating.digests)."""
     items = dict(before.items)
     times = []
     for item, title in zip(bank.items, item_titles):
         items[item.identity] = _item_entry(items.get(item.identity), item, title)
         times.append(items[item.identity].modified)
     retired = _retire(items, bank)
-    deck = _deck(before.deck, bank, plain_title)
+    deck = _deck(before.deck, bank.deck, plain_title)
+    sections = dict(before.sections)
+    for section, title in zip(bank.sections, section_titles or []):
+        sections[section.id] = _deck(sections.get(section.id), section.deck, title)
     stamped = {folder: _dated(before.templates.get(folder), digest)
                for folder, digest in _template_hashes(templates).items()}
-    after = LockEntries(bank=_dated(before.bank, bank_hash(bank)), deck=deck, items=items, templates=stamped)
+    after = LockEntries(bank=_dated(before.bank, bank_hash(bank)), deck=deck, sections=sections, items=items,
+                        templates=stamped)
     return Dates(
         entries=after, bank=after.bank.modified, items=tuple(times), retired=retired, deck_name=deck.value,
+        subdecks={section.id: sections[section.id].value for section in bank.sections},
         templates={folder: entry.modified for folder, entry in stamped.items()},
         changes=item_changes(before.items, items),
     )
@@ -127,15 +133,16 @@ def _retire(items: dict[str, ItemEntry], bank: Bank) -> tuple[RetiredItem, ...]:
     return tuple(retired)
 
 
-def _deck(entry: DeckEntry | None, bank: Bank, plain_title: str) -> DeckEntry:
-    """The Anki deck's name: `deck:` when the bank sets it, else the title at the first build.
+def _deck(entry: DeckEntry | None, chosen: str, plain_title: str) -> DeckEntry:
+    """An Anki deck's name (the bank's, or a section's subdeck): `chosen` when the bank sets it
+    (`deck:`), else the title at the first build.
 
     Anki's importer finds decks by name: a new title would otherwise leave every learner's
     cards in the old deck and add an empty one beside it.
     """
-    if entry and not bank.deck:
+    if entry and not chosen:
         return entry
-    name = bank.deck or plain_title
+    name = chosen or plain_title
     digest = content_hash(name)
     if entry and entry.hash == digest:
         return replace(entry, value=name)

@@ -1,5 +1,6 @@
-"""What a lock holds, typed: a dated entry for the bank's text, the deck's name, each item the
-bank has ever had, and each templates/ folder; and how those entries are spelled in the file."""
+"""What a lock holds, typed: a dated entry for the bank's text, the deck's name, each section's
+subdeck name, each item the bank has ever had, and each templates/ folder; and how those
+entries are spelled in the file."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass, field
 
 LATEST_TIME = 4102444800  # 2100-01-01: later times are typing mistakes (and do not fit a zip entry's date)
 
-# The file's keys: "bank", "deck", "item:<identity>", "templates:<folder>".
+# The file's keys: "bank", "deck", "section:<id>", "item:<identity>", "templates:<folder>".
 BANK_KEY = "bank"
 DECK_KEY = "deck"
+SECTION_PREFIX = "section:"  # a section's subdeck name
 ITEM_PREFIX = "item:"
 TEMPLATES_PREFIX = "templates:"
 
@@ -42,6 +44,7 @@ class ItemEntry(Dated):
 class LockEntries:
     bank: Dated | None = None
     deck: DeckEntry | None = None
+    sections: dict[str, DeckEntry] = field(default_factory=dict)  # subdeck names by section id; kept for ever
     items: dict[str, ItemEntry] = field(default_factory=dict)  # by identity; kept for ever
     templates: dict[str, Dated] = field(default_factory=dict)  # by folder of templates/
 
@@ -52,6 +55,7 @@ class LockEntries:
             spelled[BANK_KEY] = _spelled(self.bank)
         if self.deck:
             spelled[DECK_KEY] = _spelled(self.deck)
+        spelled |= {SECTION_PREFIX + section: _spelled(entry) for section, entry in self.sections.items()}
         spelled |= {ITEM_PREFIX + identity: _spelled(entry) for identity, entry in self.items.items()}
         spelled |= {TEMPLATES_PREFIX + folder: _spelled(entry) for folder, entry in self.templates.items()}
         return spelled
@@ -67,6 +71,8 @@ class LockEntries:
         return cls(
             bank=get(bank, Dated) if bank else None,
             deck=get(deck, DeckEntry) if deck else None,  # type: ignore[arg-type]
+            sections={key.removeprefix(SECTION_PREFIX): get(raw, DeckEntry)  # type: ignore[misc]
+                      for key, raw in entries.items() if key.startswith(SECTION_PREFIX)},
             items={key.removeprefix(ITEM_PREFIX): get(raw, ItemEntry)  # type: ignore[misc]
                    for key, raw in entries.items() if key.startswith(ITEM_PREFIX)},
             templates={key.removeprefix(TEMPLATES_PREFIX): get(raw, Dated)
@@ -87,7 +93,7 @@ def _spelled(entry: Dated) -> dict[str, object]:
 
 
 def _kind(key: str) -> type[Dated]:
-    if key == DECK_KEY:
+    if key == DECK_KEY or key.startswith(SECTION_PREFIX):
         return DeckEntry
     return ItemEntry if key.startswith(ITEM_PREFIX) else Dated
 

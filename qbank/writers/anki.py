@@ -59,12 +59,13 @@ def _hashed(*names: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def stable_id(kind: str, bank_id: str) -> int:
-    """A deck or note-type id, in the range genanki recommends (Anki's own ids are larger).
+def stable_id(kind: str, bank_id: str, *names: str) -> int:
+    """A deck or note-type id, in the range genanki recommends (Anki's own ids are larger);
+    `names`: a section's id, for its subdeck.
 
     FROZEN like the names below: a different derivation gives every bank a new note type.
     """
-    return (1 << 30) + _hashed(kind, bank_id) % (1 << 30)
+    return (1 << 30) + _hashed(kind, bank_id, *names) % (1 << 30)
 
 
 def _schema_id(kind: str, name: str) -> int:
@@ -148,17 +149,32 @@ def _retired_fields(doc: RenderedBank, retired: RetiredItem) -> list[str]:
     return [values[name] for name in FIELD_NAMES]
 
 
-def _deck_name(doc: RenderedBank) -> str:
-    # "::" would make Anki nest decks; a bank title is one deck.
-    return doc.deck_name.replace("::", ":")
+def _deck_name(name: str) -> str:
+    # "::" would make Anki nest decks; a bank title is one deck, a section's title one subdeck.
+    return name.replace("::", ":")
+
+
+def subdecks_enabled(doc: RenderedBank) -> bool:
+    return bool(doc.html.sections) and not doc.html.options.one_deck
+
+
+def _subdecks(doc: RenderedBank, deck: genanki.Deck) -> dict[str, genanki.Deck]:
+    """A subdeck of `deck` per section (`Bank::Section`), by section id; its name is kept in
+    the lock as the bank's deck's is, so that a new section title does not start a new one."""
+    return {section.id: genanki.Deck(deck_id=stable_id("deck", doc.id, section.id),
+                                     name=f"{deck.name}::{_deck_name(doc.subdecks[section.id])}",
+                                     description=str(section.intro))
+            for section in doc.html.sections}
 
 
 def collection_bytes(doc: RenderedBank, key_points: bool, progress: Progress = SILENT) -> bytes:
     """The package's collection.anki2 (SQLite), made in memory so no file date leaks in; each
     note written is reported to `progress`."""
     model = note_type(doc)
-    deck = genanki.Deck(deck_id=stable_id("deck", doc.id), name=_deck_name(doc), description=str(doc.description))
+    deck = genanki.Deck(deck_id=stable_id("deck", doc.id), name=_deck_name(doc.deck_name),
+                        description=str(doc.description))
     deck.add_model(model)
+    subdecks = _subdecks(doc, deck) if subdecks_enabled(doc) else {}
     # Ids matter only for notes a collection does not hold yet (existing ones are found by
     # GUID). Counting up from the document's date makes them unique and reproducible, and
     # ascending in source order, which is the order Anki's importer gives new cards.
@@ -166,8 +182,9 @@ def collection_bytes(doc: RenderedBank, key_points: bool, progress: Progress = S
     connection = sqlite3.connect(":memory:")
     try:
         cursor = connection.cursor()
-        genanki.Package(deck).write_to_db(cursor, doc.template_stamps[NOTE_TYPE_FOLDER], ids)
+        genanki.Package([deck, *subdecks.values()]).write_to_db(cursor, doc.template_stamps[NOTE_TYPE_FOLDER], ids)
         for item in doc.items:
+            deck_id = subdecks[doc.section_of(item).id].deck_id if subdecks else deck.deck_id
             fields = note_fields(doc, item, key_points)
             note = genanki.Note(
                 model=model,
@@ -177,7 +194,7 @@ def collection_bytes(doc: RenderedBank, key_points: bool, progress: Progress = S
                 guid=item.guid or genanki.guid_for(doc.id, item.identity),
                 due=item.number,  # new cards come up in source order
             )
-            note.write_to_db(cursor, note_modified(doc, item, key_points), deck.deck_id, ids)
+            note.write_to_db(cursor, note_modified(doc, item, key_points), deck_id, ids)
             progress.report(item.number, len(doc.items), "notes")
         for retired in doc.retired:
             note = genanki.Note(model=model, fields=_retired_fields(doc, retired),

@@ -43,7 +43,9 @@ from .epub_fonts import embed_fonts, embed_math_font
 from .fonts import ShownText, font_stack, require_coverage, shown_text
 from .formulas import with_mathml
 from .images import SCREEN, fitted_media
+from .epub_titles import TitleFormulas, declare_mathml, marked_headings
 from .epub_package import PACKAGE_DOCUMENT, child, package_bytes, read_package, set_children
+from .epub_sections import SECTION_CHANGES
 from .joined_epub import BookPart, book_parts, join_epubs, page_file
 from . import BuildOptions, Downscaled, Writer
 
@@ -160,24 +162,33 @@ def _accessibility_arguments(book: str) -> list[str]:
     return [f"--metadata={key}={value}" for key, value in values]
 
 
-def _write_with_conformance_claim(book: Path, target: Path) -> None:
-    """pandoc's `book` with the conformance claim in its package metadata, into `target`.
+def _finished(book: Path, target: Path, claim: bool, titles: TitleFormulas | None, sections: bool) -> None:
+    """pandoc's `book` finished into `target`: with the conformance claim in its package
+    metadata if `claim`, the formulas of its headings in place (epub_titles.py), and, for a
+    bank in `sections`, its navigation and NCX nested by section (epub_sections.py).
 
     pandoc (3.9; 3.10 neither) has no option for dcterms:conformsTo or a11y:certifiedBy,
     while it writes the rest of the accessibility metadata; so this adds the two, and nothing
     else changes: same entries in the same order, same dates and compression methods. It
     copies an entry at a time: a large bank's book is tens of MB.
     """
-    with zipfile.ZipFile(book) as unclaimed, zipfile.ZipFile(target, "w") as claimed:
-        for entry in unclaimed.infolist():
-            data = unclaimed.read(entry)
+    with zipfile.ZipFile(book) as made, zipfile.ZipFile(target, "w") as finished:
+        headed = {name for name in made.namelist() if titles and titles.in_headings(name, made.read(name))}
+        for entry in made.infolist():
+            data = made.read(entry)
             if entry.filename == PACKAGE_DOCUMENT:
                 package = read_package(data)
-                metadata = child(package, "metadata")
-                set_children(metadata, [*metadata, _meta("dcterms:conformsTo", CONFORMANCE),
-                                        _meta("a11y:certifiedBy", EVALUATOR)])
+                if claim:
+                    metadata = child(package, "metadata")
+                    set_children(metadata, [*metadata, _meta("dcterms:conformsTo", CONFORMANCE),
+                                            _meta("a11y:certifiedBy", EVALUATOR)])
+                declare_mathml(package, headed)
                 data = package_bytes(package)
-            claimed.writestr(entry, data)
+            else:
+                data = titles.finished(entry.filename, data) if titles else data
+                if sections and entry.filename in SECTION_CHANGES:
+                    data = SECTION_CHANGES[entry.filename](data)
+            finished.writestr(entry, data)
 
 
 def _meta(name: str, value: str) -> Element:
@@ -194,7 +205,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: 
         # The book comes back on standard output: a full disk or a read-only folder is then
         # reported like any other output's, and pandoc never writes in dist/.
         "--from=html", "--to=epub3", "--output=-", f"--template={PAGE_TEMPLATE}",
-        f"--lua-filter={MATH_FILTER}", f"--lua-filter={PAGE_TITLES_FILTER}", "--mathml",
+        f"--lua-filter={MATH_FILTER}", f"--lua-filter={PAGE_TITLES_FILTER}",
         f"--data-dir={PANDOC_DATA}", "--resource-path=.", f"--css={STYLESHEET}",
         *(f"--epub-embed-font={FONT_FOLDER}/{name}" for name in fonts),
         "--epub-title-page=false",  # book.html has its own title page
@@ -210,8 +221,8 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: 
         f"--variable=landmark-first-question={escape(labels['first_question'])}",
         f"--variable=title-page-file={page_file(1)}",
         f"--variable=contents-file={page_file(2)}",
-        # The page after the title page, the contents' pages and the preface.
-        f"--variable=first-item-file={page_file(1 + contents + bool(doc.description) + 1)}",
+        # The page after the title page, the contents' pages, the preface and the first section's.
+        f"--variable=first-item-file={page_file(1 + contents + bool(doc.description) + bool(doc.sections) + 1)}",
     ]
 
 
@@ -230,6 +241,7 @@ class EpubWriter(Writer):
         # Everything a reader shows comes from the book's HTML, except the navigation's labels.
         shown = shown_text(book)
         shown = ShownText(shown.prose.union(*(doc.labels[key] for key in NAVIGATION_LABELS)), shown.code)
+        book, titles = marked_headings(book)  # after the characters are counted: the TeX is shown too
         with tempfile.TemporaryDirectory(prefix="qbank-epub-") as folder, fitted_media(doc.media, SCREEN) as media:
             work = Path(folder)
             (work / FONT_FOLDER).mkdir()
@@ -254,8 +266,8 @@ class EpubWriter(Writer):
                 _make_epub(book, arguments, environment, work, made, budget)
             else:
                 _write_in_parts(parts, book, arguments, environment, work, budget, made)
-            if _claims_conformance(book):
-                _write_with_conformance_claim(made, target)
+            if _claims_conformance(book) or titles or doc.sections:
+                _finished(made, target, _claims_conformance(book), titles, bool(doc.sections))
             else:
                 shutil.copyfile(made, target)
         return media.downscaled

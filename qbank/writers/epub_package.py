@@ -35,7 +35,12 @@ def read_package(data: bytes) -> Element:
 
 
 def package_bytes(package: Element) -> bytes:
-    return (XML_DECLARATION + _written(package) + "\n").encode("utf-8")
+    return xml_bytes(package)
+
+
+def xml_bytes(root: Element, doctype: str = "") -> bytes:
+    """A document read by read_package (the package, the navigation, the NCX), as pandoc writes it."""
+    return (XML_DECLARATION + doctype + _written(root) + "\n").encode("utf-8")
 
 
 def _written(element: Element) -> str:

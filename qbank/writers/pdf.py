@@ -39,6 +39,7 @@ class Chunk:
     doc: RenderedBank  # the bank, or an excerpt of it holding the chunk's items
     first: bool  # the chunk opens the sheet (with the title block)
     last: bool  # the chunk ends it (with the closing)
+    inside_section: bool = False  # the chunk starts inside a section that began in the chunk before
 
 
 def _chunks(doc: RenderedBank, plan: LayoutPlan) -> list[Chunk]:
@@ -46,8 +47,14 @@ def _chunks(doc: RenderedBank, plan: LayoutPlan) -> list[Chunk]:
     spans = plan.chunked(range(len(doc.items)))
     if len(spans) == 1:
         return [Chunk(doc, first=True, last=True)]
-    return [Chunk(doc.excerpt(doc.items[span.start:span.stop]), first=span.start == 0, last=span.stop >= len(doc.items))
+    return [Chunk(doc.excerpt(doc.items[span.start:span.stop]), first=span.start == 0, last=span.stop >= len(doc.items),
+                  inside_section=_starts_inside_section(doc, span.start))
             for span in spans]
+
+
+def _starts_inside_section(doc: RenderedBank, position: int) -> bool:
+    section = doc.section_of(doc.items[position])
+    return section is not None and section.items.start != position
 
 
 def _chunk_context(chunk: Chunk, context: dict) -> dict:
@@ -104,7 +111,8 @@ class CheatSheetWriter(Writer):
                 parts = layout.lay_out(partial(_write_chunk, media.files, context), chunks)
                 runs = _label_runs(sum(pages for _, pages in parts), self.label_pages_per_run)
                 stamps = layout.lay_out(partial(_write_page_labels, doc.excerpt([]), context), runs, "labels")
-                layout.join([part for part, _ in parts], stamps=[stamp for stamp, _ in stamps])
+                layout.join([part for part, _ in parts], stamps=[stamp for stamp, _ in stamps],
+                            continuing={index for index, chunk in enumerate(chunks) if chunk.inside_section})
         return media.downscaled
 
 

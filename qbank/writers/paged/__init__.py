@@ -19,7 +19,7 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, Container, Iterator, Sequence, TypeVar
 
 from ...processes import Budget
 from ...progress import SILENT, Progress
@@ -101,10 +101,11 @@ class PagedLayout:
             join_pdfs(_recorded(parts, done, results), self.target)
         return results
 
-    def join(self, parts: Sequence[Path], stamps: Sequence[Path] = ()) -> None:
+    def join(self, parts: Sequence[Path], stamps: Sequence[Path] = (), continuing: Container[int] = ()) -> None:
         """Join laid-out chunks into the target; with `stamps`, PDFs of as many pages in all,
-        each page drawn over the page of the same number (join.py)."""
-        join_pdfs(parts, self.target, stamps=stamps)
+        each page drawn over the page of the same number; `continuing`: the parts whose first
+        outline entry goes on the previous part's last (join.py)."""
+        join_pdfs(parts, self.target, stamps=stamps, continuing=continuing)
 
     def _parts(self, count: int, name: str) -> list[Path]:
         return [Path(self._folder) / f"{name}-{index}.pdf" for index in range(count)]

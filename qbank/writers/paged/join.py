@@ -26,7 +26,7 @@ import hashlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Container, Iterable, Sequence
 
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, TextStringObject
@@ -57,15 +57,18 @@ class OutlineEntry:
         return sum(1 + (child.descendants_shown() if child.is_open else 0) for child in self.children)
 
 
-def join_pdfs(parts: Iterable[Path], target: Path, stamps: Sequence[Path] = ()) -> None:
+def join_pdfs(parts: Iterable[Path], target: Path, stamps: Sequence[Path] = (),
+              continuing: Container[int] = ()) -> None:
     """Join the chunks' PDFs `parts`, in order, into `target`, each as soon as it comes (the
     flashcards' come while later chunks are laid out); with `stamps`, PDFs of as many pages in
-    all, each page drawn over the page of the same number of the joined document."""
+    all, each page drawn over the page of the same number of the joined document. The parts
+    whose indexes are in `continuing` start inside the previous part's last outline entry (a
+    section a chunk boundary cuts): their first entry's children join that entry's."""
     with target.open("wb") as stream:
         joined = JoinedPdf(stream)
         join = DocumentJoin(joined, StampPages(joined, stamps) if stamps else None)
-        for path in parts:
-            join.add(path)
+        for index, path in enumerate(parts):
+            join.add(path, continues_outline=index in continuing)
             gc.collect()  # pypdf's objects point back at their reader: only the cycle collector frees a part
         join.finish()
 
@@ -126,8 +129,10 @@ class DocumentJoin:
         self.first_part: dict[str, bytes] = {}  # the catalog's, structure tree's and Document's own entries
         self.info = 0
 
-    def add(self, path: Path) -> None:
-        """Copy the part at `path`: its pages and all they reach, its structure, outline and destinations."""
+    def add(self, path: Path, continues_outline: bool = False) -> None:
+        """Copy the part at `path`: its pages and all they reach, its structure, outline and
+        destinations; with `continues_outline`, its first outline entry's children go under the
+        outline's last entry instead of a second entry of the same title."""
         reader = PartReader(path)
         catalog = reader.root_object
         tree = catalog["/StructTreeRoot"]
@@ -148,7 +153,10 @@ class DocumentJoin:
             self.joined.write(number, copy.serialized(value))
             self.parent_keys.append((int(key) + copy.key_offset, number))
         if "/Outlines" in catalog:
-            self.outline.children += _outline_entries(copy, catalog["/Outlines"])
+            entries = _outline_entries(copy, catalog["/Outlines"])
+            if continues_outline and entries and self.outline.children:
+                self.outline.children[-1].children += entries.pop(0).children
+            self.outline.children += entries
         names = catalog.get("/Names", {}).get("/Dests", {}).get("/Names", [])
         self.destinations.update({str(name): copy.serialized(dest) for name, dest in zip(names[::2], names[1::2])})
         self.identifiers.append(_identifier(reader))
