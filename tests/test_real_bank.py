@@ -125,9 +125,11 @@ def test_the_cheat_sheet_and_the_flashcards_carry_every_title(react: Built) -> N
     fronts = _shown("".join(page_text(page) for page in cards[::2]))
     assert [title for title in titles if title not in fronts] == []
     # Each item's first flashcard, numbered as in the bank; a long answer continues on further
-    # cards, each saying so on its front ("(continued, 2 of 3)"); each front has its back.
+    # cards, each saying so on its front ("(continued, 2 of 3)"); each front has its back. A
+    # front's head is its section's title, then its number ("Core React1. Question card 1 of 2").
+    section = "|".join(re.escape(title) for title in SECTIONS)
     heads = {side: [(int(number), int(part or 1), int(parts or 1)) for page in cards[first::2]
-                    for number, part, parts in re.findall(rf"(?m)^(\d+)\. {side}(?: card (\d+) of (\d+))?$",
+                    for number, part, parts in re.findall(rf"(?m)^(?:{section})?(\d+)\. {side}(?: card (\d+) of (\d+))?$",
                                                           page.extract_text())]
              for first, side in ((0, "Question"), (1, "Answer"))}
     assert [number for number, part, _ in heads["Question"] if part == 1] == list(range(1, len(titles) + 1))
