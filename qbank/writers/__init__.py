@@ -128,7 +128,8 @@ def write_outputs(
     `display`, each writer's steps reach it through its queue.
     """
     def progress(name: str) -> Progress:
-        return display.progress(name) if display else SILENT
+        # Without a display nobody listens, but the output's name still names its processes.
+        return display.progress(name) if display else Progress(output=name)
 
     if processes <= 1 or len(targets) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         written = {}
