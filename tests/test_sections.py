@@ -216,14 +216,22 @@ def _numbered_sections() -> list[tuple[dict, list[tuple[int, dict]]]]:
     return numbered
 
 
+def _sections_in_running_header(reader: PdfReader) -> list[int]:
+    """The section each page after the first names in its running header (its topmost line),
+    as its index in the bank, asserting each header is "Bank · Section"."""
+    headers = [max(chunks(page), key=lambda chunk: chunk.y).text for page in reader.pages[1:]]
+    assert headers and all(header.startswith(f"{DECK} · ") for header in headers), headers
+    order = list(SUBDECKS.values())
+    assert all(header.removeprefix(f"{DECK} · ") in order for header in headers), headers
+    return [order.index(header.removeprefix(f"{DECK} · ")) for header in headers]
+
+
 def test_the_running_header_names_the_section_of_the_page(built: dict[str, Path]) -> None:
     reader = PdfReader(built["large"] / "sections-demo.pdf")
     assert len(reader.pages) >= 3
-    headers = [max(chunks(page), key=lambda chunk: chunk.y).text for page in reader.pages[1:]]  # the topmost line
-    assert headers and all(header.startswith(f"{DECK} · ") for header in headers), headers
-    # Every page after the first names the section its first item belongs to, or one begun on it.
-    named = {header.removeprefix(f"{DECK} · ") for header in headers}
-    assert named <= set(SUBDECKS.values()) and len(named) > 1
+    # Page by page, the sections in the bank's order, each named once it has begun.
+    named = _sections_in_running_header(reader)
+    assert named == sorted(named) and len(set(named)) > 1, named
 
 
 def test_each_flashcard_front_names_its_section(built: dict[str, Path]) -> None:
@@ -299,8 +307,8 @@ def test_chunks_of_the_cheat_sheet_keep_every_item_under_its_section(large_doc, 
     text = "\n".join(page.extract_text() for page in reader.pages)
     lines = [line.strip() for line in text.splitlines()]
     assert all(lines.count(SUBDECKS[section.id]) == 1 for section in large_doc.sections), lines
-    headers = [max(chunks(page), key=lambda chunk: chunk.y).text for page in reader.pages[1:]]
-    assert all(" · " in header for header in headers), headers
+    named = _sections_in_running_header(reader)
+    assert named == sorted(named) and len(set(named)) > 1, named
 
 
 def test_the_epub_made_in_parts_is_the_whole_one(large_doc, tmp_path: Path) -> None:
