@@ -159,7 +159,7 @@ def test_a_qbank_deck_comes_back_with_its_ids_and_its_build_updates_every_note(s
     updates the notes in place."""
     import_apkg(col, build_apkg(seed_copy, tmp_path / "dist"))
     study(col, 5)
-    before = reviews(col)
+    before, notes_before = reviews(col), sorted(col.find_notes(""))
     package = export(col, tmp_path / "exported.apkg", legacy=False)
     bank_file = tmp_path / "again" / f"{BANK_ID}.yaml"
     result = run_build("import", package, "--id", BANK_ID, "--lang", "zh-CN", "-o", bank_file)
@@ -176,8 +176,8 @@ def test_a_qbank_deck_comes_back_with_its_ids_and_its_build_updates_every_note(s
     built = run_build(bank_file, "--out", tmp_path / "dist2", "--format", "apkg")
     assert built.returncode == 0, built.stderr
     log = import_apkg(col, tmp_path / "dist2" / f"{BANK_ID}.apkg")
-    counts = log_counts(log)
-    assert counts["new"] == 0 and counts["conflicting"] == 0 and counts["updated"] + counts["duplicate"] == len(items)
+    assert log_counts(log) == {"new": 0, "updated": len(items), "duplicate": 0, "conflicting": 0}
+    assert sorted(col.find_notes("")) == notes_before
     assert {cid: card[2:7] for cid, card in reviews(col).items()} == {cid: card[2:7] for cid, card in before.items()}
 
 
