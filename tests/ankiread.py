@@ -9,7 +9,7 @@ from pathlib import Path
 import anki.lang
 import pytest
 import yaml
-from anki.collection import Collection, ImportAnkiPackageRequest  # first: anki's modules import in a cycle
+from anki.collection import Collection, ExportAnkiPackageOptions, ImportAnkiPackageRequest  # first: anki's modules import in a cycle
 from anki.cards import Card
 from anki.scheduler.v3 import CardAnswer
 from conftest import run_build
@@ -82,3 +82,16 @@ def study(col: Collection, count: int) -> dict[int, tuple[int, int]]:
         studied[card.id] = (card.reps, card.ivl)
     assert all(reps == 1 and ivl > 0 for reps, ivl in studied.values())
     return studied
+
+
+def export(col: Collection, target: Path, legacy: bool = False) -> Path:
+    """The collection exported by Anki as a learner shares it: with scheduling and media."""
+    col.export_anki_package(out_path=str(target), limit=None, options=ExportAnkiPackageOptions(
+        with_scheduling=True, with_deck_configs=False, with_media=True, legacy=legacy))
+    return target
+
+
+def reviews(col: Collection) -> dict[int, tuple]:
+    """Each card's note, template, scheduling and deck, by card id."""
+    return {cid: (c.nid, c.ord, c.type, c.queue, c.due, c.ivl, c.reps, c.did)
+            for cid in col.find_cards("") for c in [col.get_card(cid)]}

@@ -12,9 +12,9 @@ from pathlib import Path
 import genanki
 import pytest
 import yaml
-from anki.collection import Collection, ExportAnkiPackageOptions  # first: anki's modules import in a cycle
+from anki.collection import Collection  # first: anki's modules import in a cycle
 from anki.import_export_pb2 import ImportAnkiPackageUpdateCondition
-from ankiread import BANK_ID, build_apkg, col, import_apkg, log_counts, study  # noqa: F401 - col is a fixture
+from ankiread import BANK_ID, build_apkg, col, export, import_apkg, log_counts, reviews, study  # noqa: F401 - col: a fixture
 from conftest import run_build, tiny_png
 
 from qbank.importers.anki_package import open_package
@@ -48,17 +48,6 @@ def studied_deck(col: Collection) -> dict[str, int]:
     }
     study(col, 3)
     return notes
-
-
-def export(col: Collection, target: Path, legacy: bool) -> Path:
-    col.export_anki_package(out_path=str(target), limit=None, options=ExportAnkiPackageOptions(
-        with_scheduling=True, with_deck_configs=False, with_media=True, legacy=legacy))
-    return target
-
-
-def reviews(col: Collection) -> dict[int, tuple]:
-    return {cid: (c.nid, c.ord, c.type, c.queue, c.due, c.ivl, c.reps, c.did)
-            for cid in col.find_cards("") for c in [col.get_card(cid)]}
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["anki21b", "legacy"])

@@ -8,15 +8,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from anki.collection import Collection, ExportAnkiPackageOptions  # first: anki's modules import in a cycle
-from ankiread import BANK_ID, build_apkg, col, import_apkg, log_counts, notes_by_item, study  # noqa: F401
+from anki.collection import Collection  # first: anki's modules import in a cycle
+from ankiread import BANK_ID, build_apkg, col, export, import_apkg, log_counts, notes_by_item, reviews, study  # noqa: F401
 from conftest import FIXTURES, SEED_ITEMS, copy_bank, run_build
-
-
-def export(col: Collection, target: Path) -> Path:
-    col.export_anki_package(out_path=str(target), limit=None, options=ExportAnkiPackageOptions(
-        with_scheduling=True, with_deck_configs=False, with_media=True, legacy=False))
-    return target
 
 
 def edit(col: Collection, item_id: str, field: str, old: str, new: str) -> None:
@@ -38,7 +32,7 @@ def test_edits_made_in_anki_come_back_as_exactly_those_lines(seed_copy: Path, tm
     col.update_note(tagged)
     edit(col, "security-and-privacy", "Question", "<p>", '<p><span style="color: rgb(255, 0, 0);">注意</span>')
     edit(col, "explainability", "Question", "</p>", "（简述）</p>")
-    before = {cid: (c.type, c.queue, c.due, c.ivl, c.reps) for cid in col.find_cards("") for c in [col.get_card(cid)]}
+    before = reviews(col)
     package = export(col, tmp_path / "edited.apkg")
 
     original = seed_copy.read_text(encoding="utf-8")
@@ -71,8 +65,7 @@ def test_edits_made_in_anki_come_back_as_exactly_those_lines(seed_copy: Path, tm
     # The three pulled items and the retitled one; the rest are as the learner has them.
     assert log_counts(rebuilt) == {"new": 0, "updated": 4, "duplicate": SEED_ITEMS - 4, "conflicting": 0}
     assert col.note_count() == SEED_ITEMS
-    assert {cid: (c.type, c.queue, c.due, c.ivl, c.reps) for cid in col.find_cards("")
-            for c in [col.get_card(cid)]} == before
+    assert reviews(col) == before
     notes = notes_by_item(col)
     assert "请简单描述" in notes["scalable-architecture"]["Question"]
     assert "<strong>不仅</strong>" in notes["scalable-architecture"]["Explanation"]

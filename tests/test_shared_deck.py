@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from anki.collection import Collection  # first: anki's modules import in a cycle
-from ankiread import col, import_apkg, log_counts, study  # noqa: F401 - col is a fixture
+from ankiread import col, export, import_apkg, log_counts, reviews, study  # noqa: F401 - col is a fixture
 from conftest import run_build, tiny_png
-from test_apkg_import import export, reviews
 
 SOURCE = Path(__file__).parent / "fixtures" / "real" / "ultimate-geography"
 LANGUAGES = ("EN", "DE", "FR", "NB")  # the editions whose recipe deck is "Ultimate Geography"
