@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import tinyhtml5
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_BANK = ROOT / "source" / "ai-startup-interview.yaml"
@@ -63,6 +64,11 @@ def tiny_png(width: int = 2, height: int = 2) -> bytes:
     pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", pixels) + png_chunk(b"IEND", b"")
+
+
+def shown_text(html: str) -> str:
+    """The text a browser would show, read with an HTML5 parser (WeasyPrint's own), not our code."""
+    return " ".join("".join(tinyhtml5.parse(f"<!DOCTYPE html><body>{html}").itertext()).split())
 
 
 def copy_bank(bank: Path, folder: Path) -> Path:

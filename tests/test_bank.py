@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import tinyhtml5
 import yaml
-from conftest import FIXTURES, SEED_BANK, SEED_ITEMS, tiny_png
+from conftest import FIXTURES, SEED_BANK, SEED_ITEMS, shown_text as plain_text, tiny_png
 
 from qbank.lock import Lock
 from qbank.model import Bank, BankError
@@ -138,11 +137,6 @@ def test_every_item_has_a_slug_id_and_tags(bank: Bank) -> None:
     assert len({item.id for item in bank.items}) == SEED_ITEMS
     assert not any(item.id.startswith("q0") for item in bank.items)
     assert all(item.tags for item in bank.items)
-
-
-def plain_text(html: str) -> str:
-    """The text a browser would show, read with an HTML5 parser (WeasyPrint's own), not our code."""
-    return " ".join("".join(tinyhtml5.parse(f"<!DOCTYPE html><body>{html}").itertext()).split())
 
 
 def test_the_rendered_text_is_still_the_article_text(bank: Bank, article: Article, tmp_path) -> None:
