@@ -41,10 +41,6 @@ class Unit:
     html: str
     number: int | None = None  # a list item of an <ol>: its number, for the continued list's start
 
-    @property
-    def whole(self) -> str:
-        return self.opening + self.html + self.closing
-
 
 def tokens(html: str) -> list[Token]:
     found, position = [], 0
@@ -225,11 +221,11 @@ def units(html: str, width: Callable[[str], float], max_width: float) -> list[Un
         if head.name == "p":
             found += [Unit(block, head.source, element[-1].source, piece)
                       for piece in cut_inline(_source(inner), width, max_width)]
-        elif head.name in ("ul", "ol") and _children(element[1:], {"li"}):
-            children = [(a + 1, b + 1) for a, b in _children(element[1:], {"li"})]
+        elif head.name in ("ul", "ol") and (items := _children(element[1:], {"li"})):
+            children = [(a + 1, b + 1) for a, b in items]
             found += _rows(block, element, children, _number_start(head.source) if head.name == "ol" else None)
-        elif head.name == "table" and _children(element[1:], {"tr"}, {"thead"}):
-            children = [(a + 1, b + 1) for a, b in _children(element[1:], {"tr"}, {"thead"})]
+        elif head.name == "table" and (rows := _children(element[1:], {"tr"}, {"thead"})):
+            children = [(a + 1, b + 1) for a, b in rows]
             found += _rows(block, element, children)
         elif any(token.kind == "start" and token.name == "pre" for token in element) and head.name in ("pre", "div"):
             found += _code_lines(block, element)

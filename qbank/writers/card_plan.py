@@ -9,6 +9,7 @@ WeasyPrint's real layout overflowed a face.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import groupby
 from typing import Iterator, NamedTuple, Union
 
@@ -96,7 +97,9 @@ class Card:
     def key(self) -> str:
         return f"{self.item.number}-{self.part}"
 
-    @property
+    # Cached: the back's template reads the lead, points and explanation, each through `shown`,
+    # and the front reads `question` twice, on every layout pass.
+    @cached_property
     def shown(self) -> list[tuple[str, Union[Markup, Point, ShownPoint]]]:
         """The card's share of the answer fields, each run of pieces of one field joined back."""
         fields, shown = answer_fields(self.item), []
@@ -110,7 +113,7 @@ class Card:
             shown.append((key, ShownPoint(value.term, html, not first.first) if key == "points" else html))
         return shown
 
-    @property
+    @cached_property
     def question(self) -> Markup | None:
         """What the front shows of the question: all of it, or its pieces on this card, or
         nothing once a question cut into pieces has ended on an earlier card."""
