@@ -26,6 +26,7 @@ import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -144,7 +145,7 @@ def _claims_conformance(book: str) -> bool:
     return all(ALT_TEXT.search(tag) for tag in IMAGE_TAG.findall(book))
 
 
-def _accessibility_arguments(book: str) -> list[str]:
+def _accessibility_arguments(book: str, claim: bool) -> list[str]:
     """pandoc options declaring how the book can be read (EPUB Accessibility 1.1 metadata).
 
     pandoc itself always declares text alone sufficient (schema:accessModeSufficient). That
@@ -155,7 +156,7 @@ def _accessibility_arguments(book: str) -> list[str]:
     values = [
         *(("accessModes", mode) for mode in modes),
         *(("accessibilityFeatures", feature) for feature in ACCESSIBILITY_FEATURES),
-        *([("accessibilityFeatures", "alternativeText")] if images and _claims_conformance(book) else []),
+        *([("accessibilityFeatures", "alternativeText")] if images and claim else []),
         ("accessibilityHazards", "none"),
     ]
     # pandoc collects a key given several times into a list.
@@ -173,7 +174,7 @@ def _finished(book: Path, target: Path, claim: bool, titles: TitleFormulas | Non
     copies an entry at a time: a large bank's book is tens of MB.
     """
     with zipfile.ZipFile(book) as made, zipfile.ZipFile(target, "w") as finished:
-        headed = {name for name in made.namelist() if titles and titles.in_headings(name, made.read(name))}
+        headed = {name for name in made.namelist() if titles and titles.in_headings(name, partial(made.read, name))}
         for entry in made.infolist():
             data = made.read(entry)
             if entry.filename == PACKAGE_DOCUMENT:
@@ -197,8 +198,9 @@ def _meta(name: str, value: str) -> Element:
     return meta
 
 
-def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: int) -> list[str]:
-    """pandoc's options for the book, whose contents take `contents` pages."""
+def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: int, claim: bool) -> list[str]:
+    """pandoc's options for the book, whose contents take `contents` pages (`claim`: it may
+    claim CONFORMANCE)."""
     date = datetime.fromtimestamp(doc.modified, timezone.utc).date().isoformat()
     labels = doc.labels
     return [
@@ -214,7 +216,7 @@ def _pandoc_arguments(doc: RenderedBank, book: str, fonts: list[str], contents: 
         f"--metadata=lang={doc.lang}",
         f"--metadata=identifier={_book_identifier(doc.id)}",
         f"--metadata=date={date}",
-        *_accessibility_arguments(book),
+        *_accessibility_arguments(book, claim),
         # The landmarks (page.xhtml). Variables go into the template as they are: escaped here.
         f"--variable=landmark-title-page={escape(labels['title_page'])}",
         f"--variable=landmark-contents={escape(labels['contents'])}",
@@ -258,7 +260,8 @@ class EpubWriter(Writer):
             # dcterms:modified; nothing else from the user's environment reaches pandoc.
             environment = {"SOURCE_DATE_EPOCH": str(doc.modified), "LANG": "C.UTF-8"}
             contents = len(contents_pages(doc, self.contents_entries_per_page))
-            arguments = _pandoc_arguments(doc, book, [font.file for font in fonts], contents)
+            claim = _claims_conformance(book)
+            arguments = _pandoc_arguments(doc, book, [font.file for font in fonts], contents, claim)
             progress.report(0, None, f"pandoc writing {len(doc.items)} items")
             parts = book_parts(book, self.pages_per_part, self.characters_per_part)
             made = work / "book.epub"
@@ -266,8 +269,8 @@ class EpubWriter(Writer):
                 _make_epub(book, arguments, environment, work, made, budget)
             else:
                 _write_in_parts(parts, book, arguments, environment, work, budget, made)
-            if _claims_conformance(book) or titles or doc.sections:
-                _finished(made, target, _claims_conformance(book), titles, bool(doc.sections))
+            if claim or titles or doc.sections:
+                _finished(made, target, claim, titles, bool(doc.sections))
             else:
                 shutil.copyfile(made, target)
         return media.downscaled

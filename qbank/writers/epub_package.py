@@ -15,7 +15,11 @@ from typing import Sequence
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
-PACKAGE_DOCUMENT = "EPUB/content.opf"  # where pandoc puts it (its --epub-subdirectory is EPUB)
+# Where pandoc puts the book's files (its --epub-subdirectory is EPUB).
+PACKAGE_DOCUMENT = "EPUB/content.opf"
+NAVIGATION = "EPUB/nav.xhtml"
+NCX = "EPUB/toc.ncx"
+PAGES_FOLDER = "EPUB/text/"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 # What pandoc escapes in text and in attribute values.
 ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})

@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import Callable
 from xml.etree.ElementTree import Element
 
-from .epub_package import child, read_package, xml_bytes
+from .epub_package import NAVIGATION, NCX, child, read_package, xml_bytes
 
-NAVIGATION = "EPUB/nav.xhtml"
-NCX = "EPUB/toc.ncx"
 SECTION_ID = "section-"  # templates/epub/book.html: a section's page is <h1 id="section-…">
 ITEM_ID = "item-"  # … an item's question page <h1 id="item-…">
 NAVIGATION_DOCTYPE = "<!DOCTYPE html>\n"

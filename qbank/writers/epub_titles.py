@@ -16,16 +16,16 @@ import html
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Callable
 from xml.etree.ElementTree import Element
 
-from .epub_package import child
+from .epub_package import NAVIGATION, NCX, PAGES_FOLDER, child
 
 HEADING = re.compile(r"(<h1\b[^>]*>)(.*?)(</h1>)", re.DOTALL)
 # A formula as writers/formulas.py's with_mathml gives it to the EPUB: its MathML (escaped) and its TeX.
 MATH_SPAN = re.compile(r'<span class="math (?:inline|display)" data-mathml="([^"]*)">\\[(\[](.*?)\\[)\]]</span>', re.DOTALL)
 PAGE_TITLE = re.compile(r"<title>.*?</title>", re.DOTALL)
-TEXT_ONLY_FILES = ("EPUB/nav.xhtml", "EPUB/toc.ncx")
-PAGES_FOLDER = "EPUB/text/"
+TEXT_ONLY_FILES = (NAVIGATION, NCX)
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,10 @@ class TitleFormulas:
                       lambda marker: self.formulas[int(marker[1])][shown] if shown else html.escape(
                           self.formulas[int(marker[1])][0], quote=False), text)
 
-    def in_headings(self, name: str, data: bytes) -> bool:
-        """Whether `data`, a file of the book named `name`, is a page with a formula in its heading."""
-        return name.startswith(PAGES_FOLDER) and self.token.encode() in data
+    def in_headings(self, name: str, read: Callable[[], bytes]) -> bool:
+        """Whether the book's file `name` (its bytes from `read`, called for pages only: the
+        others are fonts and images) is a page with a formula in its heading."""
+        return name.startswith(PAGES_FOLDER) and self.token.encode() in read()
 
     def finished(self, name: str, data: bytes) -> bytes:
         """A file of the book pandoc made, its markers replaced as the module says."""

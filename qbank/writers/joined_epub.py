@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Sequence
 from xml.etree.ElementTree import Element
 
-from .epub_package import PACKAGE_DOCUMENT, child, package_bytes, read_package, set_children
+from .epub_package import (NAVIGATION, NCX, PACKAGE_DOCUMENT, PAGES_FOLDER, child, package_bytes, read_package,
+                           set_children)
 
-NAVIGATION = "EPUB/nav.xhtml"
-NCX = "EPUB/toc.ncx"
-PAGES_FOLDER = "EPUB/text/"
 MEDIA_FOLDER = "EPUB/media/"
 PAGE_NAME = re.compile(r"\bch(\d{3,})(?=\.xhtml\b|_xhtml\b)")
 # pandoc's name of an image: in a page's src, as a file; in the package document, as an item's
