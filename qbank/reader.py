@@ -313,7 +313,7 @@ def _id_problems(values: object, places: Places) -> list[Problem]:
     for two items."""
     problems = []
     live: dict[str, Location] = {}
-    items = values.get("items", []) if isinstance(values, dict) else []
+    items = values.get("items", [])
     for index, item in enumerate(items):
         item_id = item.get("id")
         if item_id in live:
@@ -326,7 +326,7 @@ def _id_problems(values: object, places: Places) -> list[Problem]:
         elif item_id:
             live[item_id] = places[("items", index)]
     sections: dict[str, Location] = {}
-    for index, section in enumerate(values.get("sections", []) if isinstance(values, dict) else []):
+    for index, section in enumerate(values.get("sections", [])):
         section_id = section.get("id")
         if section_id in sections:
             problems.append(Problem(places[("sections", index)], f"section id '{section_id}' is used twice (first at "

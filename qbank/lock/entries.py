@@ -92,8 +92,13 @@ def _spelled(entry: Dated) -> dict[str, object]:
             if (value := getattr(entry, name)) is not None and value is not False}
 
 
+def names_a_deck(key: str) -> bool:
+    """Whether the entry `key` keeps a deck's name: the bank's deck, or a section's subdeck."""
+    return key == DECK_KEY or key.startswith(SECTION_PREFIX)
+
+
 def _kind(key: str) -> type[Dated]:
-    if key == DECK_KEY or key.startswith(SECTION_PREFIX):
+    if names_a_deck(key):
         return DeckEntry
     return ItemEntry if key.startswith(ITEM_PREFIX) else Dated
 

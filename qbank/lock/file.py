@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from ..model import CannotBuild, shown_path
-from .entries import DECK_KEY, SECTION_PREFIX, LockEntries, problem
+from .entries import LockEntries, names_a_deck, problem
 
 LOCK_VERSION = 1
 CONFLICT_MARKER = re.compile(r"^(<{7}|\|{7}|={7}|>{7})(?: |$)")
@@ -203,8 +203,7 @@ def _merged(ours: dict[str, dict], theirs: dict[str, dict]) -> tuple[dict[str, d
         differed.append(key)
         if a["modified"] == b["modified"]:
             # Matches no content: re-stamped (the deck keeps a name until then).
-            named = key == DECK_KEY or key.startswith(SECTION_PREFIX)  # a deck's name, kept until then
-            merged[key] = {"hash": "", "modified": a["modified"]} | ({"value": a["value"]} if named else {})
+            merged[key] = {"hash": "", "modified": a["modified"]} | ({"value": a["value"]} if names_a_deck(key) else {})
         else:
             merged[key] = max(a, b, key=lambda entry: entry["modified"])
     return merged, differed
