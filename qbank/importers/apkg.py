@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..vet import IMAGE_TYPES, MAX_IMAGE_BYTES, vet_image
-from ..writers.anki import FIELD_NAMES
+from ..writers.anki import FIELD_NAMES, NOTE_TYPE_PREFIX
 from .anki_package import AnkiNote, AnkiPackage, open_package
 from .common import ImportedItem, ImportRefused, tag_words
 from .delimited import title_from
@@ -281,7 +281,7 @@ def _tags(note: AnkiNote, kind: str) -> list[str]:
     """Its tags; a qbank note's without its bank's own tag and prefix (the build adds the new bank's)."""
     if kind != "qbank":
         return tag_words(" ".join(note.tags))
-    bank = note.notetype.removeprefix("qbank: ")
+    bank = note.notetype.removeprefix(NOTE_TYPE_PREFIX)
     return tag_words(" ".join(tag.removeprefix(f"{bank}::") for tag in note.tags
                               if tag not in (bank, f"{bank}::retired")))
 

@@ -105,14 +105,16 @@ def tag_words(text: str) -> list[str]:
     return [word for word in (w.replace('"', "").replace("'", "") for w in text.split()) if word]
 
 
-def bank_from_items(bank_id: str, lang: str, title: str, description: str, items: list[ImportedItem]) -> dict:
+def bank_from_items(bank_id: str, lang: str, title: str, description: str, items: list[ImportedItem],
+                    taken: frozenset[str] = frozenset()) -> dict:
     """The bank's plain structure (dicts and lists, in the schema's order) for `items`: in
     sections if the source has them, each holding its items in their order (those before the
-    first section go into one titled as the bank)."""
+    first section go into one titled as the bank). Ids made from titles avoid `taken`."""
     entries = []
     kept = [item.id if item.id and SLUG.match(item.id) and len(item.id) <= SLUG_MAX else None for item in items]
     kept = [item_id if item_id and kept.index(item_id) == position else None for position, item_id in enumerate(kept)]
-    made = iter(item_ids([item.title for item, item_id in zip(items, kept) if not item_id], set(filter(None, kept))))
+    made = iter(item_ids([item.title for item, item_id in zip(items, kept) if not item_id],
+                         {*filter(None, kept), *taken}))
     for item, item_id in zip(items, kept):
         tags = list(dict.fromkeys(item.tags))
         answer = {"lead": item.answer} if item.answer else {}

@@ -27,7 +27,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import genanki
 import yaml
 
 from ..build.diagnostics import note
@@ -37,11 +36,12 @@ from ..model import Bank, shown_path
 from ..reader import load_bank
 from ..render import render_and_date
 from ..writers import BuildOptions
-from ..writers.anki import FIELDS_FOLDER, RETIRED_TAG, key_points_enabled, note_fields
+from ..writers.anki import (NOTE_TYPE_PREFIX, RETIRED_TAG, key_points_enabled, modified_as_built, note_fields,
+                            note_guid)
 from . import yaml_edit
 from .anki_package import AnkiNote, open_package
 from .apkg import answer_parts, markdown_fields
-from .common import ImportedItem, ImportRefused, bank_from_items, item_ids, tag_words
+from .common import ImportedItem, ImportRefused, bank_from_items, tag_words
 from .delimited import title_from
 
 # What Anki's editor can write and the bank's Markdown cannot say.
@@ -112,9 +112,11 @@ def _merged(base: str, theirs: str, ours: str) -> str:
 def pull_into(package_path: Path, bank_path: Path | None, banks: list[Path], write: bool) -> int:
     """The command: print what Anki changed as a diff of the YAML (and one line per change,
     conflict and refusal), and with `write`, make the change. Returns the exit code."""
-    bank_path = bank_path or banks_in(package_path, banks)
+    with open_package(package_path) as package:
+        every_note = package.notes()
+    bank_path = bank_path or banks_in(package_path, every_note, banks)
     original = bank_path.read_text(encoding="utf-8")
-    pulled = pull(bank_path, package_path)
+    pulled = pull(bank_path, original, every_note)
     for line in pulled.report():
         note(line)
     sys.stdout.write(pulled.diff(original, bank_path))
@@ -129,11 +131,10 @@ def pull_into(package_path: Path, bank_path: Path | None, banks: list[Path], wri
     return 0
 
 
-def banks_in(package_path: Path, banks: list[Path]) -> Path:
-    """The one bank of `banks` whose note type the package holds."""
-    with open_package(package_path) as package:
-        names = {note.notetype for note in package.notes()}
-    found = [path for path in banks if f"qbank: {_bank_id(path)}" in names]
+def banks_in(package_path: Path, every_note: list[AnkiNote], banks: list[Path]) -> Path:
+    """The one bank of `banks` whose note type the package (holding `every_note`) holds."""
+    names = {note.notetype for note in every_note}
+    found = [path for path in banks if f"{NOTE_TYPE_PREFIX}{_bank_id(path)}" in names]
     if len(found) != 1:
         raise ImportRefused(f"{package_path}: {'no bank' if not found else 'several banks'} of source/ match its note "
                             "types; name the bank: build.py pull DECK.apkg BANK.yaml")
@@ -158,18 +159,16 @@ class _Field:
     conflict: bool
 
 
-def pull(bank_path: Path, package_path: Path) -> Pulled:
-    original = bank_path.read_text(encoding="utf-8")
+def pull(bank_path: Path, original: str, every_note: list[AnkiNote]) -> Pulled:
+    """What the package's notes (`every_note`) change in the bank at `bank_path`, whose text is `original`."""
     bank = load_bank(bank_path)
     lock = Lock.open(bank_path)
     doc, dated = render_and_date(bank, lock)
     key_points = key_points_enabled(doc, BuildOptions())
-    with open_package(package_path) as package:
-        every_note = package.notes()
-    notes = [note for note in every_note if note.notetype == f"qbank: {bank.id}"]
+    notes = [note for note in every_note if note.notetype == f"{NOTE_TYPE_PREFIX}{bank.id}"]
     notetypes = {note.guid: note.notetype for note in every_note}
     by_guid = {note.guid: note for note in notes}
-    guids = [item.guid or genanki.guid_for(bank.id, item.identity) for item in bank.items]
+    guids = [note_guid(bank.id, item) for item in bank.items]
     pulled, root, edits, fields = Pulled(original), yaml.compose(original), [], []
     for position, (item, rendered, guid) in enumerate(zip(bank.items, doc.items, guids)):
         note = by_guid.get(guid)
@@ -181,7 +180,7 @@ def pull(bank_path: Path, package_path: Path) -> Pulled:
             continue
         before = lock.entries.items.get(item.identity)
         yaml_moved = before is None or before.hash != dated.entries.items[item.identity].hash
-        last_built = (max(before.modified, doc.template_stamps[FIELDS_FOLDER]) if before else 0) + key_points
+        last_built = modified_as_built(doc, before.modified, key_points) if before else int(key_points)
         anki_moved = note.modified > last_built
         emitted = note_fields(doc, rendered, key_points)
         anki = dict(zip(note.field_names, note.fields))
@@ -196,7 +195,8 @@ def pull(bank_path: Path, package_path: Path) -> Pulled:
         if not yaml_moved:
             edits += _tag_edits(pulled, root, original, item, bank, note, position)
     edits += _field_edits(pulled, root, original, bank, fields)
-    edits += _new_items(pulled, root, original, bank, [note for note in notes if note.guid not in set(guids)
+    known = set(guids)
+    edits += _new_items(pulled, root, original, bank, [note for note in notes if note.guid not in known
                                                         and f"{bank.id}::{RETIRED_TAG}" not in note.tags])
     pulled.text = yaml_edit.apply(original, edits)
     return pulled
@@ -294,10 +294,9 @@ def _new_items(pulled: Pulled, root: yaml.Node, original: str, bank: Bank, notes
                                   explanation=explanation, tags=tag_words(" ".join(tags)), guid=note.guid))
     if not items:
         return []
-    entries = bank_from_items(bank.id, bank.lang, bank.title, "", items)["items"]
-    for entry, fresh in zip(entries, item_ids([entry["title"] for entry in entries], {i.id for i in bank.items})):
-        entry["id"] = fresh
-        pulled.added.append(fresh)
+    taken = frozenset(item.id for item in bank.items)
+    entries = bank_from_items(bank.id, bank.lang, bank.title, "", items, taken)["items"]
+    pulled.added += [entry["id"] for entry in entries]
     sequence = yaml_edit.node_at(root, bank.written_path(("items",)))  # a bank in sections: its last section's
     at = yaml_edit.line_start(original, sequence.end_mark.index)
     return [yaml_edit.Edit(at, at, yaml_edit.block_lines(entries, sequence.value[0].start_mark.column - 2))]

@@ -27,6 +27,7 @@ import genanki
 from markupsafe import escape
 
 from ..document import RenderedBank, RenderedItem
+from ..model import Item
 from ..processes import Budget
 from ..progress import SILENT, Progress
 from ..lock import RetiredItem
@@ -48,6 +49,7 @@ CARD_TEMPLATES = (  # FROZEN names, with the templates/anki/ files for front and
 )
 
 RETIRED_TAG = "retired"  # under the bank's tag: <bank>::retired finds every retired note
+NOTE_TYPE_PREFIX = "qbank: "  # a bank's note type is named after it: "qbank: <bank id>"
 
 # Zip entries carry DOS dates, which cannot go before 1980.
 ZIP_EPOCH = 315532800
@@ -101,7 +103,7 @@ def note_type(doc: RenderedBank) -> genanki.Model:
     ]
     return genanki.Model(
         model_id=stable_id("notetype", doc.id),
-        name=f"qbank: {doc.id}",
+        name=f"{NOTE_TYPE_PREFIX}{doc.id}",
         fields=fields,
         templates=templates,
         css=render_template(f"{NOTE_TYPE_FOLDER}/card.css", **context),
@@ -135,7 +137,17 @@ def note_modified(doc: RenderedBank, item: RenderedItem, key_points: bool) -> in
     newer than the copy a collection holds and is updated (switching it off again subtracts
     the second, so collections keep the cards they already study).
     """
-    return max(item.modified, doc.template_stamps[FIELDS_FOLDER]) + (1 if key_points else 0)
+    return modified_as_built(doc, item.modified, key_points)
+
+
+def modified_as_built(doc: RenderedBank, item_modified: int, key_points: bool) -> int:
+    """A note's time, as note_modified gives it, for an item last changed at `item_modified`."""
+    return max(item_modified, doc.template_stamps[FIELDS_FOLDER]) + (1 if key_points else 0)
+
+
+def note_guid(bank_id: str, item: Item | RenderedItem) -> str:
+    """The GUID of an item's note: the note it was imported from, else the id it was first built with."""
+    return item.guid or genanki.guid_for(bank_id, item.identity)
 
 
 def _retired_fields(doc: RenderedBank, retired: RetiredItem) -> list[str]:
@@ -190,8 +202,7 @@ def collection_bytes(doc: RenderedBank, key_points: bool, progress: Progress = S
                 model=model,
                 fields=[fields[name] for name in FIELD_NAMES],
                 tags=anki_tags(doc.id, item.tags),
-                # the note it was imported from, else the id it was first built with
-                guid=item.guid or genanki.guid_for(doc.id, item.identity),
+                guid=note_guid(doc.id, item),
                 due=item.number,  # new cards come up in source order
             )
             note.write_to_db(cursor, note_modified(doc, item, key_points), deck_id, ids)
