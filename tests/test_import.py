@@ -22,6 +22,8 @@ from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 -
 from test_epub import Book, _epubcheck
 from pdfread import alt_texts
 
+from qbank.importers import _formulas_as_text
+from qbank.importers.common import ImportedItem
 from qbank.importers.markup import invalid_math_as_text
 from qbank.lock import Lock
 from qbank.render import render_bank
@@ -287,4 +289,13 @@ def test_a_formula_mathjax_rejects_is_kept_as_text() -> None:
     """What would stop the build (MathJax's own refusal) is imported as text, with a note."""
     texts, notes = invalid_math_as_text(["Fine: $x^2$. Broken: $\\frac{1}{$ here."])
     assert texts == ["Fine: $x^2$. Broken: \\$\\frac{1}{\\$ here."]
+    assert notes == ["the formula '\\frac{1}{' is kept as text: MathJax rejects it (Missing close brace)"]
+
+
+def test_a_key_point_of_an_imported_item_is_checked_for_formulas_too() -> None:
+    """Every Markdown text an importer gives an item (an Anki deck's key points included) is
+    checked, so a formula MathJax rejects cannot reach the build."""
+    item = ImportedItem("Title $x$", "Question?", "Answer.", 1, points=[("Term", "Broken: $\\frac{1}{$ here.")])
+    description, notes = _formulas_as_text("", [item])
+    assert item.points == [("Term", "Broken: \\$\\frac{1}{\\$ here.")] and item.title == "Title $x$"
     assert notes == ["the formula '\\frac{1}{' is kept as text: MathJax rejects it (Missing close brace)"]

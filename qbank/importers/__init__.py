@@ -28,7 +28,7 @@ from ..model import BankError
 from ..reader import MAX_FILE_BYTES, load_bank
 from .apkg import SUFFIXES as ANKI_SUFFIXES, read_deck
 from .article import parse_article
-from .common import ImportRefused, bank_from_items, bank_yaml, check_bank_id_and_lang, read_text
+from .common import ImportedItem, ImportRefused, bank_from_items, bank_yaml, check_bank_id_and_lang, read_text
 from .delimited import DELIMITED_RULE, parse_delimited
 from .markdown_qa import QUESTION_RULE, parse_qa
 from .markup import Media, invalid_math_as_text
@@ -70,10 +70,7 @@ def read_source(source: Path, format: str, bank_id: str, lang: str) -> Imported:
     else:
         deck = parse_delimited(text, source, media)
         title, description, items, notes, rule = source.stem, "", deck.items, deck.notes, DELIMITED_RULE
-    texts, math_notes = invalid_math_as_text([description, *(t for i in items for t in (i.title, i.question, i.answer))])
-    description = texts[0]
-    for index, item in enumerate(items):
-        item.title, item.question, item.answer = texts[1 + 3 * index : 4 + 3 * index]
+    description, math_notes = _formulas_as_text(description, items)
     bank = bank_from_items(bank_id, lang, title, description, items)
     return Imported(bank_yaml(bank), len(items), rule + "; ids are made from the titles",
                     [*notes, *media.notes, *math_notes], media.keep)
@@ -81,14 +78,28 @@ def read_source(source: Path, format: str, bank_id: str, lang: str) -> Imported:
 
 def _anki_deck(source: Path, bank_id: str, lang: str) -> Imported:
     deck = read_deck(source)
-    texts, math_notes = invalid_math_as_text([text for item in deck.items
-                                              for text in (item.title, item.question, item.answer, item.explanation)])
-    for index, item in enumerate(deck.items):
-        item.title, item.question, item.answer, item.explanation = texts[4 * index : 4 * index + 4]
+    _, math_notes = _formulas_as_text("", deck.items)
     bank = bank_from_items(bank_id, lang, deck.title, "", deck.items)
     bank = {**bank, "deck": deck.deck}  # the built deck is the one the notes are in (bank_yaml orders the keys)
     return Imported(bank_yaml(bank), len(deck.items), deck.rule + "; ids are made from the titles",
                     [*deck.notes, *math_notes], deck.images)
+
+
+def _formulas_as_text(description: str, items: list[ImportedItem]) -> tuple[str, list[str]]:
+    """The description, and in place each item's Markdown (key points too), with each formula
+    MathJax rejects written as text (markup.invalid_math_as_text); the notes saying so."""
+    def texts(item: ImportedItem) -> list[str]:
+        return [item.title, item.question, item.answer, item.explanation,
+                *(text for point in item.points for text in point)]
+
+    fixed, notes = invalid_math_as_text([description, *(text for item in items for text in texts(item))])
+    position = 1
+    for item in items:
+        count = len(texts(item))
+        item.title, item.question, item.answer, item.explanation, *points = fixed[position:position + count]
+        item.points = list(zip(points[::2], points[1::2]))
+        position += count
+    return fixed[0], notes
 
 
 def write_bank(imported: Imported, output: Path, source: Path) -> None:

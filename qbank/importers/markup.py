@@ -132,9 +132,14 @@ def _paired(match: re.Match) -> str:
     return f"{lead}{mark}{core}{mark}{trail}"
 
 
+def _attributes(tag: str) -> dict[str, str]:
+    """An HTML tag's attributes (its text after the name), by lower-case name, unescaped."""
+    return {m[1].lower(): html.unescape(next(v for v in m.groups()[1:] if v is not None))
+            for m in _ATTRIBUTE.finditer(tag)}
+
+
 def _img_tag(match: re.Match) -> str:
-    attributes = {m[1].lower(): html.unescape(next(v for v in m.groups()[1:] if v is not None))
-                  for m in _ATTRIBUTE.finditer(match[1])}
+    attributes = _attributes(match[1])
     src = attributes.get("src", "")
     if not src or urlsplit(src).scheme or src.startswith(("/", "\\")):
         return match.group(0)  # not local: shown as written, and lint names it
@@ -187,8 +192,7 @@ def _blocks_apart(text: str) -> str:
 
 
 def _a_tag(match: re.Match) -> str:
-    attributes = {m[1].lower(): html.unescape(next(v for v in m.groups()[1:] if v is not None))
-                  for m in _ATTRIBUTE.finditer(match[1])}
+    attributes = _attributes(match[1])
     href, text = attributes.get("href", "").strip(), " ".join(match[2].split())
     if urlsplit(href).scheme.lower() not in LINK_SCHEMES:
         return text  # an anchor or a file of the source's own site, as a Markdown link to one becomes

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from ..schema import Path_
 from .common import _BlockStyleDumper
-
-Path_ = tuple  # ("items", 3, "answer", "lead")
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,9 @@ def node_at(root: yaml.Node, path: Path_) -> yaml.Node | None:
     return node
 
 
-def _single_line(value: str) -> str:
-    dumped = yaml.dump(value, Dumper=_BlockStyleDumper, allow_unicode=True, width=1 << 30)
+def _single_line(value: str, style: str | None = None) -> str:
+    """`value` as YAML writes it on one line where it can (in `style`: ', " or plain)."""
+    dumped = yaml.dump(value, Dumper=_BlockStyleDumper, allow_unicode=True, width=1 << 30, default_style=style)
     return dumped.removesuffix("\n").removesuffix("\n...")
 
 
@@ -73,11 +73,9 @@ def scalar_edit(text: str, node: yaml.ScalarNode, value: str, key_column: int) -
         return Edit(start, line_end, f"{header}{text[end:line_end].rstrip(chr(10))}\n{body}\n")
     new = _single_line(value)
     if node.style in ("'", '"') and "\n" not in new:  # keep the quotes it was written with
-        new = yaml.dump(value, Dumper=_BlockStyleDumper, allow_unicode=True, width=1 << 30, default_style=node.style)
-        new = new.removesuffix("\n").removesuffix("\n...")
+        new = _single_line(value, node.style)
     if "\n" in new:  # a value only a quoted form can hold: double-quoted, on one line
-        new = yaml.dump(value, Dumper=_BlockStyleDumper, allow_unicode=True, width=1 << 30, default_style='"')
-        new = new.removesuffix("\n").removesuffix("\n...")
+        new = _single_line(value, '"')
     return Edit(start, end, new + ("\n" + _blank_tail(span) if block else ""))
 
 
