@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT, SEED_BANK, SEED_ITEMS, built_copy
-from test_epub import Book
+from epubread import Book
 
 ACE_FOLDER = ROOT / "tests" / "ace"
 ACE = ACE_FOLDER / "node_modules" / ".bin" / "ace-cli"

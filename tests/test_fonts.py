@@ -19,7 +19,7 @@ from conftest import FIXTURES, copy_bank, run_build, traced_memory
 from pdfread import fonts, is_embedded, page_text, squeezed, text_runs
 from ankiread import col, import_apkg, notes_by_item  # noqa: F401 - col is a fixture
 from qbank.writers.fonts import shown_text
-from test_epub import Book, _embedded_fonts, _epubcheck
+from epubread import Book, embedded_fonts, epubcheck
 
 SYMBOLS_BANK = FIXTURES / "symbols" / "bank.yaml"
 SYMBOLS = yaml.safe_load(SYMBOLS_BANK.read_text(encoding="utf-8"))
@@ -105,7 +105,7 @@ def test_a_chinese_bank_keeps_its_cjk_face_and_borrows_only_the_symbols(tmp_path
 
 def test_the_book_embeds_each_face_only_for_what_earlier_faces_lack(symbols_dist: Path) -> None:
     book_path = symbols_dist / "symbols.epub"
-    _epubcheck(book_path)
+    epubcheck(book_path)
     book = Book(book_path)
     shown = set()
     for path in [*book.spine, book.nav_path]:
@@ -115,7 +115,7 @@ def test_the_book_embeds_each_face_only_for_what_earlier_faces_lack(symbols_dist
     css = " ".join(book.zip.read(book._href(item)).decode() for item in book.manifest.values()
                    if item.get("media-type") == "text/css")
     declared = re.findall(r'@font-face\s*{\s*font-family:\s*"([^"]+)";[^}]*font-weight:\s*(\w+);[^}]*src:\s*url\("\.\./([^"]+)"\)', css)
-    embedded = _embedded_fonts(book)
+    embedded = embedded_fonts(book)
     by_file = {Path(path).name: font for path, font in embedded.items()}
     assert {Path(file).name for _, _, file in declared} == set(by_file)
     regular = {family: set(map(chr, by_file[Path(file).name].getBestCmap()))

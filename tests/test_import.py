@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from conftest import FIXTURES, run_build, tiny_png
 from pdfread import page_text
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
-from test_epub import Book, _epubcheck
+from epubread import Book, epubcheck
 from pdfread import alt_texts
 
 from qbank.importers import _formulas_as_text
@@ -91,7 +91,7 @@ def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
         if numbered:
             assert [title.split(". ", 1)[0] for title in outline] == [str(n) for n in range(1, len(items) + 1)]
     # The book is valid, and its contents lead to every item.
-    _epubcheck(dist / f"{bank['id']}.epub")
+    epubcheck(dist / f"{bank['id']}.epub")
     targets = [href.rsplit("#", 1)[-1] for _, href in Book(dist / f"{bank['id']}.epub").toc_entries()]
     assert [t for t in targets if t.startswith("item-")] == [f"item-{item_id}" for item_id in ids]
 

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from conftest import ROOT, SEED_BANK, copy_bank, run_build
 from pdfread import text_runs
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
-from test_epub import Book, _epubcheck
+from epubread import Book, epubcheck
 from test_technical import (TEX_SOURCE, assert_every_glyph_in_its_column, assert_every_glyph_on_its_card,
                             assert_no_tex_outside_mathml, book_pages)
 from pdfread import page_text
@@ -67,7 +67,7 @@ def test_each_pdf_has_one_bookmark_per_item_and_prints_latin_first(ml_dist: Path
 
 
 def test_the_book_is_valid_and_its_navigation_lists_every_item(ml_dist: Path) -> None:
-    _epubcheck(ml_dist / "ml-coding-interview.epub")
+    epubcheck(ml_dist / "ml-coding-interview.epub")
     book = Book(ml_dist / "ml-coding-interview.epub")
     # The preface, every item numbered as in the bank, and the closing (docs/epub.md).
     items = [f"{n}. {item['title']}" for n, item in enumerate(ITEMS, 1)]

@@ -25,7 +25,7 @@ from pypdf import PdfReader
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from conftest import FIXTURES, run_build
 from pdfread import page_text, squeezed
-from test_epub import NS, Book, _epubcheck
+from epubread import NS, Book, epubcheck
 
 SOURCE = FIXTURES / "real" / "reactjs-interview-questions" / "README.md"
 BANK_ID = "react-interview"
@@ -146,7 +146,7 @@ def test_the_cheat_sheet_and_the_flashcards_carry_every_title(react: Built) -> N
 def test_the_book_is_valid_and_carries_every_item(react: Built) -> None:
     items = react.items
     path = react.dist / f"{BANK_ID}.epub"
-    _epubcheck(path)
+    epubcheck(path)
     book = Book(path)
     entries = [(text, href.rsplit("#", 1)[-1]) for text, href in book.toc_entries()]
     assert [(_shown(text), target) for text, target in entries if target.startswith("item-")] == [
