@@ -280,3 +280,22 @@ def figures(reader: PdfReader) -> list[dict]:
 def alt_texts(reader: PdfReader) -> list[str]:
     """The /Alt of every Figure in the PDF's structure tree, in document order."""
     return [str(figure.get("/Alt")) for figure in figures(reader)]
+
+
+def outline_tree(reader: PdfReader, entries: list | None = None) -> list[tuple[str, list]]:
+    """The PDF's outline (bookmarks) as (title, [its children, alike]) pairs, in order."""
+    shown: list = []
+    for entry in reader.outline if entries is None else entries:
+        if isinstance(entry, list):  # pypdf lists an entry's children right after it
+            shown[-1] = (shown[-1][0], outline_tree(reader, entry))
+        else:
+            shown.append((entry.title, []))
+    return shown
+
+
+def outline_leaves(reader: PdfReader) -> list[str]:
+    """The titles of the outline's entries that have no children, in order."""
+    def leaves(tree: list[tuple[str, list]]) -> list[str]:
+        return [found for title, children in tree for found in (leaves(children) if children else [title])]
+
+    return leaves(outline_tree(reader))

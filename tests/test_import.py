@@ -20,7 +20,7 @@ from conftest import FIXTURES, run_build, tiny_png
 from pdfread import page_text
 from ankiread import col, import_apkg, log_counts, notes_by_item  # noqa: F401 - col is a fixture
 from epubread import Book, epubcheck
-from pdfread import alt_texts
+from pdfread import alt_texts, outline_leaves
 
 from qbank.importers import _formulas_as_text
 from qbank.importers.common import ImportedItem
@@ -86,7 +86,7 @@ def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
     # The cheat sheet and the flashcards have a bookmark per item, in order (on the cheat
     # sheet, under its section's).
     for output, numbered in [(f"{bank['id']}.pdf", True), (f"{bank['id']}.cards.pdf", False)]:
-        outline = [entry.title for entry in _leaves(PdfReader(dist / output).outline)]
+        outline = outline_leaves(PdfReader(dist / output))
         assert len(outline) == len(items), output
         if numbered:
             assert [title.split(". ", 1)[0] for title in outline] == [str(n) for n in range(1, len(items) + 1)]
@@ -94,17 +94,6 @@ def test_every_item_is_in_every_output(real_build, col) -> None:  # noqa: F811
     epubcheck(dist / f"{bank['id']}.epub")
     targets = [href.rsplit("#", 1)[-1] for _, href in Book(dist / f"{bank['id']}.epub").toc_entries()]
     assert [t for t in targets if t.startswith("item-")] == [f"item-{item_id}" for item_id in ids]
-
-
-def _leaves(outline: list) -> list:
-    """The entries of a PDF's outline (pypdf's nested lists) that have no children."""
-    entries = []
-    for index, entry in enumerate(outline):
-        if isinstance(entry, list):
-            entries += _leaves(entry)
-        elif not (index + 1 < len(outline) and isinstance(outline[index + 1], list)):
-            entries.append(entry)
-    return entries
 
 
 def test_every_formula_is_typeset_the_same_in_every_output(real_build, col) -> None:  # noqa: F811

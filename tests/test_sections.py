@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from anki.collection import Collection  # first: anki's modules import in a cycle
 from ankiread import build_apkg, col, import_apkg, log_counts, notes_by_item, study  # noqa: F401 (col: a fixture)
 from conftest import FIXTURES, copy_bank, run_build
-from pdfread import chunks
+from pdfread import chunks, outline_tree
 from test_schema import editor_errors
 
 from qbank import schema
@@ -186,22 +186,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"small": folder / "small-dist", "large": folder / "large-dist"}
 
 
-def _outline(reader: PdfReader, entries: list | None = None) -> list:
-    """The outline as (title, [children]) pairs."""
-    shown: list = []
-    for entry in reader.outline if entries is None else entries:
-        if isinstance(entry, list):
-            shown[-1] = (shown[-1][0], _outline(reader, entry))
-        else:
-            shown.append((entry.title, []))
-    return shown
-
-
 def test_the_cheat_sheet_has_section_headings_and_a_two_level_outline(built: dict[str, Path]) -> None:
     reader = PdfReader(built["small"] / "sections-demo.pdf")
     expected = [(SUBDECKS[section["id"]], [(f"{index}. {item['title']}", []) for index, item in items])
                 for section, items in _numbered_sections()]
-    assert _outline(reader) == expected
+    assert outline_tree(reader) == expected
     text = " ".join(page.extract_text() for page in reader.pages)
     for title, _ in expected:
         assert title in text
@@ -299,11 +288,11 @@ def test_chunks_of_the_cheat_sheet_keep_every_item_under_its_section(large_doc, 
     pdf.CheatSheetWriter(items_per_chunk=5).write(large_doc, chunked, BuildOptions(), Budget(2))
     expected = [(SUBDECKS[section.id], [f"{number + 1}. {large_doc.items[number].plain_title}"
                                         for number in section.items]) for section in large_doc.sections]
-    assert [(title, [item for item, _ in items]) for title, items in _outline(PdfReader(whole))] == expected
+    assert [(title, [item for item, _ in items]) for title, items in outline_tree(PdfReader(whole))] == expected
     # A chunk that starts inside a section names it in the running header only: its items stay
     # under the section's one outline entry, and the title is printed once, as in one layout.
     reader = PdfReader(chunked)
-    assert [(title, [item for item, _ in items]) for title, items in _outline(reader)] == expected
+    assert [(title, [item for item, _ in items]) for title, items in outline_tree(reader)] == expected
     text = "\n".join(page.extract_text() for page in reader.pages)
     lines = [line.strip() for line in text.splitlines()]
     assert all(lines.count(SUBDECKS[section.id]) == 1 for section in large_doc.sections), lines
